@@ -1,0 +1,54 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Skiff.Api;
+
+/// <summary>Builds the Engine API server: Kestrel on the daemon's sockets, version middleware, routes.</summary>
+public static class ApiServer
+{
+    /// <summary>
+    /// <paramref name="hosts"/> are dockerd-style addresses: <c>unix:///path</c> or <c>tcp://ip:port</c>.
+    /// </summary>
+    public static WebApplication Build(Daemon.Daemon daemon, IReadOnlyList<string> hosts, bool debug)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        if (debug) builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Information);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = null;
+            k.Limits.KeepAliveTimeout = TimeSpan.FromMinutes(10);
+            foreach (var host in hosts)
+            {
+                if (host.StartsWith("unix://", StringComparison.Ordinal))
+                {
+                    var path = host["unix://".Length..];
+                    Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                    if (File.Exists(path)) File.Delete(path);
+                    k.ListenUnixSocket(path);
+                }
+                else if (host.StartsWith("tcp://", StringComparison.Ordinal))
+                {
+                    var uri = new Uri(host);
+                    k.Listen(System.Net.IPAddress.Parse(uri.Host), uri.Port);
+                }
+                else
+                {
+                    throw new ArgumentException($"unsupported host: {host} (want unix:///path or tcp://ip:port)");
+                }
+            }
+        });
+        var app = builder.Build();
+        app.Use(ApiVersion.Middleware);
+        app.UseRouting();
+        SystemRoutes.Map(app, daemon);
+        ContainerRoutes.Map(app, daemon);
+        ImageRoutes.Map(app, daemon);
+        app.MapFallback(Errors.Handle(ctx => Errors.WriteAsync(ctx, 404, "page not found")));
+        return app;
+    }
+}

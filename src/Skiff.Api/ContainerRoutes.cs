@@ -1,0 +1,215 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+using Skiff.Daemon;
+
+namespace Skiff.Api;
+
+/// <summary>/containers/...: create, start, stop, kill, restart, wait, attach, logs, inspect, list, remove.</summary>
+internal static class ContainerRoutes
+{
+    public static void Map(IEndpointRouteBuilder app, Daemon.Daemon d)
+    {
+        app.MapPost("/containers/create", Errors.Handle(async ctx =>
+        {
+            var body = await JsonSerializer.DeserializeAsync(ctx.Request.Body, ApiJson.Default.CreateBody, ctx.RequestAborted).ConfigureAwait(false)
+                ?? throw new BadRequestException("config cannot be empty in order to create a container");
+            var record = d.Create(new CreateContainerRequest
+            {
+                Name = Query.Str(ctx, "name"),
+                Config = Mapping.ToCore(body),
+                HostConfig = Mapping.ToCore(body.HostConfig),
+            });
+            await SystemRoutes.WriteJson(ctx, new IdResponse { Id = record.Id }, ApiJson.Default.IdResponse, 201).ConfigureAwait(false);
+        }));
+
+        app.MapGet("/containers/json", Errors.Handle(async ctx =>
+        {
+            var all = Query.Bool(ctx, "all");
+            var limit = Query.Int(ctx, "limit") ?? -1;
+            var filters = Query.Filters(ctx);
+            var now = DateTimeOffset.UtcNow;
+            IEnumerable<Container> list = d.Containers.All.OrderByDescending(c => c.Record.Created);
+            if (!all && limit <= 0 && !filters.ContainsKey("status")) list = list.Where(c => c.Record.State.Running);
+            list = list.Where(c => Matches(c, filters));
+            if (limit > 0) list = list.Take(limit);
+            var result = list.Select(c => Mapping.Summary(c, now)).ToList();
+            await SystemRoutes.WriteJson(ctx, result, ApiJson.Default.ListContainerSummaryDto).ConfigureAwait(false);
+        }));
+
+        app.MapGet("/containers/{id}/json", Errors.Handle(async ctx =>
+        {
+            var c = d.Containers.Get(Id(ctx));
+            await SystemRoutes.WriteJson(ctx, Mapping.Inspect(c), ApiJson.Default.ContainerInspectDto).ConfigureAwait(false);
+        }));
+
+        app.MapPost("/containers/{id}/start", Errors.Handle(async ctx =>
+        {
+            await d.StartAsync(Id(ctx), ctx.RequestAborted).ConfigureAwait(false);
+            ctx.Response.StatusCode = 204;
+        }));
+
+        app.MapPost("/containers/{id}/stop", Errors.Handle(async ctx =>
+        {
+            await d.StopAsync(Id(ctx), Query.Int(ctx, "t"), Query.Str(ctx, "signal")).ConfigureAwait(false);
+            ctx.Response.StatusCode = 204;
+        }));
+
+        app.MapPost("/containers/{id}/restart", Errors.Handle(async ctx =>
+        {
+            await d.RestartAsync(Id(ctx), Query.Int(ctx, "t"), Query.Str(ctx, "signal")).ConfigureAwait(false);
+            ctx.Response.StatusCode = 204;
+        }));
+
+        app.MapPost("/containers/{id}/kill", Errors.Handle(async ctx =>
+        {
+            await d.KillAsync(Id(ctx), Query.Str(ctx, "signal")).ConfigureAwait(false);
+            ctx.Response.StatusCode = 204;
+        }));
+
+        app.MapDelete("/containers/{id}", Errors.Handle(async ctx =>
+        {
+            await d.RemoveAsync(Id(ctx), Query.Bool(ctx, "force"), Query.Bool(ctx, "v")).ConfigureAwait(false);
+            ctx.Response.StatusCode = 204;
+        }));
+
+        app.MapPost("/containers/{id}/wait", Errors.Handle(async ctx =>
+        {
+            var condition = Query.Str(ctx, "condition") switch
+            {
+                null or "" or "not-running" => WaitCondition.NotRunning,
+                "next-exit" => WaitCondition.NextExit,
+                "removed" => WaitCondition.Removed,
+                var other => throw new BadRequestException($"invalid condition: \"{other}\""),
+            };
+            var wait = d.Wait(Id(ctx), condition);
+            // The headers go out now: the client learns the wait is registered before it starts the container.
+            ctx.Response.StatusCode = 200;
+            ctx.Response.Headers.ContentType = "application/json";
+            await ctx.Response.Body.FlushAsync(ctx.RequestAborted).ConfigureAwait(false);
+            var result = await wait.WaitAsync(ctx.RequestAborted).ConfigureAwait(false);
+            var body = new WaitResponseDto { StatusCode = result.StatusCode, Error = result.Error is null ? null : new WaitErrorDto { Message = result.Error } };
+            await JsonSerializer.SerializeAsync(ctx.Response.Body, body, ApiJson.Default.WaitResponseDto).ConfigureAwait(false);
+        }));
+
+        app.MapPost("/containers/{id}/attach", Errors.Handle(async ctx =>
+        {
+            var c = d.Containers.Get(Id(ctx));
+            var options = new AttachOptions
+            {
+                Stdin = Query.Bool(ctx, "stdin"),
+                Stdout = Query.Bool(ctx, "stdout"),
+                Stderr = Query.Bool(ctx, "stderr"),
+            };
+            var contentType = c.Record.Config.Tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
+            var upgrade = ctx.Features.Get<IHttpUpgradeFeature>();
+            if (upgrade is { IsUpgradableRequest: true })
+            {
+                ctx.Response.Headers.ContentType = contentType;
+                ctx.Response.Headers.Connection = "Upgrade";
+                ctx.Response.Headers.Upgrade = "tcp";
+                var stream = await upgrade.UpgradeAsync().ConfigureAwait(false);
+                await d.AttachAsync(c.Id, stream, options, ctx.RequestAborted).ConfigureAwait(false);
+                await stream.FlushAsync().ConfigureAwait(false);
+                return;
+            }
+            ctx.Response.Headers.ContentType = contentType;
+            await ctx.Response.StartAsync().ConfigureAwait(false);
+            await d.AttachAsync(c.Id, ctx.Response.Body, new AttachOptions { Stdout = options.Stdout, Stderr = options.Stderr }, ctx.RequestAborted).ConfigureAwait(false);
+        }));
+
+        app.MapPost("/containers/{id}/resize", Errors.Handle(async ctx =>
+        {
+            await d.ResizeAsync(Id(ctx), Query.Int(ctx, "h") ?? 0, Query.Int(ctx, "w") ?? 0).ConfigureAwait(false);
+            ctx.Response.StatusCode = 200;
+        }));
+
+        app.MapGet("/containers/{id}/logs", Errors.Handle(async ctx =>
+        {
+            var c = d.Containers.Get(Id(ctx));
+            var stdout = Query.Bool(ctx, "stdout");
+            var stderr = Query.Bool(ctx, "stderr");
+            if (!stdout && !stderr) throw new BadRequestException("Bad parameters: you must choose at least one stream");
+            var tailText = Query.Str(ctx, "tail");
+            var tail = -1;
+            if (!string.IsNullOrEmpty(tailText) && tailText != "all" &&
+                (!int.TryParse(tailText, NumberStyles.None, CultureInfo.InvariantCulture, out tail))) tail = -1;
+            var options = new LogsOptions
+            {
+                Stdout = stdout,
+                Stderr = stderr,
+                Follow = Query.Bool(ctx, "follow"),
+                Tail = tail,
+                Since = Query.Time(ctx, "since"),
+                Until = Query.Time(ctx, "until"),
+            };
+            var timestamps = Query.Bool(ctx, "timestamps");
+            var tty = c.Record.Config.Tty;
+            var entries = d.LogsAsync(c.Id, options, ctx.RequestAborted);
+            await using var e = entries.GetAsyncEnumerator(ctx.RequestAborted);
+            var has = await e.MoveNextAsync().ConfigureAwait(false); // errors surface before the headers are sent
+            ctx.Response.StatusCode = 200;
+            ctx.Response.Headers.ContentType = tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
+            var body = ctx.Response.BodyWriter;
+            var pending = 0;
+            while (has)
+            {
+                var entry = e.Current;
+                var prefix = timestamps ? Encoding.ASCII.GetBytes(entry.Time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'00Z' ", CultureInfo.InvariantCulture)) : [];
+                var length = prefix.Length + entry.Line.Length;
+                if (!tty)
+                {
+                    var header = body.GetSpan(8);
+                    header[0] = entry.Stderr ? (byte)2 : (byte)1;
+                    header[1] = header[2] = header[3] = 0;
+                    BinaryPrimitives.WriteInt32BigEndian(header[4..], length);
+                    body.Advance(8);
+                }
+                if (prefix.Length > 0) body.Write(prefix);
+                body.Write(entry.Line);
+                pending += length;
+                // Flush in batches while catching up; per entry once the reader is waiting for new lines.
+                var moving = e.MoveNextAsync();
+                if (pending > 32 * 1024 || !moving.IsCompleted)
+                {
+                    await body.FlushAsync(ctx.RequestAborted).ConfigureAwait(false);
+                    pending = 0;
+                }
+                has = await moving.ConfigureAwait(false);
+            }
+            await body.FlushAsync(ctx.RequestAborted).ConfigureAwait(false);
+        }));
+    }
+
+    private static string Id(HttpContext ctx) => (string)ctx.Request.RouteValues["id"]!;
+
+    private static bool Matches(Container c, Dictionary<string, List<string>> filters)
+    {
+        var r = c.Record;
+        foreach (var (key, values) in filters)
+        {
+            if (values.Count == 0) continue;
+            var ok = key switch
+            {
+                "id" => values.Any(v => r.Id.StartsWith(v, StringComparison.Ordinal)),
+                "name" => values.Any(v => r.Name.Contains(v.TrimStart('/'), StringComparison.Ordinal)),
+                "status" => values.Any(v => v == Mapping.StatusName(r.State.Status)),
+                "exited" => r.State.Status == ContainerStatus.Exited && values.Any(v => v == r.State.ExitCode.ToString(CultureInfo.InvariantCulture)),
+                "label" => values.All(v =>
+                {
+                    var kv = v.Split('=', 2);
+                    return r.Config.Labels.TryGetValue(kv[0], out var val) && (kv.Length == 1 || val == kv[1]);
+                }),
+                "ancestor" => values.Any(v => r.Config.Image == v || r.ImageId == v || r.ImageId.StartsWith("sha256:" + v, StringComparison.Ordinal)),
+                _ => throw new BadRequestException($"invalid filter '{key}'"),
+            };
+            if (!ok) return false;
+        }
+        return true;
+    }
+}

@@ -1,0 +1,248 @@
+using System.Globalization;
+using System.Text.Json;
+using Skiff.Daemon;
+
+namespace Skiff.Api;
+
+/// <summary>Converts between Docker's JSON shapes and the daemon core's records.</summary>
+internal static class Mapping
+{
+    public static string Time(DateTimeOffset t) =>
+        t == default ? "0001-01-01T00:00:00Z" : t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+
+    public static ContainerConfig ToCore(ConfigDto d) => new()
+    {
+        Image = d.Image ?? "",
+        Hostname = d.Hostname ?? "",
+        Domainname = d.Domainname ?? "",
+        User = d.User ?? "",
+        AttachStdin = d.AttachStdin,
+        AttachStdout = d.AttachStdout,
+        AttachStderr = d.AttachStderr,
+        Tty = d.Tty,
+        OpenStdin = d.OpenStdin,
+        StdinOnce = d.StdinOnce,
+        Env = d.Env ?? [],
+        Cmd = d.Cmd is { Count: > 0 } ? d.Cmd : null,
+        Entrypoint = d.Entrypoint is null ? null : d.Entrypoint.Count == 1 && d.Entrypoint[0] == "" ? [] : d.Entrypoint,
+        WorkingDir = d.WorkingDir ?? "",
+        Labels = d.Labels ?? [],
+        StopSignal = string.IsNullOrEmpty(d.StopSignal) ? null : d.StopSignal,
+        StopTimeout = d.StopTimeout,
+        ExposedPorts = d.ExposedPorts?.Keys.ToList() ?? [],
+        Volumes = d.Volumes?.Keys.ToList() ?? [],
+    };
+
+    public static HostConfig ToCore(HostConfigDto? d)
+    {
+        if (d is null) return new HostConfig();
+        return new HostConfig
+        {
+            AutoRemove = d.AutoRemove,
+            RestartPolicy = new RestartPolicy { Name = string.IsNullOrEmpty(d.RestartPolicy?.Name) ? "no" : d.RestartPolicy.Name, MaximumRetryCount = d.RestartPolicy?.MaximumRetryCount ?? 0 },
+            Binds = d.Binds ?? [],
+            NetworkMode = string.IsNullOrEmpty(d.NetworkMode) ? "default" : d.NetworkMode,
+            PidMode = d.PidMode ?? "",
+            IpcMode = d.IpcMode ?? "",
+            UtsMode = d.UTSMode ?? "",
+            Privileged = d.Privileged,
+            ReadonlyRootfs = d.ReadonlyRootfs,
+            Init = d.Init,
+            CapAdd = d.CapAdd ?? [],
+            CapDrop = d.CapDrop ?? [],
+            SecurityOpt = d.SecurityOpt ?? [],
+            Dns = d.Dns ?? [],
+            DnsSearch = d.DnsSearch ?? [],
+            ExtraHosts = d.ExtraHosts ?? [],
+            Sysctls = d.Sysctls ?? [],
+            Tmpfs = d.Tmpfs ?? [],
+            Ulimits = d.Ulimits?.Select(u => new Ulimit { Name = u.Name, Soft = u.Soft, Hard = u.Hard }).ToList() ?? [],
+            Memory = d.Memory,
+            MemorySwap = d.MemorySwap,
+            MemoryReservation = d.MemoryReservation,
+            NanoCpus = d.NanoCpus,
+            CpuShares = d.CpuShares,
+            CpuPeriod = d.CpuPeriod,
+            CpuQuota = d.CpuQuota,
+            CpusetCpus = d.CpusetCpus ?? "",
+            CpusetMems = d.CpusetMems ?? "",
+            PidsLimit = d.PidsLimit is > 0 ? d.PidsLimit : null,
+            BlkioWeight = d.BlkioWeight,
+            OomScoreAdj = d.OomScoreAdj == 0 ? null : d.OomScoreAdj,
+            LogType = string.IsNullOrEmpty(d.LogConfig?.Type) ? "json-file" : d.LogConfig.Type,
+            LogOptions = d.LogConfig?.Config ?? [],
+            ShmSize = d.ShmSize,
+        };
+    }
+
+    private static Dictionary<string, JsonElement> EmptyObjects(IEnumerable<string> keys)
+    {
+        var empty = JsonDocument.Parse("{}").RootElement;
+        return keys.ToDictionary(k => k, _ => empty);
+    }
+
+    public static ConfigDto ToDto(ContainerConfig c) => new()
+    {
+        Hostname = c.Hostname,
+        Domainname = c.Domainname,
+        User = c.User,
+        AttachStdin = c.AttachStdin,
+        AttachStdout = c.AttachStdout,
+        AttachStderr = c.AttachStderr,
+        ExposedPorts = c.ExposedPorts.Count == 0 ? null : EmptyObjects(c.ExposedPorts),
+        Tty = c.Tty,
+        OpenStdin = c.OpenStdin,
+        StdinOnce = c.StdinOnce,
+        Env = c.Env,
+        Cmd = c.Cmd,
+        Image = c.Image,
+        Volumes = c.Volumes.Count == 0 ? null : EmptyObjects(c.Volumes),
+        WorkingDir = c.WorkingDir,
+        Entrypoint = c.Entrypoint,
+        Labels = c.Labels,
+        StopSignal = c.StopSignal,
+        StopTimeout = c.StopTimeout,
+    };
+
+    public static HostConfigDto ToDto(HostConfig h) => new()
+    {
+        Binds = h.Binds,
+        LogConfig = new LogConfigDto { Type = h.LogType, Config = h.LogOptions },
+        NetworkMode = h.NetworkMode,
+        PortBindings = [],
+        RestartPolicy = new RestartPolicyDto { Name = h.RestartPolicy.Name, MaximumRetryCount = h.RestartPolicy.MaximumRetryCount },
+        AutoRemove = h.AutoRemove,
+        CapAdd = h.CapAdd,
+        CapDrop = h.CapDrop,
+        Dns = h.Dns,
+        DnsSearch = h.DnsSearch,
+        ExtraHosts = h.ExtraHosts,
+        IpcMode = string.IsNullOrEmpty(h.IpcMode) ? "private" : h.IpcMode,
+        PidMode = h.PidMode,
+        Privileged = h.Privileged,
+        ReadonlyRootfs = h.ReadonlyRootfs,
+        SecurityOpt = h.SecurityOpt,
+        Tmpfs = h.Tmpfs,
+        UTSMode = h.UtsMode,
+        ShmSize = h.ShmSize == 0 ? 64 * 1024 * 1024 : h.ShmSize,
+        Sysctls = h.Sysctls,
+        Runtime = "skiff-runtime",
+        CpuShares = h.CpuShares,
+        Memory = h.Memory,
+        NanoCpus = h.NanoCpus,
+        BlkioWeight = h.BlkioWeight,
+        CpuPeriod = h.CpuPeriod,
+        CpuQuota = h.CpuQuota,
+        CpusetCpus = h.CpusetCpus,
+        CpusetMems = h.CpusetMems,
+        MemoryReservation = h.MemoryReservation,
+        MemorySwap = h.MemorySwap,
+        PidsLimit = h.PidsLimit,
+        Ulimits = h.Ulimits.Select(u => new UlimitDto { Name = u.Name, Soft = u.Soft, Hard = u.Hard }).ToList(),
+        Init = h.Init,
+        OomScoreAdj = h.OomScoreAdj ?? 0,
+    };
+
+    public static string StatusName(ContainerStatus s) => s switch
+    {
+        ContainerStatus.Created => "created",
+        ContainerStatus.Running => "running",
+        ContainerStatus.Paused => "paused",
+        ContainerStatus.Restarting => "restarting",
+        ContainerStatus.Removing => "removing",
+        ContainerStatus.Exited => "exited",
+        _ => "dead",
+    };
+
+    public static ContainerInspectDto Inspect(Container c)
+    {
+        var r = c.Record;
+        var s = r.State;
+        return new ContainerInspectDto
+        {
+            Id = r.Id,
+            Created = Time(r.Created),
+            Path = r.Path,
+            Args = r.Args,
+            State = new StateDto
+            {
+                Status = StatusName(s.Status),
+                Running = s.Running,
+                Paused = s.Status == ContainerStatus.Paused,
+                Restarting = s.Status == ContainerStatus.Restarting,
+                OOMKilled = s.OomKilled,
+                Dead = s.Status == ContainerStatus.Dead,
+                Pid = s.Pid,
+                ExitCode = s.ExitCode,
+                Error = s.Error,
+                StartedAt = Time(s.StartedAt),
+                FinishedAt = Time(s.FinishedAt),
+            },
+            Image = r.ImageId,
+            ResolvConfPath = r.ResolvConfPath,
+            HostnamePath = r.HostnamePath,
+            HostsPath = r.HostsPath,
+            LogPath = r.LogPath,
+            Name = "/" + r.Name,
+            RestartCount = r.RestartCount,
+            Driver = r.Driver,
+            HostConfig = ToDto(r.HostConfig),
+            GraphDriver = new GraphDriverDto
+            {
+                Data = new() { ["UpperDir"] = Path.Combine(c.Directory, "upper"), ["WorkDir"] = Path.Combine(c.Directory, "work") },
+            },
+            Config = ToDto(r.Config),
+        };
+    }
+
+    public static ContainerSummaryDto Summary(Container c, DateTimeOffset now)
+    {
+        var r = c.Record;
+        return new ContainerSummaryDto
+        {
+            Id = r.Id,
+            Names = ["/" + r.Name],
+            Image = r.Config.Image,
+            ImageID = r.ImageId,
+            Command = string.Join(' ', new[] { r.Path }.Concat(r.Args).Select(QuoteIfNeeded)),
+            Created = r.Created.ToUnixTimeSeconds(),
+            Labels = r.Config.Labels,
+            State = StatusName(r.State.Status),
+            Status = StatusText(r.State, now),
+            HostConfig = new() { ["NetworkMode"] = r.HostConfig.NetworkMode },
+        };
+    }
+
+    private static string QuoteIfNeeded(string s) => s.Length == 0 || s.Contains(' ') ? "\"" + s.Replace("\"", "\\\"") + "\"" : s;
+
+    /// <summary>The "Up 3 minutes" / "Exited (0) 2 seconds ago" column of docker ps.</summary>
+    public static string StatusText(ContainerState s, DateTimeOffset now) => s.Status switch
+    {
+        ContainerStatus.Running => "Up " + HumanDuration(now - s.StartedAt),
+        ContainerStatus.Paused => "Up " + HumanDuration(now - s.StartedAt) + " (Paused)",
+        ContainerStatus.Restarting => $"Restarting ({s.ExitCode}) {HumanDuration(now - s.FinishedAt)} ago",
+        ContainerStatus.Removing => "Removal In Progress",
+        ContainerStatus.Dead => "Dead",
+        ContainerStatus.Exited => s.FinishedAt == default ? "Created" : $"Exited ({s.ExitCode}) {HumanDuration(now - s.FinishedAt)} ago",
+        _ => "Created",
+    };
+
+    /// <summary>Docker's go-units HumanDuration.</summary>
+    public static string HumanDuration(TimeSpan d)
+    {
+        var seconds = (long)d.TotalSeconds;
+        if (seconds < 1) return "Less than a second";
+        if (seconds == 1) return "1 second";
+        if (seconds < 60) return $"{seconds} seconds";
+        var minutes = (long)d.TotalMinutes;
+        if (minutes == 1) return "About a minute";
+        if (minutes < 60) return $"{minutes} minutes";
+        var hours = (long)Math.Round(d.TotalHours);
+        if (hours == 1) return "About an hour";
+        if (hours < 48) return $"{hours} hours";
+        if (hours < 24 * 7 * 2) return $"{hours / 24} days";
+        if (hours < 24 * 30 * 2) return $"{hours / 24 / 7} weeks";
+        if (hours < 24 * 365 * 2) return $"{hours / 24 / 30} months";
+        return $"{hours / 24 / 365} years";
+    }
+}

@@ -1,0 +1,131 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Skiff.Api;
+using Skiff.Daemon;
+
+namespace Skiff.Daemon.Host;
+
+/// <summary><c>skiffd</c>: dockerd's flags for the parts Skiff has.</summary>
+public static class Program
+{
+    private const string Usage = """
+        Usage:	skiffd [OPTIONS]
+
+        A self-sufficient runtime for containers, Docker Engine API compatible.
+
+        Options:
+          -H, --host list          Daemon socket(s) to connect to (default unix:///run/skiff/skiff.sock)
+              --data-root string   Root directory of persistent state (default "/var/lib/skiff")
+              --exec-root string   Root directory for execution state files (default "/run/skiff")
+          -p, --pidfile string     Path to use for daemon PID file (default "/run/skiff/skiffd.pid")
+              --runtime string     Path of skiff-runtime (default: next to skiffd, else on PATH)
+          -D, --debug              Enable debug mode
+          -v, --version            Print version information and quit
+        """;
+
+    public static async Task<int> Main(string[] args)
+    {
+        var hosts = new List<string>();
+        string dataRoot = "/var/lib/skiff", execRoot = "/run/skiff";
+        string? pidFile = null, runtime = null;
+        var debug = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            string? inline = null;
+            var eq = arg.IndexOf('=');
+            if (arg.StartsWith("--", StringComparison.Ordinal) && eq > 0) { inline = arg[(eq + 1)..]; arg = arg[..eq]; }
+            string Value()
+            {
+                if (inline is not null) return inline;
+                if (i + 1 >= args.Length) throw new ArgumentException($"flag needs an argument: {arg}");
+                return args[++i];
+            }
+            try
+            {
+                switch (arg)
+                {
+                    case "-H" or "--host": hosts.Add(Value()); break;
+                    case "--data-root" or "-g" or "--graph": dataRoot = Value(); break;
+                    case "--exec-root": execRoot = Value(); break;
+                    case "-p" or "--pidfile": pidFile = Value(); break;
+                    case "--runtime": runtime = Value(); break;
+                    case "-D" or "--debug": debug = true; break;
+                    case "-v" or "--version": Console.WriteLine($"Skiff version {Skiff.Daemon.Daemon.Version}"); return 0;
+                    case "-h" or "--help": Console.WriteLine(Usage); return 0;
+                    default: throw new ArgumentException($"unknown flag: {arg}");
+                }
+            }
+            catch (ArgumentException e)
+            {
+                Console.Error.WriteLine($"skiffd: {e.Message}\nSee 'skiffd --help'.");
+                return 125;
+            }
+        }
+        if (hosts.Count == 0) hosts.Add($"unix://{Path.Combine(execRoot, "skiff.sock")}");
+        pidFile ??= Path.Combine(execRoot, "skiffd.pid");
+        runtime ??= FindRuntime();
+
+        Directory.CreateDirectory(execRoot);
+        Directory.CreateDirectory(dataRoot);
+        if (!ClaimPidFile(pidFile)) return 1;
+        try
+        {
+            using var daemon = new Daemon(new DaemonOptions { DataRoot = dataRoot, ExecRoot = execRoot, RuntimePath = runtime });
+            daemon.Restore();
+            var app = ApiServer.Build(daemon, hosts, debug);
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; _ = app.StopAsync(); });
+            using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; _ = app.StopAsync(); });
+            await app.StartAsync().ConfigureAwait(false);
+            foreach (var h in hosts)
+                if (h.StartsWith("unix://", StringComparison.Ordinal)) File.SetUnixFileMode(h[7..], UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+            Console.Error.WriteLine($"skiffd {Skiff.Daemon.Daemon.Version}: API listening on {string.Join(", ", hosts)}");
+            await app.WaitForShutdownAsync().ConfigureAwait(false);
+            return 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            Console.Error.WriteLine($"skiffd: {e.Message}");
+            return 1;
+        }
+        finally
+        {
+            try { File.Delete(pidFile); } catch (IOException) { }
+        }
+    }
+
+    private static string FindRuntime()
+    {
+        var beside = Path.Combine(AppContext.BaseDirectory, "skiff-runtime");
+        if (File.Exists(beside)) return beside;
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin").Split(':'))
+        {
+            var p = Path.Combine(dir, "skiff-runtime");
+            if (File.Exists(p)) return p;
+        }
+        return "/usr/local/bin/skiff-runtime";
+    }
+
+    /// <summary>Refuses to start when another live skiffd holds the pid file (two daemons on one data root corrupt it).</summary>
+    private static bool ClaimPidFile(string path)
+    {
+        try
+        {
+            var text = File.ReadAllText(path).Trim();
+            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && pid != Environment.ProcessId && Directory.Exists($"/proc/{pid}"))
+            {
+                var comm = File.ReadAllText($"/proc/{pid}/comm").Trim();
+                if (comm.StartsWith("skiffd", StringComparison.Ordinal))
+                {
+                    Console.Error.WriteLine($"skiffd: pid file found, ensure skiffd is not running or delete {path}");
+                    return false;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        File.WriteAllText(path, Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+        return true;
+    }
+}

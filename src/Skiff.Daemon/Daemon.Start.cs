@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Globalization;
+using Skiff.Shim;
+
+namespace Skiff.Daemon;
+
+public sealed partial class Daemon
+{
+    /// <summary>
+    /// Starts a created or exited container: writes its OCI bundle, starts its shim, connects the
+    /// clients already waiting to attach, then asks the shim to start the init. An error from the
+    /// runtime (such as an executable that is not found) is recorded on the container, as Docker
+    /// does, and thrown.
+    /// </summary>
+    public async Task StartAsync(string idOrName, CancellationToken ct = default)
+    {
+        var c = Containers.Get(idOrName);
+        await c.Lock.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var state = c.Record.State;
+            if (state.Status == ContainerStatus.Paused)
+                throw DaemonException.Conflict("cannot start a paused container, try unpause instead");
+            if (state.Running) throw DaemonException.NotModified("container already started");
+            if (c.Removed || state.Status == ContainerStatus.Removing)
+                throw DaemonException.Conflict($"container {c.Id} is marked for removal and cannot be started");
+
+            System.IO.Directory.CreateDirectory(c.Bundle);
+            File.Delete(Path.Combine(c.Bundle, ShimFiles.Exit));
+            WriteBundle(c);
+            await SpawnShimAsync(c, ct).ConfigureAwait(false);
+
+            foreach (var attach in c.TakePendingAttach())
+            {
+                try { await attach(c.Shim).ConfigureAwait(false); }
+                catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ShimException) { }
+            }
+
+            ShimResponse started;
+            try
+            {
+                started = await c.Shim.CallAsync(new ShimRequest { Op = "start" }, ct).ConfigureAwait(false);
+            }
+            catch (ShimException e)
+            {
+                state.Error = e.Message;
+                state.ExitCode = ExitCodeForStartError(e.Message);
+                state.Status = c.Record.State.StartedAt == default ? ContainerStatus.Created : ContainerStatus.Exited;
+                c.Save();
+                TryDeleteBundle(c);
+                c.SignalExit(new WaitResult(state.ExitCode, e.Message));
+                var kind = state.ExitCode is 126 or 127 ? ErrorKind.InvalidArgument : ErrorKind.Internal;
+                throw new DaemonException(kind, "failed to create task for container: " + e.Message);
+            }
+
+            state.Status = ContainerStatus.Running;
+            state.Pid = started.Pid;
+            state.StartedAt = started.StartedAt == default ? DateTimeOffset.UtcNow : started.StartedAt;
+            state.FinishedAt = default;
+            state.ExitCode = 0;
+            state.Error = "";
+            state.OomKilled = false;
+            state.StoppedByUser = false;
+            c.Save();
+            _ = Task.Run(() => MonitorAsync(c));
+        }
+        finally
+        {
+            c.Lock.Release();
+        }
+    }
+
+    /// <summary>Docker's exit codes for a process that could not be started: 127 not found, 126 not executable.</summary>
+    internal static int ExitCodeForStartError(string message)
+    {
+        if (message.Contains("executable file not found", StringComparison.Ordinal) ||
+            message.Contains("no such file or directory", StringComparison.OrdinalIgnoreCase))
+            return 127;
+        if (message.Contains("permission denied", StringComparison.OrdinalIgnoreCase) ||
+            message.Contains("exec format error", StringComparison.Ordinal) ||
+            message.Contains("is a directory", StringComparison.Ordinal))
+            return 126;
+        return 128;
+    }
+
+    /// <summary>
+    /// Starts <c>skiff-runtime shim</c> for the container and waits for its "ready" line. The shim
+    /// detaches itself (own session, stdio off our pipes), so it outlives this daemon.
+    /// </summary>
+    private async Task SpawnShimAsync(Container c, CancellationToken ct)
+    {
+        var r = c.Record;
+        var psi = new ProcessStartInfo(Options.RuntimePath)
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardInput = false,
+            RedirectStandardError = false,
+        };
+        psi.Environment.Clear();
+        psi.Environment["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        psi.ArgumentList.Add("shim");
+        psi.ArgumentList.Add("--id"); psi.ArgumentList.Add(r.Id);
+        psi.ArgumentList.Add("--bundle"); psi.ArgumentList.Add(c.Bundle);
+        psi.ArgumentList.Add("--log"); psi.ArgumentList.Add(r.LogPath);
+        var (maxSize, maxFiles) = LogLimits(r.HostConfig);
+        psi.ArgumentList.Add("--log-max-size"); psi.ArgumentList.Add(maxSize.ToString(CultureInfo.InvariantCulture));
+        psi.ArgumentList.Add("--log-max-file"); psi.ArgumentList.Add(maxFiles.ToString(CultureInfo.InvariantCulture));
+        if (r.Config.Tty) psi.ArgumentList.Add("--tty");
+        if (r.Config.OpenStdin) psi.ArgumentList.Add("--stdin");
+        if (r.Config.StdinOnce) psi.ArgumentList.Add("--stdin-once");
+        using var process = Process.Start(psi) ?? throw new DaemonException(ErrorKind.Internal, "failed to start shim");
+        var line = await process.StandardOutput.ReadLineAsync(ct).ConfigureAwait(false);
+        if (line != "ready")
+            throw new DaemonException(ErrorKind.Internal, $"shim for {r.Id} failed to start (see {Path.Combine(c.Bundle, ShimFiles.Log)})");
+    }
+
+    /// <summary>json-file limits: --log-opt max-size / max-file, rotating by default at 20 MB x 5 files.</summary>
+    internal static (long MaxSize, int MaxFiles) LogLimits(HostConfig h)
+    {
+        long maxSize = 20L * 1024 * 1024;
+        var maxFiles = 5;
+        if (h.LogOptions.TryGetValue("max-size", out var s)) maxSize = Units.ParseSize(s);
+        if (h.LogOptions.TryGetValue("max-file", out var f))
+        {
+            if (!int.TryParse(f, NumberStyles.None, CultureInfo.InvariantCulture, out maxFiles) || maxFiles < 1)
+                throw DaemonException.Invalid($"invalid value for max-file: {f}");
+        }
+        return (maxSize, maxFiles);
+    }
+}

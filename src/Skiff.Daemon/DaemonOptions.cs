@@ -1,0 +1,17 @@
+namespace Skiff.Daemon;
+
+/// <summary>Where the daemon keeps its state and which runtime binary it drives.</summary>
+public sealed class DaemonOptions
+{
+    /// <summary>Persistent state (images, layers, container records, logs). Docker's --data-root.</summary>
+    public string DataRoot { get; init; } = "/var/lib/skiff";
+    /// <summary>Runtime state lost at reboot (bundles, shim sockets). Docker's --exec-root.</summary>
+    public string ExecRoot { get; init; } = "/run/skiff";
+    /// <summary>The skiff-runtime binary, which is also the shim and the container init stage.</summary>
+    public string RuntimePath { get; init; } = "/usr/local/bin/skiff-runtime";
+    /// <summary>Default stop timeout in seconds (Docker's default is 10).</summary>
+    public int StopTimeout { get; init; } = 10;
+
+    public string ContainersRoot => Path.Combine(DataRoot, "containers");
+    public string BundlesRoot => Path.Combine(ExecRoot, "containers");
+}

@@ -1,0 +1,127 @@
+namespace Skiff.Daemon;
+
+/// <summary>The process and environment a container is created with (image defaults already merged in).</summary>
+public sealed class ContainerConfig
+{
+    public string Image { get; set; } = "";
+    public string Hostname { get; set; } = "";
+    public string Domainname { get; set; } = "";
+    public string User { get; set; } = "";
+    public bool AttachStdin { get; set; }
+    public bool AttachStdout { get; set; }
+    public bool AttachStderr { get; set; }
+    public bool Tty { get; set; }
+    public bool OpenStdin { get; set; }
+    public bool StdinOnce { get; set; }
+    public List<string> Env { get; set; } = [];
+    public List<string>? Cmd { get; set; }
+    public List<string>? Entrypoint { get; set; }
+    public string WorkingDir { get; set; } = "";
+    public Dictionary<string, string> Labels { get; set; } = [];
+    public string? StopSignal { get; set; }
+    public int? StopTimeout { get; set; }
+    public List<string> ExposedPorts { get; set; } = [];
+    public List<string> Volumes { get; set; } = [];
+}
+
+/// <summary>A restart policy: "no", "always", "on-failure" (with a maximum) or "unless-stopped".</summary>
+public sealed class RestartPolicy
+{
+    public string Name { get; set; } = "no";
+    public int MaximumRetryCount { get; set; }
+}
+
+/// <summary>A resource limit (RLIMIT_*) asked for by the user; never raised above the daemon's own hard limit.</summary>
+public sealed class Ulimit
+{
+    public string Name { get; set; } = "";
+    public long Soft { get; set; }
+    public long Hard { get; set; }
+}
+
+/// <summary>Host-side settings of a container: resources, isolation, mounts, logging.</summary>
+public sealed class HostConfig
+{
+    public bool AutoRemove { get; set; }
+    public RestartPolicy RestartPolicy { get; set; } = new();
+    public List<string> Binds { get; set; } = [];
+    public string NetworkMode { get; set; } = "default";
+    public string PidMode { get; set; } = "";
+    public string IpcMode { get; set; } = "";
+    public string UtsMode { get; set; } = "";
+    public bool Privileged { get; set; }
+    public bool ReadonlyRootfs { get; set; }
+    public bool? Init { get; set; }
+    public List<string> CapAdd { get; set; } = [];
+    public List<string> CapDrop { get; set; } = [];
+    public List<string> SecurityOpt { get; set; } = [];
+    public List<string> Dns { get; set; } = [];
+    public List<string> DnsSearch { get; set; } = [];
+    public List<string> ExtraHosts { get; set; } = [];
+    public Dictionary<string, string> Sysctls { get; set; } = [];
+    public Dictionary<string, string> Tmpfs { get; set; } = [];
+    public List<Ulimit> Ulimits { get; set; } = [];
+    public long Memory { get; set; }
+    public long MemorySwap { get; set; }
+    public long MemoryReservation { get; set; }
+    public long NanoCpus { get; set; }
+    public long CpuShares { get; set; }
+    public long CpuPeriod { get; set; }
+    public long CpuQuota { get; set; }
+    public string CpusetCpus { get; set; } = "";
+    public string CpusetMems { get; set; } = "";
+    public long? PidsLimit { get; set; }
+    public ushort BlkioWeight { get; set; }
+    public int? OomScoreAdj { get; set; }
+    public string LogType { get; set; } = "json-file";
+    public Dictionary<string, string> LogOptions { get; set; } = [];
+    public long ShmSize { get; set; }
+}
+
+/// <summary>Where a container is in its lifecycle, as Docker names it.</summary>
+public enum ContainerStatus
+{
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+/// <summary>The run state of a container. Persisted with the container after every change.</summary>
+public sealed class ContainerState
+{
+    public ContainerStatus Status { get; set; } = ContainerStatus.Created;
+    public int Pid { get; set; }
+    public int ExitCode { get; set; }
+    public string Error { get; set; } = "";
+    public bool OomKilled { get; set; }
+    public DateTimeOffset StartedAt { get; set; }
+    public DateTimeOffset FinishedAt { get; set; }
+    /// <summary>Set by an explicit stop or kill, so that "unless-stopped" and "always" know the user's intent.</summary>
+    public bool StoppedByUser { get; set; }
+
+    public bool Running => Status is ContainerStatus.Running or ContainerStatus.Paused or ContainerStatus.Restarting;
+}
+
+/// <summary>Everything the daemon keeps about one container (the persisted record).</summary>
+public sealed class ContainerRecord
+{
+    public string Id { get; set; } = "";
+    public string Name { get; set; } = "";
+    public DateTimeOffset Created { get; set; }
+    public string ImageId { get; set; } = "";
+    public string Path { get; set; } = "";
+    public List<string> Args { get; set; } = [];
+    public ContainerConfig Config { get; set; } = new();
+    public HostConfig HostConfig { get; set; } = new();
+    public ContainerState State { get; set; } = new();
+    public int RestartCount { get; set; }
+    public string Driver { get; set; } = "overlay2";
+    public string LogPath { get; set; } = "";
+    public string ResolvConfPath { get; set; } = "";
+    public string HostnamePath { get; set; } = "";
+    public string HostsPath { get; set; } = "";
+}

@@ -1,0 +1,82 @@
+using System.Globalization;
+using System.Net.Sockets;
+
+namespace Skiff.Shim;
+
+/// <summary>
+/// Entry point of <c>skiff-runtime shim --id ID --bundle DIR --log PATH [--log-max-size N]
+/// [--log-max-file N] [--tty] [--stdin] [--stdin-once]</c>.
+/// </summary>
+public static class ShimProgram
+{
+    public static int Run(string[] args, Func<LaunchRequest, IContainerTask> launch)
+    {
+        string? id = null, bundle = null, log = null;
+        long maxSize = 20 * 1024 * 1024;
+        int maxFiles = 5;
+        bool tty = false, stdin = false, stdinOnce = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"flag needs an argument: {args[i]}");
+            switch (args[i])
+            {
+                case "--id": id = Next(); break;
+                case "--bundle": bundle = Next(); break;
+                case "--log": log = Next(); break;
+                case "--log-max-size": maxSize = long.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--log-max-file": maxFiles = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--tty": tty = true; break;
+                case "--stdin": stdin = true; break;
+                case "--stdin-once": stdinOnce = true; break;
+                default: Console.Error.WriteLine($"shim: unknown flag {args[i]}"); return 2;
+            }
+        }
+        if (id is null || bundle is null || log is null)
+        {
+            Console.Error.WriteLine("shim: --id, --bundle and --log are required");
+            return 2;
+        }
+
+        // A session of its own: signals sent to the daemon's process group never reach the shim,
+        // and being a subreaper makes orphans of the container come back to it, not to host init.
+        Native.setsid();
+        Native.prctl(Native.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+
+        var socketPath = Path.Combine(bundle, ShimFiles.Socket);
+        File.Delete(socketPath);
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(socketPath));
+        listener.Listen(64);
+        File.WriteAllText(Path.Combine(bundle, ShimFiles.Pid), Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+
+        var server = new ShimServer(new ShimOptions
+        {
+            Id = id, Bundle = bundle, LogPath = log, LogMaxSize = maxSize, LogMaxFiles = maxFiles,
+            Terminal = tty, OpenStdin = stdin, StdinOnce = stdinOnce,
+        }, launch);
+
+        // "ready" on the original stdout tells the daemon the socket is listening; after that the
+        // shim must hold nothing of the daemon's (no pipe, no terminal), so it survives the daemon.
+        Console.Out.Write("ready\n");
+        Console.Out.Flush();
+        DetachStdio(Path.Combine(bundle, ShimFiles.Log));
+
+        _ = server.ServeAsync(listener);
+        server.Done.Wait();
+        // Give a client that is reading the last answer a moment before the socket goes away.
+        Thread.Sleep(50);
+        File.Delete(socketPath);
+        return 0;
+    }
+
+    private static void DetachStdio(string shimLog)
+    {
+        using var devnull = File.Open("/dev/null", FileMode.Open, FileAccess.ReadWrite);
+        using var logFile = new FileStream(shimLog, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
+        var nullFd = (int)devnull.SafeFileHandle.DangerousGetHandle();
+        var logFd = (int)logFile.SafeFileHandle.DangerousGetHandle();
+        Native.dup2(nullFd, 0);
+        Native.dup2(nullFd, 1);
+        Native.dup2(logFd, 2);
+    }
+}

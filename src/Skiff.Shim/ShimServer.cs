@@ -1,0 +1,322 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Text.Json;
+using Microsoft.Win32.SafeHandles;
+
+namespace Skiff.Shim;
+
+/// <summary>Options of one shim, from its command line.</summary>
+public sealed class ShimOptions
+{
+    public required string Id { get; init; }
+    public required string Bundle { get; init; }
+    public required string LogPath { get; init; }
+    public long LogMaxSize { get; init; } = 20 * 1024 * 1024;
+    public int LogMaxFiles { get; init; } = 5;
+    public bool Terminal { get; init; }
+    public bool OpenStdin { get; init; }
+    /// <summary>Close the container's stdin once the first attached client closes its side (Docker's StdinOnce).</summary>
+    public bool StdinOnce { get; init; }
+}
+
+/// <summary>
+/// The per-container shim: owns the container's init process (its exit code) and its output (log
+/// file and attached clients), and answers the daemon on <c>shim.sock</c>. It outlives the daemon.
+/// </summary>
+public sealed class ShimServer
+{
+    private readonly ShimOptions _options;
+    private readonly Func<LaunchRequest, IContainerTask> _launch;
+    private readonly List<Socket> _attached = [];
+    private readonly object _lock = new();
+    private readonly TaskCompletionSource<ShimResponse> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private IContainerTask? _task;
+    private FileStream? _stdin;
+    private JsonFileLog? _log;
+    private DateTimeOffset _startedAt;
+    private bool _startRequested;
+
+    public ShimServer(ShimOptions options, Func<LaunchRequest, IContainerTask> launch)
+    {
+        _options = options;
+        _launch = launch;
+    }
+
+    /// <summary>Completes when the shim has nothing left to do (container exited and reported, or start failed).</summary>
+    public Task Done => _done.Task;
+
+    /// <summary>Accepts clients until <see cref="Done"/>; each connection carries one op.</summary>
+    public async Task ServeAsync(Socket listener)
+    {
+        // A shim whose daemon died before asking it to start would otherwise wait forever.
+        _ = Task.Delay(TimeSpan.FromMinutes(1)).ContinueWith(_ => { if (!_startRequested) _done.TrySetResult(); }, TaskScheduler.Default);
+        while (!_done.Task.IsCompleted)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync().WaitAsync(Timeout.InfiniteTimeSpan).ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            _ = Task.Run(() => HandleAsync(client));
+        }
+    }
+
+    private async Task HandleAsync(Socket client)
+    {
+        var keep = false;
+        var stream = new NetworkStream(client, ownsSocket: false);
+        try
+        {
+            var line = await ShimClient.ReadLineAsync(stream, CancellationToken.None).ConfigureAwait(false);
+            if (line is null) return;
+            var request = JsonSerializer.Deserialize(line, ShimJson.Default.ShimRequest) ?? new ShimRequest();
+            ShimResponse response;
+            try
+            {
+                switch (request.Op)
+                {
+                    case "attach":
+                        keep = await AttachAsync(client, stream, request.Stdin).ConfigureAwait(false);
+                        return;
+                    case "start":
+                        response = Start();
+                        break;
+                    case "wait":
+                        response = await _exited.Task.ConfigureAwait(false);
+                        break;
+                    case "kill":
+                        (_task ?? throw new InvalidOperationException("container is not running")).Kill(request.Signal);
+                        response = new ShimResponse();
+                        break;
+                    case "resize":
+                        _task?.Resize(request.Rows, request.Cols);
+                        response = new ShimResponse();
+                        break;
+                    case "state":
+                        response = _exited.Task.IsCompleted ? _exited.Task.Result
+                            : new ShimResponse { Pid = _task?.Pid ?? 0, Running = _task is not null, StartedAt = _startedAt };
+                        break;
+                    case "shutdown":
+                        response = new ShimResponse();
+                        if (_exited.Task.IsCompleted || _task is null) _done.TrySetResult();
+                        break;
+                    default:
+                        response = new ShimResponse { Error = $"unknown op {request.Op}" };
+                        break;
+                }
+            }
+            catch (Exception e)
+            {
+                response = new ShimResponse { Error = e.Message };
+            }
+            await Reply(stream, response).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or JsonException)
+        {
+        }
+        finally
+        {
+            if (!keep) client.Dispose();
+        }
+    }
+
+    private static async Task Reply(Stream stream, ShimResponse response)
+    {
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(response, ShimJson.Default.ShimResponse);
+        await stream.WriteAsync(bytes).ConfigureAwait(false);
+        await stream.WriteAsync("\n"u8.ToArray()).ConfigureAwait(false);
+    }
+
+    /// <summary>Registers an attached client; returns true when the socket is kept open for output.</summary>
+    private async Task<bool> AttachAsync(Socket client, NetworkStream stream, bool stdin)
+    {
+        if (_exited.Task.IsCompleted)
+        {
+            await Reply(stream, new ShimResponse { Error = "container has exited" }).ConfigureAwait(false);
+            return false;
+        }
+        await Reply(stream, new ShimResponse()).ConfigureAwait(false);
+        lock (_lock) _attached.Add(client);
+        if (stdin && _options.OpenStdin) _ = Task.Run(() => PumpStdinAsync(client));
+        return true;
+    }
+
+    private async Task PumpStdinAsync(Socket client)
+    {
+        var buffer = new byte[32 * 1024];
+        try
+        {
+            while (true)
+            {
+                var n = await client.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false);
+                if (n == 0) break;
+                var target = _options.Terminal ? _task?.Terminal : _stdin;
+                if (target is null) continue;
+                await target.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
+                await target.FlushAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+        }
+        if (_options.StdinOnce && !_options.Terminal)
+        {
+            lock (_lock)
+            {
+                _stdin?.Dispose();
+                _stdin = null;
+            }
+        }
+    }
+
+    private ShimResponse Start()
+    {
+        lock (_lock)
+        {
+            if (_startRequested) throw new InvalidOperationException("container already started");
+            _startRequested = true;
+        }
+        _log = new JsonFileLog(_options.LogPath, _options.LogMaxSize, _options.LogMaxFiles);
+        (int Read, int Write) stdin = (-1, -1), stdout = (-1, -1), stderr = (-1, -1);
+        try
+        {
+            if (!_options.Terminal)
+            {
+                if (_options.OpenStdin) stdin = Native.Pipe();
+                stdout = Native.Pipe();
+                stderr = Native.Pipe();
+            }
+            _task = _launch(new LaunchRequest
+            {
+                Id = _options.Id,
+                Bundle = _options.Bundle,
+                Terminal = _options.Terminal,
+                StdinFd = stdin.Read,
+                StdoutFd = stdout.Write,
+                StderrFd = stderr.Write,
+            });
+        }
+        catch
+        {
+            foreach (var fd in new[] { stdin.Read, stdin.Write, stdout.Read, stdout.Write, stderr.Read, stderr.Write })
+                if (fd >= 0) Native.close(fd);
+            _done.TrySetResult();
+            throw;
+        }
+        _startedAt = DateTimeOffset.UtcNow;
+        // The child has its copies now; closing ours lets the pumps see EOF when the container's end closes.
+        foreach (var fd in new[] { stdin.Read, stdout.Write, stderr.Write })
+            if (fd >= 0) Native.close(fd);
+
+        var pumps = new List<Task>();
+        if (_options.Terminal)
+        {
+            pumps.Add(Task.Factory.StartNew(() => Pump(_task.Terminal!, "stdout", 0), TaskCreationOptions.LongRunning));
+        }
+        else
+        {
+            if (stdin.Write >= 0) _stdin = new FileStream(new SafeFileHandle(stdin.Write, ownsHandle: true), FileAccess.Write, 1);
+            pumps.Add(Task.Factory.StartNew(() => Pump(FromFd(stdout.Read), "stdout", 1), TaskCreationOptions.LongRunning));
+            pumps.Add(Task.Factory.StartNew(() => Pump(FromFd(stderr.Read), "stderr", 2), TaskCreationOptions.LongRunning));
+        }
+        var task = _task;
+        new Thread(() => Reap(task, pumps)) { IsBackground = true, Name = "reap" }.Start();
+        return new ShimResponse { Pid = task.Pid, Running = true, StartedAt = _startedAt };
+    }
+
+    private static FileStream FromFd(int fd) => new(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Read, 1);
+
+    private void Reap(IContainerTask task, List<Task> pumps)
+    {
+        var code = task.WaitForExit();
+        // Once PID 1 of the container's pid namespace is gone the kernel kills the rest, so the
+        // output pipes reach EOF promptly; the bound only matters when the namespace is shared.
+        Task.WaitAll(pumps.ToArray(), TimeSpan.FromSeconds(2));
+        var oom = false;
+        try { oom = task.OomKilled; } catch (IOException) { }
+        try { task.Delete(); } catch (Exception) { }
+        var finished = DateTimeOffset.UtcNow;
+        var record = new ExitRecord { ExitCode = code, OomKilled = oom, FinishedAt = finished };
+        ShimFiles.WriteExit(_options.Bundle, record);
+        _log?.Dispose();
+        lock (_lock)
+        {
+            foreach (var s in _attached)
+            {
+                try { s.Shutdown(SocketShutdown.Both); } catch (SocketException) { }
+                s.Dispose();
+            }
+            _attached.Clear();
+            _stdin?.Dispose();
+        }
+        _exited.TrySetResult(new ShimResponse { Exited = true, ExitCode = code, OomKilled = oom, StartedAt = _startedAt, FinishedAt = finished });
+        // The daemon normally says "shutdown" once it has the exit; if it is down, exit.json keeps the answer.
+        _ = Task.Delay(TimeSpan.FromSeconds(5)).ContinueWith(_ => _done.TrySetResult(), TaskScheduler.Default);
+    }
+
+    private void Pump(Stream source, string name, byte streamId)
+    {
+        var buffer = new byte[32 * 1024 + 8];
+        try
+        {
+            while (true)
+            {
+                var n = source.Read(buffer, 8, buffer.Length - 8);
+                if (n <= 0) break;
+                var payload = buffer.AsSpan(8, n);
+                _log!.Write(name, payload);
+                Broadcast(buffer, n, streamId);
+            }
+        }
+        catch (IOException)
+        {
+            // EIO on a pty master means the slave side is closed: the container is gone.
+        }
+        finally
+        {
+            source.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Sends output to every attached client: raw for a terminal, otherwise in Docker's
+    /// multiplexed framing (stream id, 3 zero bytes, big-endian length) so the daemon can pass it through.
+    /// </summary>
+    private void Broadcast(byte[] buffer, int n, byte streamId)
+    {
+        ReadOnlySpan<byte> frame;
+        if (streamId == 0)
+        {
+            frame = buffer.AsSpan(8, n);
+        }
+        else
+        {
+            buffer[0] = streamId;
+            buffer[1] = buffer[2] = buffer[3] = 0;
+            BinaryPrimitives.WriteInt32BigEndian(buffer.AsSpan(4), n);
+            frame = buffer.AsSpan(0, n + 8);
+        }
+        lock (_lock)
+        {
+            for (var i = _attached.Count - 1; i >= 0; i--)
+            {
+                try
+                {
+                    var s = _attached[i];
+                    var sent = 0;
+                    while (sent < frame.Length) sent += s.Send(frame[sent..]);
+                }
+                catch (SocketException)
+                {
+                    _attached[i].Dispose();
+                    _attached.RemoveAt(i);
+                }
+            }
+        }
+    }
+}

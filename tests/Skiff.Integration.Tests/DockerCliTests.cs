@@ -1,0 +1,187 @@
+namespace Skiff.Integration.Tests;
+
+/// <summary>The real Docker CLI (v28) against a real skiffd.</summary>
+[Collection("daemon")]
+public sealed class DockerCliTests(DaemonFixture f)
+{
+    [Fact]
+    public void VersionShowsServer()
+    {
+        var r = f.Docker("version");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("Server: Skiff Engine", r.Stdout);
+        Assert.Contains("API version:      1.50", r.Stdout);
+    }
+
+    [Fact]
+    public void RunRmPrintsOutput()
+    {
+        var r = f.Docker("run", "--rm", "busybox", "echo", "hello");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("hello\n", r.Stdout);
+    }
+
+    [Fact]
+    public void ContainerIsPidOneWithItsOwnHostname()
+    {
+        var r = f.Docker("run", "--rm", "busybox", "sh", "-c", "echo $$; hostname; cat /proc/1/cmdline");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var lines = r.Stdout.Split('\n');
+        Assert.Equal("1", lines[0]);
+        Assert.Matches("^[0-9a-f]{12}$", lines[1]);
+        Assert.NotEqual(Environment.MachineName, lines[1]);
+        Assert.StartsWith("sh\0-c\0", lines[2]);
+    }
+
+    [Fact]
+    public void HostnameFlagIsUsed()
+    {
+        var r = f.Docker("run", "--rm", "--hostname", "skiffy", "busybox", "hostname");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("skiffy\n", r.Stdout);
+    }
+
+    [Fact]
+    public void CannotSeeHostProcessesOrMounts()
+    {
+        var r = f.Docker("run", "--rm", "busybox", "sh", "-c", "ls /proc | grep -E '^[0-9]+$' | wc -l; cat /proc/mounts");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        // sh, ls/grep/wc of the pipeline: only a handful of processes, none of the host's.
+        Assert.True(int.Parse(lines[0]) <= 5, r.Stdout);
+        Assert.DoesNotContain(lines, l => l.Contains(" /work") || l.Contains(f.Root));
+        Assert.Contains(lines, l => l.StartsWith("overlay / overlay"));
+        Assert.Contains(lines, l => l.StartsWith("proc /proc proc"));
+    }
+
+    [Fact]
+    public void WritesDoNotReachTheImage()
+    {
+        var w = f.Docker("run", "--rm", "busybox", "sh", "-c", "echo data > /marker && rm /bin/ls && cat /marker");
+        Assert.True(w.ExitCode == 0, w.ToString());
+        Assert.Equal("data\n", w.Stdout);
+        var r = f.Docker("run", "--rm", "busybox", "sh", "-c", "test ! -e /marker && test -e /bin/ls && echo clean");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("clean\n", r.Stdout);
+    }
+
+    [Fact]
+    public void DetachedContainerShowsInPsAndLogs()
+    {
+        var run = f.Docker("run", "-d", "--name", "it-detached", "busybox", "sh", "-c", "echo started; echo oops >&2; sleep 30");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var id = run.Stdout.Trim();
+        Assert.Matches("^[0-9a-f]{64}$", id);
+        try
+        {
+            var ps = f.Docker("ps");
+            Assert.True(ps.ExitCode == 0, ps.ToString());
+            Assert.Contains("it-detached", ps.Stdout);
+            Assert.Contains(id[..12], ps.Stdout);
+            Assert.Contains("Up ", ps.Stdout);
+
+            ProcResult logs = default!;
+            for (var i = 0; i < 100; i++)
+            {
+                logs = f.Docker("logs", "it-detached");
+                if (logs.Stdout.Contains("started") && logs.Stderr.Contains("oops")) break;
+                Thread.Sleep(50);
+            }
+            Assert.Equal("started\n", logs.Stdout);
+            Assert.Equal("oops\n", logs.Stderr);
+
+            var inspect = f.Docker("inspect", "-f", "{{.State.Status}} {{.State.Running}} {{.Name}}", "it-detached");
+            Assert.Equal("running true /it-detached\n", inspect.Stdout);
+        }
+        finally
+        {
+            var rm = f.Docker("rm", "-f", "it-detached");
+            Assert.True(rm.ExitCode == 0, rm.ToString());
+        }
+        var after = f.Docker("ps", "-a");
+        Assert.DoesNotContain("it-detached", after.Stdout);
+    }
+
+    [Fact]
+    public void CreateStartWaitLogsRm()
+    {
+        var create = f.Docker("create", "--name", "it-lifecycle", "busybox", "sh", "-c", "echo one; echo two; exit 3");
+        Assert.True(create.ExitCode == 0, create.ToString());
+        try
+        {
+            var ps = f.Docker("ps", "-a", "--filter", "name=it-lifecycle", "--format", "{{.Status}}");
+            Assert.Equal("Created\n", ps.Stdout);
+            Assert.Equal(0, f.Docker("start", "it-lifecycle").ExitCode);
+            var wait = f.Docker("wait", "it-lifecycle");
+            Assert.Equal("3\n", wait.Stdout);
+            Assert.Equal("one\ntwo\n", f.Docker("logs", "it-lifecycle").Stdout);
+            Assert.Equal("two\n", f.Docker("logs", "--tail", "1", "it-lifecycle").Stdout);
+            var status = f.Docker("ps", "-a", "--filter", "name=it-lifecycle", "--format", "{{.Status}}").Stdout;
+            Assert.StartsWith("Exited (3)", status);
+        }
+        finally
+        {
+            f.Docker("rm", "-f", "it-lifecycle");
+        }
+    }
+
+    [Fact]
+    public void ExitCodesMatchDocker()
+    {
+        Assert.Equal(7, f.Docker("run", "--rm", "busybox", "sh", "-c", "exit 7").ExitCode);
+        var missing = f.Docker("run", "--rm", "busybox", "/no/such/binary");
+        Assert.Equal(127, missing.ExitCode);
+        Assert.Contains("no such file or directory", missing.Stderr);
+        var notExec = f.Docker("run", "--rm", "busybox", "/etc/passwd");
+        Assert.Equal(126, notExec.ExitCode);
+        var noImage = f.Docker("run", "--rm", "--pull", "never", "nosuchimage:v1", "true");
+        Assert.Equal(125, noImage.ExitCode);
+    }
+
+    [Fact]
+    public void RemovingARunningContainerNeedsForce()
+    {
+        var run = f.Docker("run", "-d", "--name", "it-force", "busybox", "sleep", "30");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        try
+        {
+            var rm = f.Docker("rm", "it-force");
+            Assert.NotEqual(0, rm.ExitCode);
+            Assert.Contains("container is running", rm.Stderr);
+        }
+        finally
+        {
+            Assert.Equal(0, f.Docker("rm", "-f", "it-force").ExitCode);
+        }
+    }
+
+    [Fact]
+    public void StopSendsTermThenTheContainerExits()
+    {
+        var run = f.Docker("run", "-d", "--name", "it-stop", "busybox", "sh", "-c", "trap 'exit 42' TERM; while true; do sleep 0.1; done");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        try
+        {
+            Thread.Sleep(300);
+            var stop = f.Docker("stop", "-t", "5", "it-stop");
+            Assert.True(stop.ExitCode == 0, stop.ToString());
+            Assert.Equal("exited 42\n", f.Docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "it-stop").Stdout);
+        }
+        finally
+        {
+            f.Docker("rm", "-f", "it-stop");
+        }
+    }
+
+    [Fact]
+    public void ApiErrorsAreJson()
+    {
+        var r = f.Docker("inspect", "no-such-container");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("No such container: no-such-container", r.Stderr);
+        var bad = Proc.Run("/usr/bin/curl", ["-s", "-i", "--unix-socket", f.Socket, "http://x/v1.50/containers/nope/json"]);
+        Assert.Contains("HTTP/1.1 404", bad.Stdout);
+        Assert.Contains("Content-Type: application/json\r\n", bad.Stdout);
+        Assert.Contains("{\"message\":\"No such container: nope\"}", bad.Stdout);
+    }
+}
