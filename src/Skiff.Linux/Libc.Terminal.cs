@@ -1,0 +1,25 @@
+using System.Runtime.InteropServices;
+
+namespace Skiff.Linux;
+
+public static unsafe partial class Libc
+{
+    public const ulong TIOCSCTTY = 0x540E, TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414, TIOCGPTN = 0x80045430, TIOCSPTLCK = 0x40045431;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct WinSize { public ushort Rows, Cols, XPixel, YPixel; }
+
+    /// <summary>
+    /// Opens a new pty pair on the devpts instance behind <paramref name="ptmxPath"/>, returning the
+    /// master and the slave path. Both fds are CLOEXEC.
+    /// </summary>
+    public static (int Master, string SlavePath) OpenPty(string ptmxPath, string ptsDir)
+    {
+        int master = LinuxException.ThrowIfError(open(ptmxPath, O_RDWR | O_NOCTTY | O_CLOEXEC, 0), "open", ptmxPath);
+        int unlock = 0;
+        if (ioctl(master, TIOCSPTLCK, &unlock) < 0) { int e = Marshal.GetLastPInvokeError(); close(master); throw new LinuxException("ioctl(TIOCSPTLCK)", e); }
+        uint n;
+        if (ioctl(master, TIOCGPTN, &n) < 0) { int e = Marshal.GetLastPInvokeError(); close(master); throw new LinuxException("ioctl(TIOCGPTN)", e); }
+        return (master, $"{ptsDir}/{n}");
+    }
+}
