@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
@@ -170,8 +171,8 @@ internal static class ContainerRoutes
                     BinaryPrimitives.WriteInt32BigEndian(header[4..], length);
                     body.Advance(8);
                 }
-                if (prefix.Length > 0) body.Write(prefix);
-                body.Write(entry.Line);
+                if (prefix.Length > 0) body.Write(prefix.AsSpan());
+                body.Write(entry.Line.AsSpan());
                 pending += length;
                 // Flush in batches while catching up; per entry once the reader is waiting for new lines.
                 var moving = e.MoveNextAsync();

@@ -365,6 +365,11 @@ internal sealed class StringOrListConverter : JsonConverter<List<string>?>
 }
 
 [JsonSerializable(typeof(ErrorBody))]
+[JsonSerializable(typeof(ProgressMessage))]
+[JsonSerializable(typeof(List<ImageSummaryDto>))]
+[JsonSerializable(typeof(ImageInspectDto))]
+[JsonSerializable(typeof(List<ImageHistoryDto>))]
+[JsonSerializable(typeof(List<ImageDeleteDto>))]
 [JsonSerializable(typeof(IdResponse))]
 [JsonSerializable(typeof(VersionResponse))]
 [JsonSerializable(typeof(InfoResponse))]
@@ -376,3 +381,66 @@ internal sealed class StringOrListConverter : JsonConverter<List<string>?>
 [JsonSerializable(typeof(Dictionary<string, Dictionary<string, bool>>))]
 [JsonSourceGenerationOptions(PropertyNameCaseInsensitive = true, NumberHandling = JsonNumberHandling.AllowReadingFromString)]
 internal sealed partial class ApiJson : JsonSerializerContext;
+
+internal sealed class ProgressMessage
+{
+    [JsonPropertyName("status")] public string? Status { get; set; }
+    [JsonPropertyName("id")] public string? Id { get; set; }
+    [JsonPropertyName("progress")] public string? Progress { get; set; }
+}
+
+internal sealed class ImageSummaryDto
+{
+    public string Id { get; set; } = "";
+    public string ParentId { get; set; } = "";
+    public List<string> RepoTags { get; set; } = [];
+    public List<string> RepoDigests { get; set; } = [];
+    public long Created { get; set; }
+    public long Size { get; set; }
+    public long SharedSize { get; set; }
+    public long VirtualSize { get; set; }
+    public Dictionary<string, string> Labels { get; set; } = [];
+    public int Containers { get; set; }
+}
+
+internal sealed class RootFsDto
+{
+    public string Type { get; set; } = "layers";
+    public List<string> Layers { get; set; } = [];
+}
+
+internal sealed class ImageInspectDto
+{
+    public string Id { get; set; } = "";
+    public List<string> RepoTags { get; set; } = [];
+    public List<string> RepoDigests { get; set; } = [];
+    public string Parent { get; set; } = "";
+    public string Comment { get; set; } = "";
+    public string Created { get; set; } = "";
+    public string DockerVersion { get; set; } = "";
+    public string Author { get; set; } = "";
+    public ConfigDto Config { get; set; } = new();
+    public string Architecture { get; set; } = "";
+    public string Os { get; set; } = "";
+    public long Size { get; set; }
+    public long VirtualSize { get; set; }
+    public GraphDriverDto GraphDriver { get; set; } = new();
+    public RootFsDto RootFS { get; set; } = new();
+}
+
+internal sealed class ImageHistoryDto
+{
+    public string Id { get; set; } = "";
+    public long Created { get; set; }
+    public string CreatedBy { get; set; } = "";
+    public List<string>? Tags { get; set; }
+    public long Size { get; set; }
+    public string Comment { get; set; } = "";
+}
+
+internal sealed class ImageDeleteDto
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Untagged { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Deleted { get; set; }
+}
+

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Microsoft.Extensions.Hosting;
 using Skiff.Api;
 using Skiff.Daemon;
 

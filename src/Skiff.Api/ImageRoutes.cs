@@ -1,0 +1,161 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Skiff.Daemon;
+
+namespace Skiff.Api;
+
+/// <summary>/images/...: import (create?fromSrc), list, inspect, history, tag, remove.</summary>
+internal static class ImageRoutes
+{
+    public static void Map(IEndpointRouteBuilder app, Daemon.Daemon d)
+    {
+        app.MapPost("/images/create", Errors.Handle(async ctx =>
+        {
+            var fromSrc = Query.Str(ctx, "fromSrc");
+            if (fromSrc is null)
+            {
+                var image = Query.Str(ctx, "fromImage") ?? "";
+                throw new DaemonException(ErrorKind.NotFound,
+                    $"pull access denied for {image}: this engine has no registry client yet; import the image with `skiff import` or `docker load`");
+            }
+            if (fromSrc != "-") throw new BadRequestException("importing from a URL is not supported: send the tarball in the request body (fromSrc=-)");
+            var repo = Query.Str(ctx, "repo");
+            var tag = Query.Str(ctx, "tag");
+            var reference = string.IsNullOrEmpty(repo) ? null : string.IsNullOrEmpty(tag) ? repo : $"{repo}:{tag}";
+            var changes = ctx.Request.Query["changes"].Where(c => !string.IsNullOrEmpty(c)).Select(c => c!).ToList();
+            var view = await d.Images.ImportAsync(ctx.Request.Body, reference, Query.Str(ctx, "message"), changes, ctx.RequestAborted).ConfigureAwait(false);
+            ctx.Response.Headers.ContentType = "application/json";
+            await JsonSerializer.SerializeAsync(ctx.Response.Body, new ProgressMessage { Status = view.Id }, ApiJson.Default.ProgressMessage).ConfigureAwait(false);
+            await ctx.Response.WriteAsync("\r\n").ConfigureAwait(false);
+        }));
+
+        app.MapGet("/images/json", Errors.Handle(async ctx =>
+        {
+            var filters = Query.Filters(ctx);
+            var all = Query.Bool(ctx, "all");
+            var list = d.Images.List()
+                .Where(i => Matches(i, filters, d))
+                .OrderByDescending(i => i.Created)
+                .Select(i => new ImageSummaryDto
+                {
+                    Id = i.Id,
+                    ParentId = i.Parent,
+                    RepoTags = i.RepoTags.ToList(),
+                    RepoDigests = i.RepoDigests.ToList(),
+                    Created = i.Created.ToUnixTimeSeconds(),
+                    Size = i.Size,
+                    VirtualSize = i.Size,
+                    SharedSize = -1,
+                    Labels = i.Config.Labels.ToDictionary(),
+                    Containers = -1,
+                })
+                .ToList();
+            _ = all;
+            await SystemRoutes.WriteJson(ctx, list, ApiJson.Default.ListImageSummaryDto).ConfigureAwait(false);
+        }));
+
+        // Image names contain slashes and colons, so the rest of the path is parsed here.
+        app.MapMethods("/images/{**rest}", ["GET", "POST", "DELETE"], Errors.Handle(async ctx =>
+        {
+            var rest = (string)ctx.Request.RouteValues["rest"]!;
+            var method = ctx.Request.Method;
+            if (method == "DELETE")
+            {
+                var items = d.RemoveImage(rest, Query.Bool(ctx, "force"), Query.Bool(ctx, "noprune"));
+                var body = items.Select(x => new ImageDeleteDto { Untagged = x.Untagged, Deleted = x.Deleted }).ToList();
+                await SystemRoutes.WriteJson(ctx, body, ApiJson.Default.ListImageDeleteDto).ConfigureAwait(false);
+                return;
+            }
+            var slash = rest.LastIndexOf('/');
+            var (name, verb) = slash < 0 ? (rest, "") : (rest[..slash], rest[(slash + 1)..]);
+            switch (method, verb)
+            {
+                case ("GET", "json"):
+                    await SystemRoutes.WriteJson(ctx, Inspect(d.Images.Get(name)), ApiJson.Default.ImageInspectDto).ConfigureAwait(false);
+                    return;
+                case ("GET", "history"):
+                    var image = d.Images.Get(name);
+                    var history = image.History.Reverse().Select((h, i) => new ImageHistoryDto
+                    {
+                        Id = i == 0 ? image.Id : "<missing>",
+                        Created = h.Created.ToUnixTimeSeconds(),
+                        CreatedBy = h.CreatedBy,
+                        Comment = h.Comment,
+                        Size = h.Size,
+                        Tags = i == 0 ? image.RepoTags.ToList() : null,
+                    }).ToList();
+                    await SystemRoutes.WriteJson(ctx, history, ApiJson.Default.ListImageHistoryDto).ConfigureAwait(false);
+                    return;
+                case ("POST", "tag"):
+                    var repo = Query.Str(ctx, "repo") ?? throw new BadRequestException("repository name must have at least one component");
+                    var tag = Query.Str(ctx, "tag");
+                    d.Images.Tag(name, string.IsNullOrEmpty(tag) ? repo : $"{repo}:{tag}");
+                    ctx.Response.StatusCode = 201;
+                    return;
+                default:
+                    await Errors.WriteAsync(ctx, 404, "page not found").ConfigureAwait(false);
+                    return;
+            }
+        }));
+    }
+
+    private static bool Matches(ImageView i, Dictionary<string, List<string>> filters, Daemon.Daemon d)
+    {
+        foreach (var (key, values) in filters)
+        {
+            if (values.Count == 0) continue;
+            var ok = key switch
+            {
+                "dangling" => values.Any(v => (v is "true" or "1") == (i.RepoTags.Count == 0)),
+                "reference" => values.Any(v => i.RepoTags.Any(t => GlobMatch(v.Contains(':') ? v : v + ":*", t) || GlobMatch(v, t))),
+                "label" => values.All(v =>
+                {
+                    var kv = v.Split('=', 2);
+                    return i.Config.Labels.TryGetValue(kv[0], out var val) && (kv.Length == 1 || val == kv[1]);
+                }),
+                "before" => values.Any(v => i.Created < d.Images.Get(v).Created),
+                "since" => values.Any(v => i.Created > d.Images.Get(v).Created),
+                _ => throw new BadRequestException($"invalid filter '{key}'"),
+            };
+            if (!ok) return false;
+        }
+        return true;
+    }
+
+    /// <summary>Shell-style pattern with * and ?, as Docker's reference filter uses.</summary>
+    private static bool GlobMatch(string pattern, string text)
+    {
+        var regex = "^" + System.Text.RegularExpressions.Regex.Escape(pattern).Replace("\\*", "[^/]*").Replace("\\?", ".") + "$";
+        return System.Text.RegularExpressions.Regex.IsMatch(text, regex);
+    }
+
+    private static ImageInspectDto Inspect(ImageView i) => new()
+    {
+        Id = i.Id,
+        RepoTags = i.RepoTags.ToList(),
+        RepoDigests = i.RepoDigests.ToList(),
+        Parent = i.Parent,
+        Comment = i.Comment,
+        Created = Mapping.Time(i.Created),
+        Author = i.Author,
+        Architecture = i.Architecture,
+        Os = i.Os,
+        Size = i.Size,
+        VirtualSize = i.Size,
+        Config = new ConfigDto
+        {
+            User = i.Config.User,
+            Env = i.Config.Env.ToList(),
+            Cmd = i.Config.Cmd,
+            Entrypoint = i.Config.Entrypoint,
+            WorkingDir = i.Config.WorkingDir,
+            Labels = i.Config.Labels.ToDictionary(),
+            StopSignal = i.Config.StopSignal,
+            ExposedPorts = i.Config.ExposedPorts.Count == 0 ? null : i.Config.ExposedPorts.ToDictionary(p => p, _ => JsonDocument.Parse("{}").RootElement),
+            Volumes = i.Config.Volumes.Count == 0 ? null : i.Config.Volumes.ToDictionary(p => p, _ => JsonDocument.Parse("{}").RootElement),
+        },
+        RootFS = new RootFsDto { Layers = i.Layers.ToList() },
+    };
+}

@@ -1,0 +1,47 @@
+namespace Skiff.Daemon;
+
+/// <summary>What a container takes from its image's config.</summary>
+public sealed class ImageDefaults
+{
+    public string Id { get; init; } = "";
+    public string User { get; init; } = "";
+    public IReadOnlyList<string> Env { get; init; } = [];
+    public List<string>? Cmd { get; init; }
+    public List<string>? Entrypoint { get; init; }
+    public string WorkingDir { get; init; } = "";
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyList<string> ExposedPorts { get; init; } = [];
+    public IReadOnlyList<string> Volumes { get; init; } = [];
+    public string? StopSignal { get; init; }
+}
+
+/// <summary>One history entry of an image, newest last (as in the image config).</summary>
+public sealed class ImageHistoryEntry
+{
+    public DateTimeOffset Created { get; init; }
+    public string CreatedBy { get; init; } = "";
+    public string Comment { get; init; } = "";
+    public bool EmptyLayer { get; init; }
+    public long Size { get; init; }
+}
+
+/// <summary>An image as the daemon reports it.</summary>
+public sealed class ImageView
+{
+    public string Id { get; init; } = "";
+    public IReadOnlyList<string> RepoTags { get; init; } = [];
+    public IReadOnlyList<string> RepoDigests { get; init; } = [];
+    public string Parent { get; init; } = "";
+    public string Comment { get; init; } = "";
+    public string Author { get; init; } = "";
+    public DateTimeOffset Created { get; init; }
+    public long Size { get; init; }
+    public string Architecture { get; init; } = "amd64";
+    public string Os { get; init; } = "linux";
+    public ImageDefaults Config { get; init; } = new();
+    public IReadOnlyList<string> Layers { get; init; } = [];
+    public IReadOnlyList<ImageHistoryEntry> History { get; init; } = [];
+}
+
+/// <summary>One line of an image removal's answer: a tag removed, or an image deleted.</summary>
+public readonly record struct ImageDeleteItem(string? Untagged, string? Deleted);
