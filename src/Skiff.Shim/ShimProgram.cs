@@ -9,6 +9,9 @@ namespace Skiff.Shim;
 /// </summary>
 public static class ShimProgram
 {
+    /// <summary>Runs the shim with the in-process runtime (<see cref="Skiff.Runtime.LinuxContainer"/>).</summary>
+    public static int Run(string[] args) => Run(args, RuntimeTask.Launch);
+
     public static int Run(string[] args, Func<LaunchRequest, IContainerTask> launch)
     {
         string? id = null, bundle = null, log = null;
