@@ -100,7 +100,7 @@ public static class LayerExtractor
                 return;
             }
             string name = parts[^1];
-            string parentPath = string.Join('/', parts, 0, parts.Count - 1);
+            string parentPath = string.Join('/', parts.GetRange(0, parts.Count - 1));
             int parent = Parent(entry.Name, parentPath);
 
             if (_options.Whiteouts == WhiteoutMode.Overlay && name.StartsWith(".wh.", StringComparison.Ordinal))
@@ -179,20 +179,18 @@ public static class LayerExtractor
             {
                 if (entry.Size > 0 && entry.DataStream is { } data)
                 {
-                    using var fs = new FileStream(handle, FileAccess.Write, bufferSize: 0);
                     int n;
-                    long total = 0;
+                    long offset = 0;
                     while ((n = data.Read(_copyBuffer, 0, _copyBuffer.Length)) > 0)
                     {
-                        fs.Write(_copyBuffer, 0, n);
-                        total += n;
+                        RandomAccess.Write(handle, _copyBuffer.AsSpan(0, n), offset);
+                        offset += n;
                     }
-                    FileBytes += total;
+                    FileBytes += offset;
                 }
-                int rawFd = (int)handle.DangerousGetHandle();
                 if (_options.PreserveOwnership)
-                    Check(Libc.fchown(rawFd, (uint)entry.Uid, (uint)entry.Gid), "fchown", entry);
-                Check(Libc.fchmod(rawFd, entry.Mode & 0xFFF), "fchmod", entry);
+                    Check(Libc.fchown(fd, (uint)entry.Uid, (uint)entry.Gid), "fchown", entry);
+                Check(Libc.fchmod(fd, entry.Mode & 0xFFF), "fchmod", entry);
             }
             SetXattrs(entry, procPath);
             SetTimes(entry, parent, name);
@@ -202,7 +200,7 @@ public static class LayerExtractor
         {
             var target = Clean(entry.LinkName, entry.Name);
             if (target.Count == 0) throw new ArchiveEntryException(entry.Name, "hard link to the root");
-            string targetParentPath = string.Join('/', target, 0, target.Count - 1);
+            string targetParentPath = string.Join('/', target.GetRange(0, target.Count - 1));
             int targetParent = Walk(entry.Name, targetParentPath, create: false);
             if (targetParent == -1)
                 throw new ArchiveEntryException(entry.Name, $"hard link target '{entry.LinkName}' does not exist in the root");
