@@ -20,6 +20,8 @@ public static class ApiServer
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
+            // Image import streams the request body straight into the layer extractor, which reads synchronously.
+            k.AllowSynchronousIO = true;
             k.Limits.MaxRequestBodySize = null;
             k.Limits.KeepAliveTimeout = TimeSpan.FromMinutes(10);
             foreach (var host in hosts)

@@ -76,15 +76,14 @@ internal static class ImageRoutes
                     await SystemRoutes.WriteJson(ctx, Inspect(d.Images.Get(name)), ApiJson.Default.ImageInspectDto).ConfigureAwait(false);
                     return;
                 case ("GET", "history"):
-                    var image = d.Images.Get(name);
-                    var history = image.History.Reverse().Select((h, i) => new ImageHistoryDto
+                    var history = d.Images.History(name).Select(h => new ImageHistoryDto
                     {
-                        Id = i == 0 ? image.Id : "<missing>",
+                        Id = h.Id,
                         Created = h.Created.ToUnixTimeSeconds(),
                         CreatedBy = h.CreatedBy,
                         Comment = h.Comment,
                         Size = h.Size,
-                        Tags = i == 0 ? image.RepoTags.ToList() : null,
+                        Tags = h.Tags.Count == 0 ? null : h.Tags.ToList(),
                     }).ToList();
                     await SystemRoutes.WriteJson(ctx, history, ApiJson.Default.ListImageHistoryDto).ConfigureAwait(false);
                     return;

@@ -68,7 +68,7 @@ public sealed partial class Daemon
         System.IO.Directory.CreateDirectory(dir);
         try
         {
-            Images.PrepareWritableLayer(dir);
+            Images.PrepareWritableLayer(image.Id, dir);
             WriteEtcFiles(record);
             c.Save();
             Containers.Add(c);

@@ -15,9 +15,12 @@ public sealed class ImageDefaults
     public string? StopSignal { get; init; }
 }
 
-/// <summary>One history entry of an image, newest last (as in the image config).</summary>
+/// <summary>One line of an image's history, newest first (Docker's history order).</summary>
 public sealed class ImageHistoryEntry
 {
+    /// <summary>The image that added this step, or "&lt;missing&gt;" when it is not in the store.</summary>
+    public string Id { get; init; } = "<missing>";
+    public IReadOnlyList<string> Tags { get; init; } = [];
     public DateTimeOffset Created { get; init; }
     public string CreatedBy { get; init; } = "";
     public string Comment { get; init; } = "";
@@ -40,7 +43,6 @@ public sealed class ImageView
     public string Os { get; init; } = "linux";
     public ImageDefaults Config { get; init; } = new();
     public IReadOnlyList<string> Layers { get; init; } = [];
-    public IReadOnlyList<ImageHistoryEntry> History { get; init; } = [];
 }
 
 /// <summary>One line of an image removal's answer: a tag removed, or an image deleted.</summary>

@@ -1,16 +1,99 @@
+using Skiff.Images;
+
 namespace Skiff.Daemon;
 
+/// <summary>
+/// The daemon's face of the image store: translates its images into the daemon's views and its
+/// classified errors into <see cref="DaemonException"/>s, and prepares containers' writable layers.
+/// </summary>
 public sealed class ImageService
 {
-    public ImageService(string dataRoot) { _ = dataRoot; }
-    public int Count => 0;
-    public Task<ImageView> ImportAsync(Stream tar, string? reference, string? message, IReadOnlyList<string> changes, CancellationToken ct) => throw null!;
-    public IReadOnlyList<ImageView> List() => throw null!;
-    public ImageView Get(string reference) => throw null!;
-    public void Tag(string source, string target) => throw null!;
-    public IReadOnlyList<ImageDeleteItem> Remove(string reference, bool force, Func<string, bool> inUse) => throw null!;
-    internal ImageDefaults ResolveForContainer(string reference) => throw null!;
-    internal string OverlayOptions(string imageId, string containerDir) => throw null!;
-    internal void PrepareWritableLayer(string containerDir) => throw null!;
-    internal void RemoveWritableLayer(string containerDir) => throw null!;
+    private readonly ImageStore _store;
+
+    public ImageService(string dataRoot) => _store = new ImageStore(dataRoot);
+
+    public int Count => _store.List().Count;
+
+    /// <summary>Imports a rootfs tarball (plain, gzip or zstd) as a one-layer image (Docker's import).</summary>
+    public Task<ImageView> ImportAsync(Stream tar, string? reference, string? message, IReadOnlyList<string> changes, CancellationToken ct) =>
+        Task.Run(() => Guard(() => View(_store.Import(tar, new ImportOptions { Reference = reference, Message = message, Changes = changes }))), ct);
+
+    public IReadOnlyList<ImageView> List() => Guard(() => _store.List().Select(View).ToList());
+
+    public ImageView Get(string reference) => Guard(() => View(_store.Find(reference)));
+
+    public void Tag(string source, string target) => Guard(() => { _store.Tag(source, target); return 0; });
+
+    public IReadOnlyList<ImageDeleteItem> Remove(string reference, bool force, Func<string, bool> inUse) =>
+        Guard(() => _store.Remove(reference, force, id => inUse(id) ? id : null).Select(e => new ImageDeleteItem(e.Untagged, e.Deleted)).ToList());
+
+    public IReadOnlyList<ImageHistoryEntry> History(string reference) => Guard(() => _store.History(reference)
+        .Select(h => new ImageHistoryEntry { Id = h.Id, Created = new DateTimeOffset(h.Created, TimeSpan.Zero), CreatedBy = h.CreatedBy, Comment = h.Comment, Size = h.Size, Tags = h.Tags })
+        .ToList());
+
+    internal ImageDefaults ResolveForContainer(string reference) => Guard(() => View(_store.Find(reference)).Config);
+
+    /// <summary>Creates the container's upper and work dirs over the image's layers.</summary>
+    internal void PrepareWritableLayer(string imageId, string containerDir) => Guard(() => _store.PrepareContainer(imageId, containerDir));
+
+    /// <summary>The overlay options (lowerdir/upperdir/workdir) for the container's rootfs.</summary>
+    internal string OverlayOptions(string imageId, string containerDir) =>
+        Guard(() => _store.PrepareContainer(imageId, containerDir).MountOptions);
+
+    internal void RemoveWritableLayer(string containerDir) => _store.Snapshots.RemoveWritable(containerDir);
+
+    private static T Guard<T>(Func<T> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (ImageStoreException e)
+        {
+            var kind = e.Kind switch
+            {
+                ImageErrorKind.NotFound => ErrorKind.NotFound,
+                ImageErrorKind.Conflict => ErrorKind.Conflict,
+                _ => ErrorKind.InvalidArgument,
+            };
+            throw new DaemonException(kind, e.Message, e);
+        }
+        catch (Archive.InvalidArchiveException e)
+        {
+            throw new DaemonException(ErrorKind.InvalidArgument, e.Message, e);
+        }
+    }
+
+    private static ImageView View(Image i)
+    {
+        var c = i.Config.Config ?? new Images.ContainerConfig();
+        var history = i.Config.History ?? [];
+        return new ImageView
+        {
+            Id = i.Id,
+            RepoTags = i.RepoTags,
+            RepoDigests = i.RepoDigests,
+            Parent = i.Parent ?? "",
+            Comment = i.Config.Comment ?? "",
+            Author = i.Config.Author ?? "",
+            Created = new DateTimeOffset(DateTime.SpecifyKind(i.Created, DateTimeKind.Utc)),
+            Size = i.Size,
+            Architecture = i.Config.Architecture ?? "amd64",
+            Os = i.Config.Os ?? "linux",
+            Layers = i.DiffIds,
+            Config = new ImageDefaults
+            {
+                Id = i.Id,
+                User = c.User ?? "",
+                Env = c.Env ?? [],
+                Cmd = c.Cmd,
+                Entrypoint = c.Entrypoint,
+                WorkingDir = c.WorkingDir ?? "",
+                Labels = c.Labels ?? new Dictionary<string, string>(),
+                ExposedPorts = c.ExposedPorts?.Keys.ToList() ?? [],
+                Volumes = c.Volumes?.Keys.ToList() ?? [],
+                StopSignal = c.StopSignal,
+            },
+        };
+    }
 }

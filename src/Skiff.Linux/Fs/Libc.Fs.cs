@@ -16,16 +16,7 @@ public static unsafe partial class Libc
     public const int AT_SYMLINK_FOLLOW = 0x400;
     public const int AT_EMPTY_PATH = 0x1000;
 
-    public const int O_RDONLY = 0;
-    public const int O_WRONLY = 1;
-    public const int O_RDWR = 2;
-    public const int O_CREAT = 0x40;
     public const int O_EXCL = 0x80;
-    public const int O_TRUNC = 0x200;
-    public const int O_DIRECTORY = 0x10000;
-    public const int O_NOFOLLOW = 0x20000;
-    public const int O_CLOEXEC = 0x80000;
-    public const int O_PATH = 0x200000;
 
     public const uint S_IFMT = 0xF000;
     public const uint S_IFSOCK = 0xC000;
@@ -105,9 +96,6 @@ public static unsafe partial class Libc
     public static partial int openat(int dirfd, byte* path, int flags, uint mode);
 
     [LibraryImport(Lib, SetLastError = true)]
-    public static partial int close(int fd);
-
-    [LibraryImport(Lib, SetLastError = true)]
     public static partial int fsync(int fd);
 
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -163,9 +151,6 @@ public static unsafe partial class Libc
 
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int fsetxattr(int fd, string name, byte* value, nuint size, int flags);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial uint umask(uint mask);
 
     /// <summary>makedev(3) for the Linux encoding of device numbers.</summary>
     public static ulong MakeDev(uint major, uint minor) =>
