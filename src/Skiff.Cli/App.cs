@@ -198,7 +198,8 @@ public static class App
         catch (TemplateException e)
         {
             stdout.Flush();
-            stderr.WriteLine("template parsing error: " + e.Message);
+            string prefix = def.Name.Contains("inspect", StringComparison.Ordinal) ? "template parsing error: " : e.Execution ? "failed to execute template: " : "failed to parse template: ";
+            stderr.WriteLine(prefix + e.Message);
             return 1;
         }
         catch (IOException e)

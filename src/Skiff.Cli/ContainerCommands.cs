@@ -334,9 +334,9 @@ public static class ContainerCommands
         using var resp = await ctx.Client.SendAsync(HttpMethod.Get, path, stream: true).ConfigureAwait(false);
         await using var body = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false);
         ctx.Out.Flush();
-        var stdout = Console.OpenStandardOutput();
+        var stdout = FdStream.Stdout();
         if (info.Config?.Tty == true) await body.CopyToAsync(stdout).ConfigureAwait(false);
-        else await new MultiplexedStreamReader(body).CopyToAsync(stdout, Console.OpenStandardError()).ConfigureAwait(false);
+        else await new MultiplexedStreamReader(body).CopyToAsync(stdout, FdStream.Stderr()).ConfigureAwait(false);
         return 0;
     }
 
@@ -451,7 +451,7 @@ public static class ContainerCommands
         if (output is null)
         {
             ctx.Out.Flush();
-            await body.CopyToAsync(Console.OpenStandardOutput()).ConfigureAwait(false);
+            await body.CopyToAsync(FdStream.Stdout()).ConfigureAwait(false);
             return;
         }
         string tmp = output + ".skiff-tmp";
@@ -512,7 +512,7 @@ public static class ContainerCommands
     {
         ctx.Out.Write(warning + "\nAre you sure you want to continue? [y/N] ");
         ctx.Out.Flush();
-        string? answer = Console.In.ReadLine();
+        string? answer = new StreamReader(FdStream.Stdin()).ReadLine();
         return answer?.Trim().ToLowerInvariant() is "y" or "yes";
     }
 
@@ -543,7 +543,7 @@ public static class ContainerCommands
             return 0;
         }
         Stream tar;
-        if (sp == "-") tar = Console.OpenStandardInput();
+        if (sp == "-") tar = FdStream.Stdin();
         else
         {
             var ms = new MemoryStream();

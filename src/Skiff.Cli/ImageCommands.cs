@@ -24,7 +24,7 @@ public static class ImageCommands
         if (!isUrl)
         {
             Stream input;
-            try { input = source == "-" ? Console.OpenStandardInput() : File.OpenRead(source); }
+            try { input = source == "-" ? FdStream.Stdin() : File.OpenRead(source); }
             catch (IOException e) { throw new CliException("open " + source + ": " + e.Message, 1); }
             catch (UnauthorizedAccessException e) { throw new CliException("open " + source + ": " + e.Message, 1); }
             content = new StreamContent(input, 64 * 1024);
@@ -115,7 +115,7 @@ public static class ImageCommands
         string? input = a.Get("input");
         if (input is null && Terminal.IsTerminal(0))
             throw new CliException("requested load from stdin, but stdin is empty", 1);
-        Stream s = input is null ? Console.OpenStandardInput() : File.OpenRead(input);
+        Stream s = input is null ? FdStream.Stdin() : File.OpenRead(input);
         var content = new StreamContent(s, 64 * 1024);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
         using var resp = await ctx.Client.SendAsync(HttpMethod.Post, "/images/load" + Q(("quiet", B(a.Bool("quiet")))), content, stream: true).ConfigureAwait(false);

@@ -9,8 +9,8 @@ internal static class Program
     private static async Task<int> Main(string[] args)
     {
         var utf8 = new UTF8Encoding(false);
-        var stdout = new StreamWriter(Console.OpenStandardOutput(), utf8, 16 * 1024) { AutoFlush = false };
-        var stderr = new StreamWriter(Console.OpenStandardError(), utf8, 4 * 1024) { AutoFlush = true };
+        var stdout = new StreamWriter(FdStream.Stdout(), utf8, 16 * 1024) { AutoFlush = false };
+        var stderr = new StreamWriter(FdStream.Stderr(), utf8, 4 * 1024) { AutoFlush = true };
         int rc;
         try
         {

@@ -75,8 +75,8 @@ public static class AttachPump
     public static async Task<bool> RunAsync(CliContext ctx, HijackedConnection conn, bool tty, bool sendStdin, string? detachKeys, Func<int, int, Task>? resize)
     {
         ctx.Out.Flush();
-        Stream stdout = Console.OpenStandardOutput();
-        Stream stderr = Console.OpenStandardError();
+        Stream stdout = FdStream.Stdout();
+        Stream stderr = FdStream.Stderr();
         bool localTty = tty && sendStdin && Terminal.IsTerminal(0);
         if (localTty) Terminal.MakeRaw();
         PosixSignalRegistration? winch = null;
@@ -138,7 +138,7 @@ public static class AttachPump
     {
         try
         {
-            using Stream stdin = Console.OpenStandardInput();
+            using Stream stdin = FdStream.Stdin();
             var buf = new byte[4096];
             var forward = new List<byte>(4096);
             int n;

@@ -234,7 +234,9 @@ public static class SystemCommands
                 found.Add(doc.RootElement);
             }
             if (a.Get("format") is { } format)
-                ctx.Out.Write(Formatting.Render(format, found.Select(e => JsonNode.Parse(e.GetRawText())), null));
+            {
+                foreach (var e in found) ctx.Out.Write(Formatting.Render(format, [JsonNode.Parse(e.GetRawText())], null));
+            }
             else if (found.Count > 0 || rc == 0)
                 ctx.Out.Write(IndentedArray(found));
         }
@@ -538,7 +540,7 @@ public static class SystemCommands
     {
         string? user = a.Get("username");
         string? password = a.Get("password");
-        if (a.Bool("password-stdin")) password = Console.In.ReadToEnd().TrimEnd('\n', '\r');
+        if (a.Bool("password-stdin")) password = new StreamReader(FdStream.Stdin()).ReadToEnd().TrimEnd('\n', '\r');
         if (user is null || password is null) throw new CliException("Error: Cannot perform an interactive login from a non TTY device", 1);
         var req = new AuthConfig { Username = user, Password = password, ServerAddress = a.Positionals.Count > 0 ? a.Positionals[0] : "https://index.docker.io/v1/" };
         var r = await ctx.Client.PostJsonAsync("/auth", req, ApiJson.Default.AuthConfig, ApiJson.Default.AuthResponse).ConfigureAwait(false);

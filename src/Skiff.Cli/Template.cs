@@ -7,7 +7,11 @@ using System.Text.Json.Nodes;
 namespace Skiff.Cli;
 
 /// <summary>A template error; Docker prints these as "template parsing error: ..." and exits 1 or 125.</summary>
-public sealed class TemplateException(string message) : Exception(message);
+public sealed class TemplateException(string message, bool execution = false) : Exception(message)
+{
+    /// <summary>True for errors raised while executing (as opposed to parsing) the template.</summary>
+    public bool Execution { get; } = execution;
+}
 
 /// <summary>
 /// The subset of Go text/template that Docker's <c>--format</c> users rely on, evaluated over JSON
@@ -28,7 +32,7 @@ public sealed class GoTemplate
     private sealed record Pipeline(List<Command> Commands);
     private sealed record Command(List<Term> Terms);
     private abstract record Term;
-    private sealed record FieldTerm(bool FromRoot, string[] Path) : Term;
+    private sealed record FieldTerm(bool FromRoot, string[] Path, string Text, int Col) : Term;
     private sealed record LiteralTerm(JsonNode? Value) : Term;
     private sealed record IdentTerm(string Name) : Term;
     private sealed record SubPipeTerm(Pipeline Pipe) : Term;
@@ -43,31 +47,45 @@ public sealed class GoTemplate
     /// <summary>Parses a template; throws <see cref="TemplateException"/>.</summary>
     public static GoTemplate Parse(string text)
     {
-        var tokens = Lex(text);
-        int pos = 0;
-        var nodes = ParseList(tokens, ref pos, out string? stop);
-        if (stop is not null) throw new TemplateException($"unexpected {{{{{stop}}}}}");
-        return new GoTemplate(nodes);
+        try
+        {
+            var tokens = Lex(text);
+            int pos = 0;
+            var nodes = ParseList(tokens, ref pos, out string? stop);
+            if (stop is not null) throw new TemplateException($"unexpected {{{{{stop}}}}}");
+            return new GoTemplate(nodes);
+        }
+        catch (TemplateException e) when (!e.Message.StartsWith("template:", StringComparison.Ordinal))
+        {
+            throw new TemplateException("template: :1: " + e.Message);
+        }
     }
 
     /// <summary>Renders the template with <paramref name="data"/> as dot.</summary>
     public string Execute(JsonNode? data)
     {
         var sb = new StringBuilder();
-        Exec(_root, new Val(data), data, sb);
+        try
+        {
+            Exec(_root, new Val(data), data, sb);
+        }
+        catch (TemplateException e) when (!e.Message.StartsWith("template:", StringComparison.Ordinal))
+        {
+            throw new TemplateException("template: :1: " + e.Message, execution: true);
+        }
         return sb.ToString();
     }
 
     // ---- lexing: alternate text and action bodies, honouring {{- and -}} ----
 
-    private static List<(bool IsAction, string Text)> Lex(string text)
+    private static List<(bool IsAction, string Text, int Offset)> Lex(string text)
     {
-        var result = new List<(bool, string)>();
+        var result = new List<(bool, string, int)>();
         int i = 0;
         while (i < text.Length)
         {
             int open = text.IndexOf("{{", i, StringComparison.Ordinal);
-            if (open < 0) { result.Add((false, text[i..])); break; }
+            if (open < 0) { result.Add((false, text[i..], i)); break; }
             string lit = text[i..open];
             int bodyStart = open + 2;
             if (bodyStart < text.Length && text[bodyStart] == '-' && bodyStart + 1 < text.Length && char.IsWhiteSpace(text[bodyStart + 1]))
@@ -75,7 +93,7 @@ public sealed class GoTemplate
                 lit = lit.TrimEnd();
                 bodyStart++;
             }
-            if (lit.Length > 0) result.Add((false, lit));
+            if (lit.Length > 0) result.Add((false, lit, i));
             int close = FindClose(text, bodyStart);
             if (close < 0) throw new TemplateException("unclosed action");
             string body = text[bodyStart..close];
@@ -85,7 +103,8 @@ public sealed class GoTemplate
                 body = body[..^1];
                 while (i < text.Length && char.IsWhiteSpace(text[i])) i++;
             }
-            result.Add((true, body.Trim()));
+            int lead = body.Length - body.TrimStart().Length;
+            result.Add((true, body.Trim(), bodyStart + lead));
         }
         return result;
     }
@@ -109,12 +128,12 @@ public sealed class GoTemplate
         return -1;
     }
 
-    private static List<Node> ParseList(List<(bool IsAction, string Text)> tokens, ref int pos, out string? stop)
+    private static List<Node> ParseList(List<(bool IsAction, string Text, int Offset)> tokens, ref int pos, out string? stop)
     {
         var list = new List<Node>();
         while (pos < tokens.Count)
         {
-            var (isAction, t) = tokens[pos++];
+            var (isAction, t, offset) = tokens[pos++];
             if (!isAction) { list.Add(new TextNode(t)); continue; }
             if (t.StartsWith("/*", StringComparison.Ordinal)) continue;
             string kw = FirstWord(t);
@@ -127,10 +146,10 @@ public sealed class GoTemplate
                 case "if":
                 case "with":
                 case "range":
-                    list.Add(ParseBlock(kw, t[kw.Length..], tokens, ref pos));
+                    list.Add(ParseBlock(kw, t[kw.Length..], offset + kw.Length, tokens, ref pos));
                     break;
                 default:
-                    list.Add(new ActionNode(ParsePipeline(t)));
+                    list.Add(new ActionNode(ParsePipeline(t, offset)));
                     break;
             }
         }
@@ -139,9 +158,9 @@ public sealed class GoTemplate
     }
 
     /// <summary>Parses an if/with/range body up to its end; "else if" nests a new if that shares the end.</summary>
-    private static Node ParseBlock(string kw, string pipeText, List<(bool IsAction, string Text)> tokens, ref int pos)
+    private static Node ParseBlock(string kw, string pipeText, int pipeOffset, List<(bool IsAction, string Text, int Offset)> tokens, ref int pos)
     {
-        var pipe = ParsePipeline(pipeText);
+        var pipe = ParsePipeline(pipeText, pipeOffset);
         var body = ParseList(tokens, ref pos, out string? stop);
         List<Node>? elseBody = null;
         if (stop == "else")
@@ -153,7 +172,7 @@ public sealed class GoTemplate
             string rest = stop[5..].Trim();
             string kw2 = FirstWord(rest);
             if (kw2 is not ("if" or "with")) throw new TemplateException($"unexpected {rest} after else");
-            elseBody = [ParseBlock(kw2, rest[kw2.Length..], tokens, ref pos)];
+            elseBody = [ParseBlock(kw2, rest[kw2.Length..], 0, tokens, ref pos)];
             stop = "end";
         }
         if (stop != "end") throw new TemplateException($"unexpected EOF in {kw}");
@@ -167,15 +186,15 @@ public sealed class GoTemplate
         return t[..i];
     }
 
-    private static Pipeline ParsePipeline(string text)
+    private static Pipeline ParsePipeline(string text, int offset)
     {
         int pos = 0;
-        var p = ParsePipelineAt(text, ref pos, false);
+        var p = ParsePipelineAt(text, ref pos, false, offset);
         if (pos < text.Length) throw new TemplateException($"unexpected \"{text[pos..]}\" in command");
         return p;
     }
 
-    private static Pipeline ParsePipelineAt(string text, ref int pos, bool inParen)
+    private static Pipeline ParsePipelineAt(string text, ref int pos, bool inParen, int offset)
     {
         var commands = new List<Command>();
         var terms = new List<Term>();
@@ -201,7 +220,7 @@ public sealed class GoTemplate
             if (c == '(')
             {
                 pos++;
-                terms.Add(new SubPipeTerm(ParsePipelineAt(text, ref pos, true)));
+                terms.Add(new SubPipeTerm(ParsePipelineAt(text, ref pos, true, offset)));
                 continue;
             }
             if (c is '"' or '`')
@@ -212,10 +231,11 @@ public sealed class GoTemplate
             int start = pos;
             while (pos < text.Length && !char.IsWhiteSpace(text[pos]) && text[pos] is not ('|' or '(' or ')')) pos++;
             string word = text[start..pos];
-            if (word == ".") terms.Add(new FieldTerm(false, []));
-            else if (word[0] == '.') terms.Add(new FieldTerm(false, word[1..].Split('.')));
-            else if (word == "$") terms.Add(new FieldTerm(true, []));
-            else if (word.StartsWith("$.", StringComparison.Ordinal)) terms.Add(new FieldTerm(true, word[2..].Split('.')));
+            int col = offset + start + Math.Max(0, word.LastIndexOf('.'));
+            if (word == ".") terms.Add(new FieldTerm(false, [], word, col));
+            else if (word[0] == '.') terms.Add(new FieldTerm(false, word[1..].Split('.'), word, col));
+            else if (word == "$") terms.Add(new FieldTerm(true, [], word, col));
+            else if (word.StartsWith("$.", StringComparison.Ordinal)) terms.Add(new FieldTerm(true, word[2..].Split('.'), word, col));
             else if (word is "true" or "false") terms.Add(new LiteralTerm(JsonValue.Create(word == "true")));
             else if (word == "nil") terms.Add(new LiteralTerm(null));
             else if (char.IsAsciiDigit(word[0]) || (word[0] == '-' && word.Length > 1))
@@ -304,12 +324,12 @@ public sealed class GoTemplate
             if (first is FieldTerm ft && ft.Path.Length > 0)
             {
                 // Method-style call: .Label "key" looks the key up in .Labels.
-                var owner = ft.Path.Length == 1 ? (ft.FromRoot ? new Val(root) : dot) : Walk(ft.FromRoot ? new Val(root) : dot, ft.Path[..^1]);
+                var owner = ft.Path.Length == 1 ? (ft.FromRoot ? new Val(root) : dot) : Walk(ft.FromRoot ? new Val(root) : dot, ft.Path[..^1], ft);
                 string method = ft.Path[^1];
                 var args = new List<Val>();
                 for (int i = 1; i < cmd.Terms.Count; i++) args.Add(EvalTerm(cmd.Terms[i], dot, root));
                 if (piped is { } pv) args.Add(pv);
-                var map = Walk(owner, [method + "s"]);
+                var map = Walk(owner, [method + "s"], null);
                 if (args.Count == 1 && map.Node is JsonObject lm)
                     return lm.TryGetPropertyValue(Print(args[0]), out var found) ? new Val(found) : new Val(JsonValue.Create(""));
                 throw new TemplateException($"can't give argument to non-function {Describe(ft)}");
@@ -323,14 +343,18 @@ public sealed class GoTemplate
 
     private static Val EvalTerm(Term t, Val dot, JsonNode? root) => t switch
     {
-        FieldTerm f => Walk(f.FromRoot ? new Val(root) : dot, f.Path),
+        FieldTerm f => Walk(f.FromRoot ? new Val(root) : dot, f.Path, f),
         LiteralTerm l => new Val(l.Value),
         SubPipeTerm s => Eval(s.Pipe, dot, root),
         IdentTerm i => CallFunction(i.Name, []),
         _ => throw new TemplateException("bad term"),
     };
 
-    private static Val Walk(Val start, string[] path)
+    /// <summary>
+    /// Follows a field chain. A key missing from an object is an error, as for Go maps with
+    /// missingkey=error and for Docker's typed contexts; null along the way yields "no value".
+    /// </summary>
+    private static Val Walk(Val start, string[] path, FieldTerm? term)
     {
         var cur = start;
         foreach (string seg in path)
@@ -341,7 +365,12 @@ public sealed class GoTemplate
                 if (o.TryGetPropertyValue(seg, out var next)) { cur = new Val(next); continue; }
                 // Docker's types marshal some fields with other casing than users type (Id vs ID).
                 var alt = o.FirstOrDefault(kv => string.Equals(kv.Key, seg, StringComparison.OrdinalIgnoreCase));
-                cur = alt.Key is not null ? new Val(alt.Value) : new Val(null, Missing: true);
+                if (alt.Key is null)
+                {
+                    if (term is null) return new Val(null, Missing: true);
+                    throw new TemplateException($"template: :1:{term.Col}: executing \"\" at <{term.Text}>: map has no entry for key \"{seg}\"", execution: true);
+                }
+                cur = new Val(alt.Value);
                 continue;
             }
             if (cur.Missing || cur.Node is null) return new Val(null, Missing: true);
