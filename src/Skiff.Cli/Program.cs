@@ -1,0 +1,26 @@
+using System.Text;
+
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
+
+namespace Skiff.Cli;
+
+internal static class Program
+{
+    private static async Task<int> Main(string[] args)
+    {
+        var utf8 = new UTF8Encoding(false);
+        var stdout = new StreamWriter(FdStream.Stdout(), utf8, 16 * 1024) { AutoFlush = false };
+        var stderr = new StreamWriter(FdStream.Stderr(), utf8, 4 * 1024) { AutoFlush = true };
+        int rc;
+        try
+        {
+            rc = await App.RunAsync(args, stdout, stderr).ConfigureAwait(false);
+        }
+        finally
+        {
+            try { stdout.Flush(); } catch (IOException) { }
+            Terminal.RestoreIfRaw();
+        }
+        return rc;
+    }
+}
