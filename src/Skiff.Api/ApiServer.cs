@@ -31,12 +31,12 @@ public static class ApiServer
                     var path = host["unix://".Length..];
                     Directory.CreateDirectory(Path.GetDirectoryName(path)!);
                     if (File.Exists(path)) File.Delete(path);
-                    k.ListenUnixSocket(path);
+                    k.ListenUnixSocket(path, l => l.Use(HalfCloseConnection.Middleware));
                 }
                 else if (host.StartsWith("tcp://", StringComparison.Ordinal))
                 {
                     var uri = new Uri(host);
-                    k.Listen(System.Net.IPAddress.Parse(uri.Host), uri.Port);
+                    k.Listen(System.Net.IPAddress.Parse(uri.Host), uri.Port, l => l.Use(HalfCloseConnection.Middleware));
                 }
                 else
                 {
@@ -44,6 +44,8 @@ public static class ApiServer
                 }
             }
         });
+        // Hijacked attach streams never "complete"; a stopping daemon must not wait for them.
+        builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
         var app = builder.Build();
         app.Use(ApiVersion.Middleware);
         app.UseRouting();

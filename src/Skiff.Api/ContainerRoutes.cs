@@ -109,19 +109,25 @@ internal static class ContainerRoutes
             };
             var contentType = c.Record.Config.Tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
             var upgrade = ctx.Features.Get<IHttpUpgradeFeature>();
-            if (upgrade is { IsUpgradableRequest: true })
+            var upgradable = upgrade is { IsUpgradableRequest: true };
+            // Without an upgrade the response body is one-way: no stdin.
+            var session = d.BeginAttach(c.Id, upgradable ? options : new AttachOptions { Stdout = options.Stdout, Stderr = options.Stderr });
+            if (upgradable)
             {
                 ctx.Response.Headers.ContentType = contentType;
                 ctx.Response.Headers.Connection = "Upgrade";
                 ctx.Response.Headers.Upgrade = "tcp";
-                var stream = await upgrade.UpgradeAsync().ConfigureAwait(false);
-                await d.AttachAsync(c.Id, stream, options, ctx.RequestAborted).ConfigureAwait(false);
+                HalfCloseConnection.MarkHijacked(ctx);
+                var stream = await upgrade!.UpgradeAsync().ConfigureAwait(false);
+                // RequestAborted is not meaningful once the connection is upgraded: the end of the
+                // client's stream is what ends the attach.
+                await session.RunAsync(stream, CancellationToken.None).ConfigureAwait(false);
                 await stream.FlushAsync().ConfigureAwait(false);
                 return;
             }
             ctx.Response.Headers.ContentType = contentType;
             await ctx.Response.StartAsync().ConfigureAwait(false);
-            await d.AttachAsync(c.Id, ctx.Response.Body, new AttachOptions { Stdout = options.Stdout, Stderr = options.Stderr }, ctx.RequestAborted).ConfigureAwait(false);
+            await session.RunAsync(ctx.Response.Body, ctx.RequestAborted).ConfigureAwait(false);
         }));
 
         app.MapPost("/containers/{id}/resize", Errors.Handle(async ctx =>

@@ -53,6 +53,12 @@ internal static class Errors
         catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
         {
         }
+        catch (Exception e)
+        {
+            // Unclassified: a bug or an environment failure. The client gets the message, the log the stack.
+            Console.Error.WriteLine($"skiffd: {ctx.Request.Method} {ctx.Request.Path}: {e}");
+            await WriteAsync(ctx, 500, e.Message).ConfigureAwait(false);
+        }
     };
 }
 

@@ -15,42 +15,73 @@ public sealed class AttachOptions
 public sealed partial class Daemon
 {
     /// <summary>
-    /// Connects a client to the container's streams until the container exits or the client goes
-    /// away. Output arrives in Docker's multiplexed framing (raw for a tty); client bytes go to the
-    /// container's stdin. A container that is not running yet is attached at its next start, before
-    /// its process runs, so no output is lost (the `docker run` order: attach, then start).
+    /// Registers an attach to the container's streams and returns the session that later carries
+    /// them. A container that is not running yet is attached at its next start, before its process
+    /// runs, so no output is lost (the `docker run` order: attach, then start). Registration happens
+    /// here, before the caller answers its client, so a start that follows the answer sees it.
     /// </summary>
-    public async Task AttachAsync(string idOrName, Stream client, AttachOptions options, CancellationToken ct)
+    public AttachSession BeginAttach(string idOrName, AttachOptions options)
     {
         var c = Containers.Get(idOrName);
-        var tty = c.Record.Config.Tty;
-        Socket shim;
-        if (c.Record.State.Running)
+        var session = new AttachSession(c, options);
+        if (!c.Record.State.Running)
         {
-            shim = await c.Shim.AttachAsync(options.Stdin, ct).ConfigureAwait(false);
+            var connected = session.Connected;
+            c.AddPendingAttach(async s => connected.TrySetResult(await s.AttachAsync(options.Stdin).ConfigureAwait(false)));
         }
-        else
+        return session;
+    }
+
+    /// <summary>Connects a client to the container's streams until the container exits or the client goes away.</summary>
+    public Task AttachAsync(string idOrName, Stream client, AttachOptions options, CancellationToken ct) =>
+        BeginAttach(idOrName, options).RunAsync(client, ct);
+
+    /// <summary>An attach in progress; see <see cref="BeginAttach"/>.</summary>
+    public sealed class AttachSession
+    {
+        private readonly Container _c;
+        private readonly AttachOptions _options;
+
+        internal AttachSession(Container c, AttachOptions options)
         {
-            var connected = new TaskCompletionSource<Socket>(TaskCreationOptions.RunContinuationsAsynchronously);
-            c.AddPendingAttach(async s => connected.TrySetResult(await s.AttachAsync(options.Stdin, ct).ConfigureAwait(false)));
-            using var reg = ct.Register(() => connected.TrySetCanceled());
-            var exitOrRemoved = c.WhenRemoved;
-            var first = await Task.WhenAny(connected.Task, exitOrRemoved).ConfigureAwait(false);
-            if (first != connected.Task) return;
-            shim = await connected.Task.ConfigureAwait(false);
+            _c = c;
+            _options = options;
         }
-        using (shim)
+
+        internal TaskCompletionSource<Socket> Connected { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>
+        /// Pumps output (Docker's multiplexed framing, raw for a tty) to <paramref name="client"/> and
+        /// client bytes to the container's stdin, until the container exits or the client leaves.
+        /// </summary>
+        public async Task RunAsync(Stream client, CancellationToken ct)
         {
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            Task input = options.Stdin ? PumpInputAsync(client, shim, stop.Token) : Task.CompletedTask;
-            try
+            Socket shim;
+            if (_c.Record.State.Running && !Connected.Task.IsCompleted)
             {
-                await PumpOutputAsync(shim, client, tty || (options.Stdout && options.Stderr) ? null : options, stop.Token).ConfigureAwait(false);
+                shim = await _c.Shim.AttachAsync(_options.Stdin, ct).ConfigureAwait(false);
             }
-            finally
+            else
             {
-                stop.Cancel();
-                try { await input.ConfigureAwait(false); } catch (OperationCanceledException) { }
+                using var reg = ct.Register(() => Connected.TrySetCanceled());
+                var first = await Task.WhenAny(Connected.Task, _c.WhenRemoved).ConfigureAwait(false);
+                if (first != Connected.Task) return;
+                shim = await Connected.Task.ConfigureAwait(false);
+            }
+            var tty = _c.Record.Config.Tty;
+            using (shim)
+            {
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                Task input = _options.Stdin ? PumpInputAsync(client, shim, stop.Token) : Task.CompletedTask;
+                try
+                {
+                    await PumpOutputAsync(shim, client, tty || (_options.Stdout && _options.Stderr) ? null : _options, stop.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    stop.Cancel();
+                    try { await input.ConfigureAwait(false); } catch (OperationCanceledException) { }
+                }
             }
         }
     }

@@ -49,6 +49,8 @@ public sealed partial class Daemon
                 c.Save();
                 TryDeleteBundle(c);
                 c.SignalExit(new WaitResult(state.ExitCode, e.Message));
+                // Docker removes an AutoRemove container whose start failed; `run --rm` waits for that.
+                if (c.Record.HostConfig.AutoRemove) _ = Task.Run(() => RemoveAsync(c.Id, force: true, removeVolumes: true));
                 var kind = state.ExitCode is 126 or 127 ? ErrorKind.InvalidArgument : ErrorKind.Internal;
                 throw new DaemonException(kind, "failed to create task for container: " + e.Message);
             }

@@ -140,8 +140,15 @@ public sealed class ShimServer
             await Reply(stream, new ShimResponse { Error = "container has exited" }).ConfigureAwait(false);
             return false;
         }
-        await Reply(stream, new ShimResponse()).ConfigureAwait(false);
-        lock (_lock) _attached.Add(client);
+        // Acknowledge and register under the output lock: no frame can precede the acknowledgement,
+        // and none produced after it (the daemon starts the container once it has it) is missed.
+        var ack = JsonSerializer.SerializeToUtf8Bytes(new ShimResponse(), ShimJson.Default.ShimResponse);
+        lock (_lock)
+        {
+            client.Send(ack);
+            client.Send("\n"u8);
+            _attached.Add(client);
+        }
         if (stdin && _options.OpenStdin) _ = Task.Run(() => PumpStdinAsync(client));
         return true;
     }
