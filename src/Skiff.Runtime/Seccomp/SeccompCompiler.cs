@@ -29,10 +29,16 @@ public static class SeccompCompiler
         var asm = new Assembler();
         int defaultLabel = asm.NewLabel();
 
+        // Jumps are 8-bit, so the early exits return in place instead of jumping to the end.
+        int archOk = asm.NewLabel(), nativeAbi = asm.NewLabel();
         asm.Emit(LdAbs, 4);
-        asm.Jump(JeqK, AuditArchX86_64, Assembler.Next, defaultLabel);
+        asm.Jump(JeqK, AuditArchX86_64, archOk, Assembler.Next);
+        asm.Emit(Ret, defaultRet);
+        asm.Mark(archOk);
         asm.Emit(LdAbs, 0);
-        asm.Jump(JgeK, 0x40000000, defaultLabel, Assembler.Next);
+        asm.Jump(JgeK, 0x40000000, Assembler.Next, nativeAbi);
+        asm.Emit(Ret, defaultRet);
+        asm.Mark(nativeAbi);
 
         var groups = new SortedDictionary<int, List<OciSyscall>>();
         foreach (OciSyscall rule in profile.Syscalls ?? [])
@@ -47,7 +53,6 @@ public static class SeccompCompiler
         {
             int nextGroup = asm.NewLabel();
             asm.Jump(JeqK, (uint)nr, Assembler.Next, nextGroup);
-            bool terminated = false;
             foreach (OciSyscall rule in rules.Where(r => r.Args is { Count: > 0 }))
             {
                 int nextRule = asm.NewLabel();
@@ -60,9 +65,8 @@ public static class SeccompCompiler
             if (plain is not null)
             {
                 asm.Emit(Ret, ActionValue(plain.Action, plain.ErrnoRet, profile.DefaultErrnoRet ?? EPERM));
-                terminated = true;
             }
-            if (!terminated) asm.Emit(Ret, defaultRet);
+            else asm.Emit(Ret, defaultRet);
             asm.Mark(nextGroup);
         }
 
