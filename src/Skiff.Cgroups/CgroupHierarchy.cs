@@ -6,8 +6,8 @@ namespace Skiff.Cgroups;
 /// </summary>
 public sealed class CgroupHierarchy
 {
-    /// <summary>The v1 controllers a container is placed in, when mounted.</summary>
-    public static readonly string[] V1Controllers = ["memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer", "devices"];
+    /// <summary>The v1 controllers a container is placed in, when mounted ("systemd" is the name=systemd hierarchy, which runc joins too).</summary>
+    public static readonly string[] V1Controllers = ["memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer", "devices", "systemd"];
 
     private CgroupHierarchy(bool isV2, string? unifiedRoot, IReadOnlyDictionary<string, string> v1Roots)
     {
@@ -55,7 +55,10 @@ public sealed class CgroupHierarchy
             if (post[0] == "cgroup2" && mountPoint == "/sys/fs/cgroup") unified = mountPoint;
             else if (post[0] == "cgroup")
                 foreach (string opt in post[2].Split(','))
-                    if (Array.IndexOf(V1Controllers, opt) >= 0 && !roots.ContainsKey(opt)) roots[opt] = mountPoint;
+                {
+                    string name = opt == "name=systemd" ? "systemd" : opt;
+                    if (Array.IndexOf(V1Controllers, name) >= 0 && !roots.ContainsKey(name)) roots[name] = mountPoint;
+                }
         }
         return s_detected = unified is not null ? new CgroupHierarchy(true, unified, roots) : new CgroupHierarchy(false, null, roots);
     }

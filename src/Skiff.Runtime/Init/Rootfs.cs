@@ -90,7 +90,7 @@ internal static class Rootfs
             return;
         }
         Mount("tmpfs", dest, "tmpfs", flags, "mode=755");
-        foreach (var (controller, hostDir) in dirs.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        foreach (var (controller, hostDir) in dirs)
         {
             if (!Directory.Exists(hostDir)) continue;
             string target = Path.Combine(dest, controller);
@@ -98,7 +98,6 @@ internal static class Rootfs
             Mount(hostDir, target, null, Libc.MS_BIND, null);
             Mount(null, target, null, Libc.MS_BIND | Libc.MS_REMOUNT | o.Flags | Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, null);
         }
-        if ((o.Flags & Libc.MS_RDONLY) != 0) Mount(null, dest, null, Libc.MS_REMOUNT | o.Flags, "mode=755");
     }
 
     private static void CreateDevices(string rootfs, List<OciDevice>? specDevices, bool devIsTmpfs)
@@ -128,6 +127,7 @@ internal static class Rootfs
         foreach (var (link, target) in new[] { ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                      ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore"), ("ptmx", "pts/ptmx") })
         {
+            if (link == "core" && !File.Exists("/proc/kcore")) continue;
             string path = Path.Combine(rootfs, "dev", link);
             if (!File.Exists(path) && !Directory.Exists(path)) File.CreateSymbolicLink(path, target);
         }

@@ -56,8 +56,9 @@ internal static class UserLookup
                 ?? throw new ContainerException($"unable to find group {groupPart}: no matching entries in group file");
         }
 
+        // Docker resolves supplementary groups itself unless -u is deferred to the runtime (the annotation).
         var supplementary = new List<uint>();
-        if (userName is not null)
+        if (userName is not null && !string.IsNullOrEmpty(userSpec))
             foreach (GroupEntry e in groups)
                 if (Array.IndexOf(e.Members, userName) >= 0 && !supplementary.Contains(e.Gid)) supplementary.Add(e.Gid);
         foreach (uint extra in additionalGids ?? []) if (!supplementary.Contains(extra)) supplementary.Add(extra);
