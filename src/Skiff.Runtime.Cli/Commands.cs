@@ -98,7 +98,14 @@ internal static class Commands
         if (terminal && consoleSocket is null && (!start || detach))
             return Fail("cannot allocate tty if runc will detach without setting console socket");
 
-        using var container = LinuxContainer.Create(new CreateOptions { Id = id, BundlePath = bundle, Spec = spec, StateRoot = root });
+        LinuxContainer container;
+        try { container = LinuxContainer.Create(new CreateOptions { Id = id, BundlePath = bundle, Spec = spec, StateRoot = root }); }
+        catch (ContainerException e) when (start)
+        {
+            Console.Error.WriteLine($"skiff-runtime: {e.Message}");
+            return ExitCodeFor(e);
+        }
+        using var _ = container;
         if (pidFile is not null) WritePidFile(pidFile, container.Pid);
         if (consoleSocket is not null && container.ConsoleMaster is { } master)
         {
@@ -129,7 +136,9 @@ internal static class Commands
         {
             container.Start();
             relay?.Begin();
+            Trace.Mark("run: started");
             code = container.WaitForExit();
+            Trace.Mark("run: exited");
             relay?.Finish();
         }
         catch (ContainerException e)
@@ -137,8 +146,7 @@ internal static class Commands
             container.WaitForExit();
             if (!keep) container.Delete(force: true);
             Console.Error.WriteLine($"skiff-runtime: {e.Message}");
-            return e.Message.Contains("executable file not found", StringComparison.Ordinal) ? 127
-                : e.Message.Contains("permission denied", StringComparison.Ordinal) || e.Message.EndsWith("is a directory", StringComparison.Ordinal) ? 126 : 1;
+            return ExitCodeFor(e);
         }
         finally
         {
@@ -146,7 +154,18 @@ internal static class Commands
             relay?.Dispose();
         }
         if (!keep) container.Delete(force: true);
+        Trace.Mark("run: deleted");
         return code;
+    }
+
+    /// <summary>Docker's exit codes for a command that could not be started: 127 not found, 126 not executable.</summary>
+    private static int ExitCodeFor(ContainerException e)
+    {
+        string m = e.Message;
+        if (!m.StartsWith("exec: ", StringComparison.Ordinal)) return 1;
+        if (m.Contains("executable file not found", StringComparison.Ordinal) || m.Contains("no such file or directory", StringComparison.Ordinal)) return 127;
+        if (m.EndsWith("permission denied", StringComparison.Ordinal) || m.EndsWith("is a directory", StringComparison.Ordinal)) return 126;
+        return 1;
     }
 
     private static void WritePidFile(string path, int pid)
@@ -326,8 +345,7 @@ internal static class Commands
         catch (ContainerException e)
         {
             Console.Error.WriteLine($"skiff-runtime: {e.Message}");
-            return e.Message.Contains("executable file not found", StringComparison.Ordinal) ? 127
-                : e.Message.Contains("permission denied", StringComparison.Ordinal) ? 126 : 1;
+            return ExitCodeFor(e);
         }
         if (pidFile is not null) WritePidFile(pidFile, proc.Pid);
         if (consoleSocket is not null && proc.ConsoleMaster is { } master)

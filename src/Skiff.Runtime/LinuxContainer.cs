@@ -84,9 +84,11 @@ public sealed class LinuxContainer : IDisposable
             LinuxException.ThrowIfError(Libc.mkfifo(fifo, 0x180), "mkfifo", fifo);
             LinuxException.ThrowIfError(Libc.chmod(fifo, 0x192), "chmod", fifo);
 
+            Trace.Mark("create: state dir");
             cgroup.Create();
             cgroup.Apply(ToCgroupResources(spec.Linux?.Resources));
 
+            Trace.Mark("create: cgroup ready");
             int unshare = 0;
             var joins = new List<(string, int)>();
             foreach (OciNamespace ns in spec.Linux?.Namespaces ?? [])
@@ -117,7 +119,9 @@ public sealed class LinuxContainer : IDisposable
             state.Pid = pid;
             state.PidStartTime = ProcStat.StartTime(pid) ?? 0;
 
+            Trace.Mark("create: spawned");
             cgroup.AddProcess(pid);
+            Trace.Mark("create: pid in cgroups");
             var config = new InitConfig
             {
                 Mode = "create", Spec = spec, BundlePath = bundle, FifoPath = fifo,
@@ -126,6 +130,7 @@ public sealed class LinuxContainer : IDisposable
             };
             SyncChannel.Send(parentEnd, SyncChannel.Config, JsonSerializer.SerializeToUtf8Bytes(config, RuntimeJsonContext.Default.InitConfig));
             container.ReceiveUntilReady(pid);
+            Trace.Mark("create: init ready");
             container.SaveState();
             return container;
         }

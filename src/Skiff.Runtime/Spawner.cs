@@ -22,7 +22,7 @@ internal static unsafe class Spawner
     {
         var nsFds = new List<(int Fd, int Type)>();
         using var argv = new Libc.NativeStringArray(args);
-        using var envp = new Libc.NativeStringArray(["SKIFF_INIT=1"]);
+        using var envp = new Libc.NativeStringArray(Trace.Enabled ? ["SKIFF_INIT=1", "SKIFF_TRACE=1"] : ["SKIFF_INIT=1"]);
         byte[] pathZ = Libc.Utf8Z(path);
         void* fa = NativeMemory.AllocZeroed(Libc.PosixSpawnFileActionsSize);
         void* attr = NativeMemory.AllocZeroed(Libc.PosixSpawnAttrSize);

@@ -19,6 +19,7 @@ public static unsafe class InitStage
     /// <summary>Entry point of the hidden <c>init</c> verb; only returns on failure, with the exit status to use.</summary>
     public static int Run()
     {
+        Trace.Mark("init: main");
         Libc.fcntl(SyncFd, Libc.F_SETFD, Libc.FD_CLOEXEC);
         InitConfig config;
         try
@@ -64,6 +65,7 @@ public static unsafe class InitStage
         var namespaces = linux.Namespaces ?? [];
         bool Has(string type, bool fresh) => namespaces.Any(n => n.Type == type && (!fresh || string.IsNullOrEmpty(n.Path)));
 
+        Trace.Mark("init: config");
         // Compile the profile first: a bad profile should fail before anything is mounted.
         Libc.SockFilter[]? filter = linux.Seccomp is null ? null : SeccompCompiler.Compile(linux.Seccomp);
 
@@ -79,10 +81,13 @@ public static unsafe class InitStage
         string rootfs = Path.GetFullPath(spec.Root?.Path ?? "rootfs", config.BundlePath);
         if (Has("mount", fresh: false))
         {
+            Trace.Mark("init: seccomp compiled");
             Rootfs.Prepare(config, rootfs);
+            Trace.Mark("init: mounts done");
             if (process.Terminal) SetupConsole(ptmx: rootfs + "/dev/pts/ptmx", ptsDir: rootfs + "/dev/pts", consoleBind: rootfs + "/dev/console");
             SetHostname(spec, Has("uts", fresh: false));
             Rootfs.PivotRoot(rootfs);
+            Trace.Mark("init: pivoted");
             // sysctls write into /proc/sys, which the read-only paths below usually cover: set them first.
             WriteSysctls(linux.Sysctl);
             Rootfs.ApplyReadonlyAndMaskedPaths(linux);
@@ -94,6 +99,7 @@ public static unsafe class InitStage
             SetHostname(spec, Has("uts", fresh: false));
             WriteSysctls(linux.Sysctl);
         }
+        Trace.Mark("init: paths done");
         FinishAndExec(config, process, filter, fifoFd);
     }
 
@@ -187,9 +193,12 @@ public static unsafe class InitStage
 
         // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which the capability drop below
         // usually removes; the profile must therefore allow the few syscalls that remain until execve.
+        Trace.Mark("init: user resolved");
         if (filter is not null && !process.NoNewPrivileges) InstallSeccomp(filter);
+        Trace.Mark("init: seccomp installed");
 
         ApplyIdentityAndCapabilities(user, process.Capabilities);
+        Trace.Mark("init: caps applied");
         if (process.NoNewPrivileges)
             LinuxException.ThrowIfError(Libc.prctl(Libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl", "PR_SET_NO_NEW_PRIVS");
 
@@ -206,6 +215,7 @@ public static unsafe class InitStage
         using var envp = new Libc.NativeStringArray(env);
         byte[] exeZ = Libc.Utf8Z(executable);
 
+        Trace.Mark("init: identity done");
         if (fifoFd >= 0)
         {
             SyncChannel.Send(SyncFd, SyncChannel.Ready, []);
@@ -223,6 +233,7 @@ public static unsafe class InitStage
         // With no_new_privs the filter goes last, so the fewest runtime syscalls run under it.
         if (filter is not null && process.NoNewPrivileges) InstallSeccomp(filter);
 
+        Trace.Mark("init: execve");
         Libc.ResetSignalsForExec();
         fixed (byte* p = exeZ) Libc.execve(p, argv.Pointer, envp.Pointer);
         int errno = Marshal.GetLastPInvokeError();

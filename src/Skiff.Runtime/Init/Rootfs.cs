@@ -32,6 +32,7 @@ internal static class Rootfs
             MountOne(config, rootfs, m);
             if (m.Destination.TrimEnd('/') == "/dev" && m.Type == "tmpfs") devIsTmpfs = true;
         }
+        Trace.Mark("init: spec mounts");
         // Devices after the spec mounts, since /dev is usually one of them.
         CreateDevices(rootfs, spec.Linux?.Devices, devIsTmpfs);
     }
