@@ -51,6 +51,13 @@ internal sealed class CgroupV1(CgroupHierarchy hierarchy, string path) : ICgroup
             CgroupHierarchy.Write(System.IO.Path.Combine(Dir(controller)!, "cgroup.procs"), pid.ToString());
     }
 
+    public bool TryAddCurrentThread()
+    {
+        foreach (string controller in hierarchy.V1Roots.Keys)
+            CgroupHierarchy.Write(System.IO.Path.Combine(Dir(controller)!, "tasks"), "0");
+        return true;
+    }
+
     public void Apply(CgroupResources r)
     {
         if (Dir("memory") is { } mem)

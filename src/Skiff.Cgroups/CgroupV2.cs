@@ -36,6 +36,8 @@ internal sealed class CgroupV2(CgroupHierarchy hierarchy, string path) : ICgroup
 
     public void AddProcess(int pid) => CgroupHierarchy.Write($"{Dir}/cgroup.procs", pid.ToString());
 
+    public bool TryAddCurrentThread() => false;
+
     public void Apply(CgroupResources r)
     {
         if (r.MemoryLimit is { } limit) CgroupHierarchy.Write($"{Dir}/memory.max", limit <= 0 ? "max" : limit.ToString());

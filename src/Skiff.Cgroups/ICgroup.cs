@@ -19,6 +19,13 @@ public interface ICgroup
     /// <summary>Moves <paramref name="pid"/> into this cgroup in every hierarchy.</summary>
     void AddProcess(int pid);
 
+    /// <summary>
+    /// Moves only the calling thread into this cgroup, so that processes it forks are born inside. In v1 a
+    /// thread moving itself skips the kernel's global threadgroup lock, whose RCU grace period makes a
+    /// process migration cost ~10 ms; v2 cannot move a single thread across domains and returns false.
+    /// </summary>
+    bool TryAddCurrentThread();
+
     /// <summary>Writes the limits that are set in <paramref name="resources"/>; unset values are left alone.</summary>
     void Apply(CgroupResources resources);
 

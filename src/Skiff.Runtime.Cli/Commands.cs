@@ -94,6 +94,7 @@ internal static class Commands
         }
         if (id is null) return Fail("container id required");
         OciSpec spec = OciSpec.Load(bundle);
+        Trace.Mark("spec loaded");
         bool terminal = spec.Process?.Terminal == true;
         if (terminal && consoleSocket is null && (!start || detach))
             return Fail("cannot allocate tty if runc will detach without setting console socket");

@@ -110,25 +110,30 @@ public sealed class LinuxContainer : IDisposable
 
             var (parentEnd, childEnd) = SocketPair();
             container._syncFd = parentEnd;
+            bool placed = false;
             try
             {
+                Trace.Mark("create: socketpair");
                 pid = Spawner.Spawn(options.InitPath ?? Environment.ProcessPath!, [options.InitPath ?? Environment.ProcessPath!, "init"],
-                    stdio, childEnd, unshare, joins);
+                    stdio, childEnd, unshare, joins, EnterCgroupFast(cgroup, spec), out placed);
             }
             finally { Libc.close(childEnd); }
             state.Pid = pid;
             state.PidStartTime = ProcStat.StartTime(pid) ?? 0;
 
             Trace.Mark("create: spawned");
-            cgroup.AddProcess(pid);
+            if (!placed) cgroup.AddProcess(pid);
             Trace.Mark("create: pid in cgroups");
+            // Compiled here, after the spawn, while the init is still starting up.
             var config = new InitConfig
             {
-                Mode = "create", Spec = spec, BundlePath = bundle, FifoPath = fifo,
+                Mode = "create", Spec = WithoutSeccomp(spec), SeccompFilter = CompileSeccomp(spec), BundlePath = bundle, FifoPath = fifo,
                 CgroupDirs = cgroup.Directories.ToDictionary(), CgroupV2 = cgroup.IsV2,
                 User = spec.Annotations?.GetValueOrDefault(Annotations.User),
             };
-            SyncChannel.Send(parentEnd, SyncChannel.Config, JsonSerializer.SerializeToUtf8Bytes(config, RuntimeJsonContext.Default.InitConfig));
+            byte[] configJson = JsonSerializer.SerializeToUtf8Bytes(config, RuntimeJsonContext.Default.InitConfig);
+            Trace.Mark("create: config serialized");
+            SyncChannel.Send(parentEnd, SyncChannel.Config, configJson);
             container.ReceiveUntilReady(pid);
             Trace.Mark("create: init ready");
             container.SaveState();
@@ -311,9 +316,19 @@ public sealed class LinuxContainer : IDisposable
             throw new ContainerException($"cannot delete container {Id} that is not stopped: {status.ToString().ToLowerInvariant()}");
         if (status != ContainerStatus.Stopped) Libc.kill(Pid, Libc.SIGKILL);
         KillCgroupProcesses();
+        Trace.Mark("delete: processes gone");
         try { _cgroup.Destroy(); } catch (IOException) { }
+        Trace.Mark("delete: cgroup removed");
         Dispose();
-        try { Directory.Delete(StateDir, true); } catch (DirectoryNotFoundException) { }
+        RemoveStateDir();
+    }
+
+    /// <summary>Unlinks the files the runtime writes, then the directory (no recursive enumeration on the hot path).</summary>
+    private void RemoveStateDir()
+    {
+        foreach (string f in new[] { FifoFile, StateFile, SpecFile, StateFile + ".tmp" }) Libc.unlink(Path.Combine(StateDir, f));
+        if (Libc.rmdir(StateDir) < 0 && Marshal.GetLastPInvokeError() == 39)
+            Directory.Delete(StateDir, recursive: true);
     }
 
     private void KillCgroupProcesses()
@@ -354,11 +369,11 @@ public sealed class LinuxContainer : IDisposable
         var execSpec = new OciSpec
         {
             Process = process,
-            Linux = new OciLinux { Namespaces = Spec.Linux?.Namespaces, Seccomp = Spec.Linux?.Seccomp },
+            Linux = new OciLinux { Namespaces = Spec.Linux?.Namespaces },
         };
         var config = new InitConfig
         {
-            Mode = "exec", Spec = execSpec, BundlePath = Bundle, NamespacePid = Pid,
+            Mode = "exec", Spec = execSpec, SeccompFilter = CompileSeccomp(Spec), BundlePath = Bundle, NamespacePid = Pid,
             User = options.User ?? Spec.Annotations?.GetValueOrDefault(Annotations.User),
         };
 
@@ -383,9 +398,10 @@ public sealed class LinuxContainer : IDisposable
             }
             else stdio = options.Stdio is { } s ? [s.In, s.Out, s.Err] : [0, 1, 2];
             string initPath = options.InitPath ?? Environment.ProcessPath!;
-            try { pid = Spawner.Spawn(initPath, [initPath, "init"], stdio, childEnd, 0, joins); }
+            bool placed;
+            try { pid = Spawner.Spawn(initPath, [initPath, "init"], stdio, childEnd, 0, joins, EnterCgroupFast(_cgroup, Spec), out placed); }
             finally { Libc.close(childEnd); childEnd = -1; }
-            _cgroup.AddProcess(pid);
+            if (!placed) _cgroup.AddProcess(pid);
             SyncChannel.Send(parentEnd, SyncChannel.Config, JsonSerializer.SerializeToUtf8Bytes(config, RuntimeJsonContext.Default.InitConfig));
             while (SyncChannel.Receive(parentEnd, out int fd) is { } msg)
             {
@@ -428,6 +444,30 @@ public sealed class LinuxContainer : IDisposable
             if (Marshal.GetLastPInvokeError() != 4) return -1;
         }
     }
+
+    private static byte[]? CompileSeccomp(OciSpec spec) =>
+        spec.Linux?.Seccomp is { } profile ? MemoryMarshal.AsBytes(Seccomp.SeccompCompiler.Compile(profile).AsSpan()).ToArray() : null;
+
+    private static OciSpec WithoutSeccomp(OciSpec spec) => spec.Linux?.Seccomp is null ? spec : new OciSpec
+    {
+        OciVersion = spec.OciVersion, Process = spec.Process, Root = spec.Root, Hostname = spec.Hostname,
+        Domainname = spec.Domainname, Mounts = spec.Mounts, Annotations = spec.Annotations,
+        Linux = new OciLinux
+        {
+            Namespaces = spec.Linux.Namespaces, UidMappings = spec.Linux.UidMappings, GidMappings = spec.Linux.GidMappings,
+            Devices = spec.Linux.Devices, CgroupsPath = spec.Linux.CgroupsPath, Resources = spec.Linux.Resources,
+            Sysctl = spec.Linux.Sysctl, MaskedPaths = spec.Linux.MaskedPaths, ReadonlyPaths = spec.Linux.ReadonlyPaths,
+            RootfsPropagation = spec.Linux.RootfsPropagation,
+        },
+    };
+
+    /// <summary>
+    /// The spawning thread enters the cgroup itself so the child is born there (see
+    /// <see cref="ICgroup.TryAddCurrentThread"/>). Skipped under a pids limit below 3, since the thread and the
+    /// child would both count against it for a moment.
+    /// </summary>
+    private static Func<bool>? EnterCgroupFast(ICgroup cgroup, OciSpec spec) =>
+        spec.Linux?.Resources?.Pids is { Limit: > 0 and < 3 } ? null : cgroup.TryAddCurrentThread;
 
     private static unsafe string DescribeExit(int pid)
     {

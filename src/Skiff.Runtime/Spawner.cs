@@ -17,8 +17,10 @@ internal static unsafe class Spawner
     /// <param name="syncFd">Becomes the child's fd 3.</param>
     /// <param name="unshareFlags">CLONE_NEW* flags to create.</param>
     /// <param name="joins">Namespace files to setns into (opened here, before any namespace changes).</param>
+    /// <param name="onSpawningThread">Runs on the spawning thread first (used to enter the container's cgroups); returns
+    /// false or throws when it could not, which the caller learns from <paramref name="threadSetupDone"/>.</param>
     public static int Spawn(string path, IReadOnlyList<string> args, int[] stdio, int syncFd, int unshareFlags,
-        IReadOnlyList<(string Path, int Type)> joins)
+        IReadOnlyList<(string Path, int Type)> joins, Func<bool>? onSpawningThread, out bool threadSetupDone)
     {
         var nsFds = new List<(int Fd, int Type)>();
         using var argv = new Libc.NativeStringArray(args);
@@ -44,12 +46,18 @@ internal static unsafe class Spawner
             Libc.posix_spawnattr_setflags(attr, Libc.POSIX_SPAWN_SETSIGDEF | Libc.POSIX_SPAWN_SETSIGMASK);
 
             int pid = 0;
+            bool setupDone = false;
             Exception? failure = null;
             byte** argvP = argv.Pointer, envpP = envp.Pointer;
             var thread = new Thread(() =>
             {
                 try
                 {
+                    if (onSpawningThread is not null)
+                    {
+                        try { setupDone = onSpawningThread(); }
+                        catch (IOException) { setupDone = false; }
+                    }
                     if (nsFds.Any(n => n.Type == Libc.CLONE_NEWNS) || (unshareFlags & Libc.CLONE_NEWNS) != 0)
                         LinuxException.ThrowIfError(Libc.unshare(Libc.CLONE_FS), "unshare", "CLONE_FS");
                     foreach (var (fd, type) in nsFds)
@@ -66,6 +74,7 @@ internal static unsafe class Spawner
             thread.Start();
             thread.Join();
             if (failure is not null) throw failure;
+            threadSetupDone = setupDone;
             return pid;
         }
         finally

@@ -14,6 +14,6 @@ public static class Trace
     public static void Mark(string phase)
     {
         if (!Enabled) return;
-        Console.Error.WriteLine($"[{Environment.ProcessId} {Stopwatch.GetElapsedTime(Start).TotalMilliseconds,7:F2} ms] {phase}");
+        Console.Error.WriteLine($"[{Environment.ProcessId} {Stopwatch.GetElapsedTime(Start).TotalMilliseconds,7:F2} ms {Stopwatch.GetTimestamp() / 1e6 % 100000:F2}] {phase}");
     }
 }

@@ -17,6 +17,11 @@ internal sealed class InitConfig
     public bool CgroupV2 { get; set; }
     /// <summary>Exec only: host pid of the container's init, whose mount and cgroup namespaces the process joins.</summary>
     public int NamespacePid { get; set; }
+    /// <summary>
+    /// The spec's seccomp profile compiled by the parent (8-byte BPF instructions); the spec itself travels
+    /// without its seccomp section, which is most of its size.
+    /// </summary>
+    public byte[]? SeccompFilter { get; set; }
     /// <summary>Docker's <c>-u</c> syntax, resolved inside the container; overrides process.user.</summary>
     public string? User { get; set; }
 }

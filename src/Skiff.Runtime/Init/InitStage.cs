@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Skiff.Linux;
-using Skiff.Runtime.Seccomp;
 using Skiff.Runtime.Spec;
 
 namespace Skiff.Runtime.Init;
@@ -66,8 +65,7 @@ public static unsafe class InitStage
         bool Has(string type, bool fresh) => namespaces.Any(n => n.Type == type && (!fresh || string.IsNullOrEmpty(n.Path)));
 
         Trace.Mark("init: config");
-        // Compile the profile first: a bad profile should fail before anything is mounted.
-        Libc.SockFilter[]? filter = linux.Seccomp is null ? null : SeccompCompiler.Compile(linux.Seccomp);
+        Libc.SockFilter[]? filter = DecodeFilter(config.SeccompFilter);
 
         // The parent sends the config only after writing our pid into the container's cgroups, so a new
         // cgroup namespace made now has the container's cgroup as its root.
@@ -107,7 +105,7 @@ public static unsafe class InitStage
     {
         OciSpec spec = config.Spec;
         OciProcess process = spec.Process ?? throw new ContainerException("exec without a process");
-        Libc.SockFilter[]? filter = spec.Linux?.Seccomp is null ? null : SeccompCompiler.Compile(spec.Linux.Seccomp);
+        Libc.SockFilter[]? filter = DecodeFilter(config.SeccompFilter);
 
         // The spawning thread already joined the pid, net, ipc and uts namespaces. The mount namespace is
         // joined here instead: had the spawner joined it, this binary's host path would not exist there.
@@ -246,6 +244,9 @@ public static unsafe class InitStage
         };
         throw new ExecFailedException($"exec: \"{process.Args[0]}\": {reason}", errno == 13 ? 126 : errno == 2 ? 127 : 1);
     }
+
+    private static Libc.SockFilter[]? DecodeFilter(byte[]? bytes) =>
+        bytes is null ? null : MemoryMarshal.Cast<byte, Libc.SockFilter>(bytes).ToArray();
 
     private static void InstallSeccomp(Libc.SockFilter[] filter) =>
         LinuxException.ThrowIfError(Libc.InstallSeccompFilter(filter), "prctl", "PR_SET_SECCOMP");
