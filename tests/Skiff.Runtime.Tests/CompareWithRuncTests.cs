@@ -76,6 +76,15 @@ public sealed class CompareWithRuncTests
     }
 
     [Fact]
+    public void LoopbackIsUpInANewNetworkNamespace()
+    {
+        using var b = new BusyboxBundle("sh", "-c", "cat /sys/class/net/lo/flags; ls /sys/class/net");
+        var (skiff, runc) = Both(b);
+        Assert.Equal("0x9\nlo\n", skiff.Stdout);
+        Assert.Equal(runc.Stdout, skiff.Stdout);
+    }
+
+    [Fact]
     public void ExitCodesPropagate()
     {
         using var b = new BusyboxBundle("sh", "-c", "exit 42");

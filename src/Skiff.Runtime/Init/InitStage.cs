@@ -76,6 +76,9 @@ public static unsafe class InitStage
         int fifoFd = config.FifoPath is null ? -1
             : LinuxException.ThrowIfError(Libc.open(config.FifoPath, Libc.O_PATH | Libc.O_CLOEXEC, 0), "open", config.FifoPath);
 
+        // A new network namespace starts with lo down; runc brings it up, and programs expect 127.0.0.1.
+        if (Has("network", fresh: true)) Libc.SetInterfaceUp("lo");
+
         string rootfs = Path.GetFullPath(spec.Root?.Path ?? "rootfs", config.BundlePath);
         if (Has("mount", fresh: false))
         {
