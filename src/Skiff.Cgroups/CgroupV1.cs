@@ -66,6 +66,8 @@ internal sealed class CgroupV1(CgroupHierarchy hierarchy, string path) : ICgroup
             if (r.MemorySwap is { } swap && File.Exists($"{mem}/memory.memsw.limit_in_bytes"))
                 CgroupHierarchy.Write($"{mem}/memory.memsw.limit_in_bytes", swap.ToString());
             if (r.MemoryReservation is { } res) CgroupHierarchy.Write($"{mem}/memory.soft_limit_in_bytes", res.ToString());
+            if (r.MemorySwappiness is { } swappiness && swappiness <= 100) CgroupHierarchy.Write($"{mem}/memory.swappiness", swappiness.ToString());
+            if (r.DisableOomKiller == true) CgroupHierarchy.Write($"{mem}/memory.oom_control", "1");
         }
         if (Dir("cpu") is { } cpu)
         {

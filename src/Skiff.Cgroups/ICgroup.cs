@@ -55,6 +55,10 @@ public sealed record CgroupResources
     /// <summary>Memory plus swap (runc's meaning); -1 for unlimited.</summary>
     public long? MemorySwap { get; init; }
     public long? MemoryReservation { get; init; }
+    /// <summary>v1 only (0-100).</summary>
+    public ulong? MemorySwappiness { get; init; }
+    /// <summary>v1 only: processes wait for memory instead of being killed.</summary>
+    public bool? DisableOomKiller { get; init; }
     public ulong? CpuShares { get; init; }
     public long? CpuQuota { get; init; }
     public ulong? CpuPeriod { get; init; }

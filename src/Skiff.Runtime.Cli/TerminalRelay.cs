@@ -1,5 +1,6 @@
 using Microsoft.Win32.SafeHandles;
 using Skiff.Linux;
+using Skiff.Runtime;
 
 namespace Skiff.Runtime.Cli;
 
@@ -14,6 +15,7 @@ internal sealed unsafe class TerminalRelay(SafeFileHandle master) : IDisposable
 
     public void Begin()
     {
+        if (PtyMaster.GetSize(0) is { } size) PtyMaster.Resize(master, size.Rows, size.Cols);
         _savedTermios = Libc.MakeRaw(0);
         int fd = (int)master.DangerousGetHandle();
         _output = new Thread(() => Copy(fd, 1)) { IsBackground = true };

@@ -445,8 +445,15 @@ public sealed class LinuxContainer : IDisposable
         }
     }
 
-    private static byte[]? CompileSeccomp(OciSpec spec) =>
-        spec.Linux?.Seccomp is { } profile ? MemoryMarshal.AsBytes(Seccomp.SeccompCompiler.Compile(profile).AsSpan()).ToArray() : null;
+    private static byte[]? CompileSeccomp(OciSpec spec)
+    {
+        if (spec.Linux?.Seccomp is not { } profile) return null;
+        try { return MemoryMarshal.AsBytes(Seccomp.SeccompCompiler.Compile(profile).AsSpan()).ToArray(); }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            throw new ContainerException($"seccomp: {e.Message}", e);
+        }
+    }
 
     private static OciSpec WithoutSeccomp(OciSpec spec) => spec.Linux?.Seccomp is null ? spec : new OciSpec
     {
@@ -495,6 +502,8 @@ public sealed class LinuxContainer : IDisposable
         MemoryLimit = r.Memory?.Limit,
         MemorySwap = r.Memory?.Swap,
         MemoryReservation = r.Memory?.Reservation,
+        MemorySwappiness = r.Memory?.Swappiness,
+        DisableOomKiller = r.Memory?.DisableOOMKiller,
         CpuShares = r.Cpu?.Shares,
         CpuQuota = r.Cpu?.Quota,
         CpuPeriod = r.Cpu?.Period,

@@ -122,14 +122,19 @@ public sealed class LinuxContainerTests
     [Fact]
     public void TerminalModeHandsBackAPtyMasterFromTheContainersDevpts()
     {
-        using var b = new BusyboxBundle("sh", "-c", "tty; sleep 60");
+        using var b = new BusyboxBundle("sh", "-c", "tty; read x; stty size; sleep 60");
         b.Spec.Process!.Terminal = true;
         var c = Create(b, null);
         try
         {
             Assert.NotNull(c.ConsoleMaster);
             c.Start();
-            Assert.Equal("/dev/pts/0", ReadLine((int)c.ConsoleMaster!.DangerousGetHandle()));
+            int console = (int)c.ConsoleMaster!.DangerousGetHandle();
+            Assert.Equal("/dev/pts/0", ReadLine(console));
+            PtyMaster.Resize(c.ConsoleMaster, 40, 100);
+            Libc.WriteAll(console, "go\n"u8);
+            Assert.Equal("go", ReadLine(console));
+            Assert.Equal("40 100", ReadLine(console));
 
             ExecProcess p = c.Exec(new ExecOptions { Args = ["sh", "-c", "tty; read x; echo got $x"], Terminal = true, InitPath = TestEnvironment.RuntimeBinary });
             Assert.NotNull(p.ConsoleMaster);
