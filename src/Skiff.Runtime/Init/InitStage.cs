@@ -67,8 +67,8 @@ public static unsafe class InitStage
         Trace.Mark("init: config");
         Libc.SockFilter[]? filter = DecodeFilter(config.SeccompFilter);
 
-        // The parent sends the config only after writing our pid into the container's cgroups, so a new
-        // cgroup namespace made now has the container's cgroup as its root.
+        // The config arrives only once we sit in the container's cgroups (born there on v1, moved before the
+        // config on v2), so a cgroup namespace made now has the container's cgroup as its root.
         if (Has("cgroup", fresh: true))
             LinuxException.ThrowIfError(Libc.unshare(Libc.CLONE_NEWCGROUP), "unshare", "CLONE_NEWCGROUP");
 
@@ -82,16 +82,22 @@ public static unsafe class InitStage
         string rootfs = Path.GetFullPath(spec.Root?.Path ?? "rootfs", config.BundlePath);
         if (Has("mount", fresh: false))
         {
-            Trace.Mark("init: seccomp compiled");
+            Trace.Mark("init: mounts start");
             Rootfs.Prepare(config, rootfs);
             Trace.Mark("init: mounts done");
+            // The pty comes from the container's devpts, mounted just now; /dev/console becomes a bind of
+            // the slave while /dev is still reachable at its host path.
             if (process.Terminal) SetupConsole(ptmx: rootfs + "/dev/pts/ptmx", ptsDir: rootfs + "/dev/pts", consoleBind: rootfs + "/dev/console");
+            // Any time before the capability drop (needs CAP_SYS_ADMIN); only in a UTS namespace we own.
             SetHostname(spec, Has("uts", fresh: false));
+            // After every mount that needs a host path (bind sources, cgroup dirs), before the paths that
+            // refer to the container's own /proc and /sys.
             Rootfs.PivotRoot(rootfs);
             Trace.Mark("init: pivoted");
             // sysctls write into /proc/sys, which the read-only paths below usually cover: set them first.
             WriteSysctls(linux.Sysctl);
             Rootfs.ApplyReadonlyAndMaskedPaths(linux);
+            // Last: everything above may create mount points or files in the rootfs.
             if (spec.Root?.Readonly == true) Rootfs.RemountRootReadonly();
         }
         else
