@@ -13,6 +13,8 @@ namespace Skiff.Runtime;
 /// </summary>
 internal static unsafe class Spawner
 {
+    private const int ParkedFd = 1000;
+
     /// <param name="stdio">Three fds that become the child's 0, 1 and 2.</param>
     /// <param name="syncFd">Becomes the child's fd 3.</param>
     /// <param name="unshareFlags">CLONE_NEW* flags to create.</param>
@@ -33,9 +35,13 @@ internal static unsafe class Spawner
             foreach (var (nsPath, type) in joins)
                 nsFds.Add((LinuxException.ThrowIfError(Libc.open(nsPath, Libc.O_RDONLY | Libc.O_CLOEXEC, 0), "open", nsPath), type));
 
+            // File actions run in order: park every source above the targets first, so a source that is
+            // itself 0-3 is not overwritten before it is used.
             Libc.posix_spawn_file_actions_init(fa);
-            for (int i = 0; i < 3; i++) Libc.posix_spawn_file_actions_adddup2(fa, stdio[i], i);
-            Libc.posix_spawn_file_actions_adddup2(fa, syncFd, 3);
+            int[] sources = [stdio[0], stdio[1], stdio[2], syncFd];
+            for (int i = 0; i < 4; i++) Libc.posix_spawn_file_actions_adddup2(fa, sources[i], ParkedFd + i);
+            for (int i = 0; i < 4; i++) Libc.posix_spawn_file_actions_adddup2(fa, ParkedFd + i, i);
+            for (int i = 0; i < 4; i++) Libc.posix_spawn_file_actions_addclose(fa, ParkedFd + i);
             Libc.posix_spawnattr_init(attr);
             byte* all = stackalloc byte[Libc.SigSetSize];
             byte* none = stackalloc byte[Libc.SigSetSize];
