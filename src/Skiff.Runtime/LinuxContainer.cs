@@ -81,6 +81,7 @@ public sealed class LinuxContainer : IDisposable
         try
         {
             string fifo = Path.Combine(stateDir, FifoFile);
+            Libc.unlink(fifo);
             LinuxException.ThrowIfError(Libc.mkfifo(fifo, 0x180), "mkfifo", fifo);
             LinuxException.ThrowIfError(Libc.chmod(fifo, 0x192), "chmod", fifo);
 
@@ -142,6 +143,7 @@ public sealed class LinuxContainer : IDisposable
         catch
         {
             if (pid > 0) { Libc.kill(pid, Libc.SIGKILL); Reap(pid); }
+            container.ConsoleMaster?.Dispose();
             container.Dispose();
             try { cgroup.Destroy(); } catch (IOException) { }
             try { Directory.Delete(stateDir, true); } catch (IOException) { }
