@@ -109,6 +109,22 @@ public sealed class LinuxContainerTests
     }
 
     [Fact]
+    public void ConcurrentCreatesFromOneProcess()
+    {
+        var bundles = Enumerable.Range(0, 4).Select(i => new BusyboxBundle("sh", "-c", $"echo {i} $(hostname) $$")).ToList();
+        try
+        {
+            var results = new (int Code, string Output, bool Oom)[bundles.Count];
+            var threads = bundles.Select((b, i) => new Thread(() => results[i] = RunToExit(b))).ToList();
+            threads.ForEach(t => t.Start());
+            threads.ForEach(t => t.Join());
+            for (int i = 0; i < bundles.Count; i++)
+                Assert.Equal((0, $"{i} skiffhost 1\n"), (results[i].Code, results[i].Output));
+        }
+        finally { bundles.ForEach(b => b.Dispose()); }
+    }
+
+    [Fact]
     public void DeletingACreatedContainerKillsItsInit()
     {
         using var b = new BusyboxBundle("true");
