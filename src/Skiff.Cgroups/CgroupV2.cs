@@ -57,6 +57,7 @@ internal sealed class CgroupV2(CgroupHierarchy hierarchy, string path) : ICgroup
         if (!string.IsNullOrEmpty(r.Cpus)) CgroupHierarchy.Write($"{Dir}/cpuset.cpus", r.Cpus);
         if (!string.IsNullOrEmpty(r.Mems)) CgroupHierarchy.Write($"{Dir}/cpuset.mems", r.Mems);
         if (r.PidsLimit is { } pl) CgroupHierarchy.Write($"{Dir}/pids.max", pl <= 0 ? "max" : pl.ToString());
+        if (r.Devices is { Count: > 0 } rules) DeviceFilter.Attach(Dir, rules);
         if (r.BlkioWeight is { } w)
         {
             if (File.Exists($"{Dir}/io.bfq.weight")) CgroupHierarchy.Write($"{Dir}/io.bfq.weight", w.ToString());
