@@ -48,13 +48,14 @@ internal static class Commands
                 "ps" => Ps(root, args),
                 "list" => List(root, args),
                 "spec" => WriteSpec(args),
+                "update" => Update(root, args),
                 "pause" => WithContainer(root, args, c => c.Pause()),
                 "resume" => WithContainer(root, args, c => c.Resume()),
                 _ => Fail($"unknown command {verb}"),
             };
         }
         catch (Exception e) when (e is ContainerException or ContainerNotFoundException or LinuxException or ArgumentException
-                                      or IOException or UnauthorizedAccessException or JsonException)
+                                      or IOException or UnauthorizedAccessException or JsonException or FormatException or OverflowException)
         {
             return Fail(e.Message);
         }
@@ -362,6 +363,51 @@ internal static class Commands
         int code = LinuxContainer.Reap(proc.Pid);
         relay?.Finish();
         return code;
+    }
+
+    /// <summary><c>update [-r resources.json | --memory N --memory-swap N --cpu-shares N --cpu-quota N --cpu-period N --cpuset-cpus S --pids-limit N] ID</c>.</summary>
+    private static int Update(string root, Args args)
+    {
+        var r = new OciResources();
+        string? id = null;
+        while (args.HasMore)
+        {
+            string a = args.Next();
+            switch (Args.Name(a))
+            {
+                case "--resources" or "-r":
+                    string file = args.Value(a);
+                    byte[] json = file == "-" ? ReadAllStdin() : File.ReadAllBytes(file);
+                    var wrapper = OciSpec.Parse([.. "{\"linux\":{\"resources\":"u8, .. json, .. "}}"u8]);
+                    r = wrapper.Linux?.Resources ?? r;
+                    break;
+                case "--memory": (r.Memory ??= new()).Limit = long.Parse(args.Value(a)); break;
+                case "--memory-swap": (r.Memory ??= new()).Swap = long.Parse(args.Value(a)); break;
+                case "--memory-reservation": (r.Memory ??= new()).Reservation = long.Parse(args.Value(a)); break;
+                case "--cpu-shares": (r.Cpu ??= new()).Shares = ulong.Parse(args.Value(a)); break;
+                case "--cpu-quota": (r.Cpu ??= new()).Quota = long.Parse(args.Value(a)); break;
+                case "--cpu-period": (r.Cpu ??= new()).Period = ulong.Parse(args.Value(a)); break;
+                case "--cpuset-cpus": (r.Cpu ??= new()).Cpus = args.Value(a); break;
+                case "--cpuset-mems": (r.Cpu ??= new()).Mems = args.Value(a); break;
+                case "--pids-limit": r.Pids = new OciPids { Limit = long.Parse(args.Value(a)) }; break;
+                case "--blkio-weight": r.BlockIO = new OciBlockIo { Weight = ushort.Parse(args.Value(a)) }; break;
+                default:
+                    if (a.StartsWith('-')) return Fail($"unknown flag {a}");
+                    id = a; break;
+            }
+        }
+        if (id is null) return Fail("container id required");
+        using var c = LinuxContainer.Load(root, id);
+        c.Update(r);
+        return 0;
+    }
+
+    private static byte[] ReadAllStdin()
+    {
+        using var stdin = Console.OpenStandardInput();
+        using var ms = new MemoryStream();
+        stdin.CopyTo(ms);
+        return ms.ToArray();
     }
 
     private static int Ps(string root, Args args)

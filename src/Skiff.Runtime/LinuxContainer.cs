@@ -295,6 +295,17 @@ public sealed class LinuxContainer : IDisposable
         _cgroup.Thaw();
     }
 
+    /// <summary>
+    /// Changes the limits of a created, running or paused container (<c>docker update</c>); values left null
+    /// stay as they are. The spec kept in the state directory is not rewritten.
+    /// </summary>
+    public void Update(OciResources resources)
+    {
+        if (Status() == ContainerStatus.Stopped) throw new ContainerException("container not running");
+        try { _cgroup.Apply(ToCgroupResources(resources) with { Devices = null }); }
+        catch (IOException e) { throw new ContainerException($"update cgroup: {e.Message}", e); }
+    }
+
     public ContainerStats Stats() => new(_cgroup.Stats(), OomKilled);
 
     /// <summary>True once the kernel OOM killer killed a process of this container (v1 memory.oom_control, v2 memory.events).</summary>

@@ -38,6 +38,10 @@ public sealed class CliTests
             Assert.Equal(3, exec.ExitCode);
             Assert.EndsWith(" from skiffhost\n", exec.Stdout);
 
+            Assert.Equal(0, Cli(b, "update", "--memory", "33554432", "--pids-limit", "20", b.Id).ExitCode);
+            RunResult limits = Cli(b, "exec", b.Id, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/pids/pids.max");
+            Assert.Equal("33554432\n20\n", limits.Stdout);
+
             RunResult list = Cli(b, "list", "--format", "json");
             Assert.Contains(b.Id, list.Stdout);
             RunResult ps = Cli(b, "ps", "--format", "json", b.Id);
