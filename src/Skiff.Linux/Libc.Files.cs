@@ -98,6 +98,11 @@ public static unsafe partial class Libc
 
 public static unsafe partial class Libc
 {
+    public const uint CLOSE_RANGE_CLOEXEC = 4;
+
+    [LibraryImport(Lib, EntryPoint = "close_range", SetLastError = true)]
+    public static partial int close_range(uint first, uint last, int flags);
+
     [LibraryImport(Lib, EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int unlink(string path);
 

@@ -85,6 +85,15 @@ public sealed class CompareWithRuncTests
     }
 
     [Fact]
+    public void OnlyStdioReachesTheContainerAndSignalsAreDefault()
+    {
+        using var b = new BusyboxBundle("sh", "-c", "ls /proc/self/fd; grep -E '^Sig(Blk|Ign|Cgt)' /proc/self/status");
+        var (skiff, runc) = Both(b);
+        Assert.True(skiff.Stdout == runc.Stdout, $"skiff:\n{skiff.Stdout}\nrunc:\n{runc.Stdout}");
+        Assert.StartsWith("0\n1\n2\n3\nSigBlk:\t0000000000000000\n", skiff.Stdout);
+    }
+
+    [Fact]
     public void ExitCodesPropagate()
     {
         using var b = new BusyboxBundle("sh", "-c", "exit 42");

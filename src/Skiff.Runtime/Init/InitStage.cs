@@ -241,6 +241,8 @@ public static unsafe class InitStage
         if (filter is not null && process.NoNewPrivileges) InstallSeccomp(filter);
 
         Trace.Mark("init: execve");
+        // Whatever the caller leaked into us (fds without CLOEXEC) must not reach the container: only 0-2 survive.
+        Libc.close_range(3, uint.MaxValue, (int)Libc.CLOSE_RANGE_CLOEXEC);
         Libc.ResetSignalsForExec();
         fixed (byte* p = exeZ) Libc.execve(p, argv.Pointer, envp.Pointer);
         int errno = Marshal.GetLastPInvokeError();
