@@ -85,7 +85,7 @@ public sealed class CompareWithRuncTests
     }
 
     [Fact]
-    public void OnlyStdioReachesTheContainerAndSignalsAreDefault()
+    public void OnlyStdioReachesTheContainerAndSignalStateMatchesRunc()
     {
         using var b = new BusyboxBundle("sh", "-c", "ls /proc/self/fd; grep -E '^Sig(Blk|Ign|Cgt)' /proc/self/status");
         var (skiff, runc) = Both(b);
