@@ -319,7 +319,7 @@ internal static class Commands
                 ?? throw new ArgumentException("empty process file");
             options = new ExecOptions
             {
-                Args = p.Args, Env = p.Env, Cwd = p.Cwd, Terminal = p.Terminal,
+                Args = p.Args, Env = p.Env, Cwd = p.Cwd, Terminal = p.Terminal, ConsoleSize = p.ConsoleSize,
                 User = $"{p.User.Uid}:{p.User.Gid}", NoNewPrivileges = p.NoNewPrivileges,
                 Capabilities = p.Capabilities?.Bounding,
             };

@@ -374,6 +374,7 @@ public sealed class LinuxContainer : IDisposable
             Env = options.Env is { } e ? [.. e] : basis.Env,
             Cwd = options.Cwd ?? basis.Cwd,
             Terminal = options.Terminal,
+            ConsoleSize = options.ConsoleSize,
             User = basis.User,
             Capabilities = caps,
             Rlimits = basis.Rlimits,

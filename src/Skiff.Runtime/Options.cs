@@ -41,6 +41,8 @@ public sealed class ExecOptions
     public string? User { get; init; }
     /// <summary>Create a pty in the container's devpts; the master comes back in <see cref="ExecProcess.ConsoleMaster"/>.</summary>
     public bool Terminal { get; init; }
+    /// <summary>Initial pty size in terminal mode.</summary>
+    public OciConsoleSize? ConsoleSize { get; init; }
     /// <summary>Null inherits this process's 0/1/2; ignored in terminal mode.</summary>
     public StdioFds? Stdio { get; init; }
     /// <summary>Capabilities for the process (all of bounding/effective/permitted); null keeps the container's.</summary>

@@ -152,10 +152,15 @@ public sealed class LinuxContainerTests
             Assert.Equal("go", ReadLine(console));
             Assert.Equal("40 100", ReadLine(console));
 
-            ExecProcess p = c.Exec(new ExecOptions { Args = ["sh", "-c", "tty; read x; echo got $x"], Terminal = true, InitPath = TestEnvironment.RuntimeBinary });
+            ExecProcess p = c.Exec(new ExecOptions
+            {
+                Args = ["sh", "-c", "tty; stty size; read x; echo got $x"], Terminal = true, InitPath = TestEnvironment.RuntimeBinary,
+                ConsoleSize = new OciConsoleSize { Height = 24, Width = 132 },
+            });
             Assert.NotNull(p.ConsoleMaster);
             int master = (int)p.ConsoleMaster!.DangerousGetHandle();
             Assert.Equal("/dev/pts/1", ReadLine(master));
+            Assert.Equal("24 132", ReadLine(master));
             Libc.WriteAll(master, "hello\n"u8);
             Assert.Equal("hello", ReadLine(master));
             Assert.Equal("got hello", ReadLine(master));

@@ -87,7 +87,7 @@ public static unsafe class InitStage
             Trace.Mark("init: mounts done");
             // The pty comes from the container's devpts, mounted just now; /dev/console becomes a bind of
             // the slave while /dev is still reachable at its host path.
-            if (process.Terminal) SetupConsole(ptmx: rootfs + "/dev/pts/ptmx", ptsDir: rootfs + "/dev/pts", consoleBind: rootfs + "/dev/console");
+            if (process.Terminal) SetupConsole(ptmx: rootfs + "/dev/pts/ptmx", ptsDir: rootfs + "/dev/pts", consoleBind: rootfs + "/dev/console", process.ConsoleSize);
             // Any time before the capability drop (needs CAP_SYS_ADMIN); only in a UTS namespace we own.
             SetHostname(spec, Has("uts", fresh: false));
             // After every mount that needs a host path (bind sources, cgroup dirs), before the paths that
@@ -102,7 +102,7 @@ public static unsafe class InitStage
         }
         else
         {
-            if (process.Terminal) SetupConsole("/dev/ptmx", "/dev/pts", null);
+            if (process.Terminal) SetupConsole("/dev/ptmx", "/dev/pts", null, process.ConsoleSize);
             SetHostname(spec, Has("uts", fresh: false));
             WriteSysctls(linux.Sysctl);
         }
@@ -129,7 +129,7 @@ public static unsafe class InitStage
         LinuxException.ThrowIfError(Libc.setns(mntNs, Libc.CLONE_NEWNS), "setns", "mnt");
         Libc.close(mntNs);
         Libc.chdir("/");
-        if (process.Terminal) SetupConsole("/dev/pts/ptmx", "/dev/pts", null);
+        if (process.Terminal) SetupConsole("/dev/pts/ptmx", "/dev/pts", null, process.ConsoleSize);
         FinishAndExec(config, process, filter, -1);
     }
 
@@ -137,9 +137,14 @@ public static unsafe class InitStage
     /// Creates the pty on the container's own devpts instance (a host pty reads as "not a tty" inside),
     /// hands the master to the parent with SCM_RIGHTS and makes the slave our controlling terminal and stdio.
     /// </summary>
-    private static void SetupConsole(string ptmx, string ptsDir, string? consoleBind)
+    private static void SetupConsole(string ptmx, string ptsDir, string? consoleBind, OciConsoleSize? size)
     {
         var (master, slavePath) = Libc.OpenPty(ptmx, ptsDir);
+        if (size is { Height: > 0, Width: > 0 })
+        {
+            var ws = new Libc.WinSize { Rows = (ushort)size.Height, Cols = (ushort)size.Width };
+            Libc.ioctl(master, Libc.TIOCSWINSZ, &ws);
+        }
         int slave = LinuxException.ThrowIfError(Libc.open(slavePath, Libc.O_RDWR | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0), "open", slavePath);
         if (consoleBind is not null)
         {
