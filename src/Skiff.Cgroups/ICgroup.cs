@@ -86,6 +86,19 @@ public sealed record CgroupStats
     /// <summary>ulong.MaxValue-ish values mean unlimited.</summary>
     public ulong MemoryLimit { get; init; }
     public ulong CpuUsageNanos { get; init; }
+    public ulong CpuUserNanos { get; init; }
+    public ulong CpuSystemNanos { get; init; }
+    /// <summary>v1 only (cpuacct.usage_percpu); empty on v2.</summary>
+    public IReadOnlyList<ulong> CpuPerCoreNanos { get; init; } = [];
+    public ulong CpuPeriods { get; init; }
+    public ulong CpuThrottledPeriods { get; init; }
+    public ulong CpuThrottledNanos { get; init; }
+    /// <summary>Peak usage (v1 memory.max_usage_in_bytes, v2 memory.peak when the kernel has it).</summary>
+    public ulong MemoryMaxUsage { get; init; }
     public ulong PidsCurrent { get; init; }
+    /// <summary>0 when unlimited.</summary>
+    public ulong PidsLimit { get; init; }
+    public ulong BlkioReadBytes { get; init; }
+    public ulong BlkioWriteBytes { get; init; }
     public IReadOnlyDictionary<string, ulong> MemoryStat { get; init; } = new Dictionary<string, ulong>();
 }

@@ -49,10 +49,17 @@ public sealed class CgroupTests : IDisposable
         File.WriteAllText(Path.Combine(_root, "memory/c/memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
         File.WriteAllText(Path.Combine(_root, "cpuacct/c/cpuacct.usage"), "123456\n");
         File.WriteAllText(Path.Combine(_root, "pids/c/pids.current"), "3\n");
+        File.WriteAllText(Path.Combine(_root, "pids/c/pids.max"), "50\n");
+        File.WriteAllText(Path.Combine(_root, "cpuacct/c/cpuacct.stat"), "user 12\nsystem 3\n");
+        File.WriteAllText(Path.Combine(_root, "cpuacct/c/cpuacct.usage_percpu"), "100 200 \n");
+        Directory.CreateDirectory(Path.Combine(_root, "blkio/c"));
+        File.WriteAllText(Path.Combine(_root, "blkio/c/blkio.throttle.io_service_bytes_recursive"), "8:0 Read 4096\n8:0 Write 512\n8:0 Total 4608\nTotal 4608\n");
         ICgroup cg = CgroupHierarchy.V1(_root).Open("c");
         CgroupStats s = cg.Stats();
         Assert.Equal((1000UL, 2000UL, 10UL, 7UL, 123456UL, 3UL), (s.MemoryUsage, s.MemoryLimit, s.MemoryCache, s.InactiveFile, s.CpuUsageNanos, s.PidsCurrent));
         Assert.Equal(2, cg.OomKillCount());
+        Assert.Equal((120_000_000UL, 30_000_000UL, 50UL, 4096UL, 512UL), (s.CpuUserNanos, s.CpuSystemNanos, s.PidsLimit, s.BlkioReadBytes, s.BlkioWriteBytes));
+        Assert.Equal([100UL, 200UL], s.CpuPerCoreNanos);
     }
 
     [Fact]
