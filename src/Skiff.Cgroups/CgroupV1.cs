@@ -144,7 +144,7 @@ internal sealed class CgroupV1(CgroupHierarchy hierarchy, string path) : ICgroup
             MemoryCache = stat.GetValueOrDefault("cache"),
             InactiveFile = stat.GetValueOrDefault("total_inactive_file", stat.GetValueOrDefault("inactive_file")),
             MemoryStat = stat,
-            CpuUsageNanos = Dir("cpuacct") is { } acct ? CgroupHierarchy.ReadULong($"{acct}/cpuacct.usage") : 0,
+            CpuUsageNanos = acct is null ? 0 : CgroupHierarchy.ReadULong($"{acct}/cpuacct.usage"),
             PidsCurrent = Dir("pids") is { } p ? CgroupHierarchy.ReadULong($"{p}/pids.current") : 0,
         };
     }
