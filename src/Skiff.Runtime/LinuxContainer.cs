@@ -344,14 +344,30 @@ public sealed class LinuxContainer : IDisposable
             Directory.Delete(StateDir, recursive: true);
     }
 
+    /// <summary>
+    /// SIGKILLs everything in the cgroup. Frozen first, so a process cannot fork between the listing and
+    /// the kill (a fork bomb outside a pid namespace would otherwise outrun it); SIGKILL is delivered on thaw.
+    /// </summary>
     private void KillCgroupProcesses()
     {
-        IReadOnlyList<int> pids;
-        try { pids = _cgroup.Pids(); } catch (IOException) { return; }
-        if (pids.Count == 0) return;
-        foreach (int p in pids) Libc.kill(p, Libc.SIGKILL);
-        try { if (_cgroup.IsFrozen) _cgroup.Thaw(); } catch (Exception e) when (e is IOException or InvalidOperationException) { }
-        for (int i = 0; i < 200 && _cgroup.Pids().Count > 0; i++) Thread.Sleep(5);
+        try { if (_cgroup.Pids().Count == 0) return; } catch (IOException) { return; }
+        bool frozen = false;
+        try { _cgroup.Freeze(); frozen = true; }
+        catch (Exception e) when (e is IOException or InvalidOperationException or TimeoutException) { }
+        for (int round = 0; round < 400; round++)
+        {
+            IReadOnlyList<int> pids;
+            try { pids = _cgroup.Pids(); } catch (IOException) { return; }
+            if (pids.Count == 0) break;
+            foreach (int p in pids) Libc.kill(p, Libc.SIGKILL);
+            if (frozen)
+            {
+                try { _cgroup.Thaw(); } catch (Exception e) when (e is IOException or InvalidOperationException or TimeoutException) { }
+                frozen = false;
+            }
+            Thread.Sleep(5);
+        }
+        if (frozen) try { _cgroup.Thaw(); } catch (Exception e) when (e is IOException or InvalidOperationException or TimeoutException) { }
     }
 
     /// <summary>

@@ -62,6 +62,32 @@ public sealed class LinuxContainerTests
     }
 
     [Fact]
+    public void RealForkBombIsContainedAndDeleteStopsIt()
+    {
+        using var b = new BusyboxBundle("sh", "-c", "f() { f | f & }; f; sleep 60");
+        b.Spec.Linux!.Resources!.Pids = new OciPids { Limit = 50 };
+        b.Spec.Linux.Namespaces!.RemoveAll(n => n.Type == "pid");
+        var c = Create(b, null);
+        try
+        {
+            c.Start();
+            ulong peak = 0;
+            for (int i = 0; i < 30; i++)
+            {
+                peak = Math.Max(peak, c.Stats().Cgroup.PidsCurrent);
+                Thread.Sleep(50);
+            }
+            Assert.InRange(peak, 2UL, 50UL);
+        }
+        finally
+        {
+            c.Delete(force: true);
+            LinuxContainer.Reap(c.Pid);
+        }
+        Assert.False(Directory.Exists($"/sys/fs/cgroup/pids{BusyboxBundle.CgroupParent}/{b.Id}"));
+    }
+
+    [Fact]
     public void LifecycleExecPauseStatsKillDelete()
     {
         using var b = new BusyboxBundle("sleep", "60");
