@@ -55,6 +55,23 @@ public sealed class CompareWithRuncTests
     }
 
     [Fact]
+    public void AmbientCapabilitiesForANonRootUser()
+    {
+        using var b = new BusyboxBundle("sh", "-c", "id -u; grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb):' /proc/self/status");
+        string[] caps = ["CAP_NET_BIND_SERVICE", "CAP_KILL"];
+        b.Spec.Process!.User = new OciUser { Uid = 1000, Gid = 1000 };
+        b.Spec.Process.Capabilities = new OciCapabilities
+        {
+            Bounding = [.. caps], Effective = [.. caps], Permitted = [.. caps], Inheritable = [.. caps], Ambient = ["CAP_NET_BIND_SERVICE"],
+        };
+        b.Save();
+        var (skiff, runc) = Both(b);
+        Assert.Equal(0, skiff.ExitCode);
+        Assert.Equal(runc.Stdout, skiff.Stdout);
+        Assert.Contains("CapAmb:\t0000000000000400", skiff.Stdout);
+    }
+
+    [Fact]
     public void MemoryLimitIsVisibleInTheContainersCgroup()
     {
         using var b = new BusyboxBundle("cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes");
@@ -143,12 +160,13 @@ public sealed class CompareWithRuncTests
     [Fact]
     public void SysctlsAndRlimitsApply()
     {
-        using var b = new BusyboxBundle("sh", "-c", "cat /proc/sys/net/ipv4/ip_forward; ulimit -n");
+        using var b = new BusyboxBundle("sh", "-c", "cat /proc/sys/net/ipv4/ip_forward; ulimit -n; cat /proc/self/oom_score_adj");
+        b.Spec.Process!.OomScoreAdj = 500;
         b.Spec.Linux!.Sysctl = new() { ["net.ipv4.ip_forward"] = "1" };
         b.Spec.Process!.Rlimits = [new OciRlimit { Type = "RLIMIT_NOFILE", Soft = 1024, Hard = 4096 }];
         b.Save();
         var (skiff, runc) = Both(b);
-        Assert.Equal("1\n1024\n", skiff.Stdout);
+        Assert.Equal("1\n1024\n500\n", skiff.Stdout);
         Assert.Equal(runc.Stdout, skiff.Stdout);
     }
 }
