@@ -128,13 +128,13 @@ public sealed class LinuxContainer : IDisposable
             // Compiled here, after the spawn, while the init is still starting up.
             var config = new InitConfig
             {
-                Mode = "create", Spec = WithoutSeccomp(spec), SeccompFilter = CompileSeccomp(spec), BundlePath = bundle, FifoPath = fifo,
+                Mode = "create", Spec = spec, SeccompFilter = CompileSeccomp(spec), BundlePath = bundle, FifoPath = fifo,
                 CgroupDirs = cgroup.Directories.ToDictionary(), CgroupV2 = cgroup.IsV2,
                 User = spec.Annotations?.GetValueOrDefault(Annotations.User),
             };
-            byte[] configJson = JsonSerializer.SerializeToUtf8Bytes(config, RuntimeJsonContext.Default.InitConfig);
+            byte[] encoded = InitConfigCodec.Encode(config);
             Trace.Mark("create: config serialized");
-            SyncChannel.Send(parentEnd, SyncChannel.Config, configJson);
+            SyncChannel.Send(parentEnd, SyncChannel.Config, encoded);
             container.ReceiveUntilReady(pid);
             Trace.Mark("create: init ready");
             container.SaveState();
@@ -432,7 +432,7 @@ public sealed class LinuxContainer : IDisposable
             try { pid = Spawner.Spawn(initPath, [initPath, "init"], stdio, childEnd, 0, joins, EnterCgroupFast(_cgroup, Spec), out placed); }
             finally { Libc.close(childEnd); childEnd = -1; }
             if (!placed) _cgroup.AddProcess(pid);
-            SyncChannel.Send(parentEnd, SyncChannel.Config, JsonSerializer.SerializeToUtf8Bytes(config, RuntimeJsonContext.Default.InitConfig));
+            SyncChannel.Send(parentEnd, SyncChannel.Config, InitConfigCodec.Encode(config));
             while (SyncChannel.Receive(parentEnd, out int fd) is { } msg)
             {
                 if (fd >= 0) master = new SafeFileHandle(fd, ownsHandle: true);
@@ -484,19 +484,6 @@ public sealed class LinuxContainer : IDisposable
             throw new ContainerException($"seccomp: {e.Message}", e);
         }
     }
-
-    private static OciSpec WithoutSeccomp(OciSpec spec) => spec.Linux?.Seccomp is null ? spec : new OciSpec
-    {
-        OciVersion = spec.OciVersion, Process = spec.Process, Root = spec.Root, Hostname = spec.Hostname,
-        Domainname = spec.Domainname, Mounts = spec.Mounts, Annotations = spec.Annotations,
-        Linux = new OciLinux
-        {
-            Namespaces = spec.Linux.Namespaces, UidMappings = spec.Linux.UidMappings, GidMappings = spec.Linux.GidMappings,
-            Devices = spec.Linux.Devices, CgroupsPath = spec.Linux.CgroupsPath, Resources = spec.Linux.Resources,
-            Sysctl = spec.Linux.Sysctl, MaskedPaths = spec.Linux.MaskedPaths, ReadonlyPaths = spec.Linux.ReadonlyPaths,
-            RootfsPropagation = spec.Linux.RootfsPropagation,
-        },
-    };
 
     /// <summary>
     /// The spawning thread enters the cgroup itself so the child is born there (see

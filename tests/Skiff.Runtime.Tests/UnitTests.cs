@@ -185,3 +185,38 @@ public sealed class SpecTests
         finally { Directory.Delete(root, true); }
     }
 }
+
+public sealed class InitConfigCodecTests
+{
+    [Fact]
+    public void RoundTripKeepsEverythingTheInitUses()
+    {
+        OciSpec spec = DockerDefaults.CreateSpec(["sh", "-c", "echo ü"], hostname: "h");
+        spec.Domainname = "example";
+        spec.Annotations = new() { [Annotations.User] = "alice:staff", [Annotations.RootfsOverlay] = "lowerdir=/a" };
+        spec.Process!.ConsoleSize = new OciConsoleSize { Height = 24, Width = 80 };
+        spec.Process.User = new OciUser { Uid = 5, Gid = 6, Umask = 0x12, AdditionalGids = [7, 8] };
+        spec.Process.Rlimits = [new OciRlimit { Type = "RLIMIT_NOFILE", Hard = 10, Soft = 5 }];
+        spec.Process.Capabilities!.Ambient = ["CAP_KILL"];
+        spec.Process.OomScoreAdj = -100;
+        spec.Process.NoNewPrivileges = true;
+        spec.Linux!.Sysctl = new() { ["net.ipv4.ip_forward"] = "1" };
+        spec.Linux.Namespaces!.Add(new OciNamespace { Type = "cgroup", Path = "/proc/1/ns/cgroup" });
+        spec.Linux.RootfsPropagation = "rprivate";
+        var config = new InitConfig
+        {
+            Mode = "exec", Spec = spec, BundlePath = "/b", FifoPath = null, CgroupDirs = new() { ["memory"] = "/sys/fs/cgroup/memory/x" },
+            CgroupV2 = true, NamespacePid = 42, User = "bob", SeccompFilter = [1, 2, 3, 4, 5, 6, 7, 8],
+        };
+        InitConfig back = InitConfigCodec.Decode(InitConfigCodec.Encode(config));
+
+        Assert.Equal((config.Mode, config.BundlePath, config.FifoPath, config.CgroupV2, config.NamespacePid, config.User),
+            (back.Mode, back.BundlePath, back.FifoPath, back.CgroupV2, back.NamespacePid, back.User));
+        Assert.Equal(config.CgroupDirs, back.CgroupDirs);
+        Assert.Equal(config.SeccompFilter, back.SeccompFilter);
+        // The init never sees cgroup limits or the seccomp section (the parent applies/compiles them).
+        spec.Linux.Resources = null;
+        spec.Linux.Seccomp = null;
+        Assert.Equal(System.Text.Encoding.UTF8.GetString(spec.ToJson()), System.Text.Encoding.UTF8.GetString(back.Spec.ToJson()));
+    }
+}

@@ -3,7 +3,10 @@ using Skiff.Runtime.Spec;
 
 namespace Skiff.Runtime.Init;
 
-/// <summary>What the parent sends the second stage over the sync socket once the child sits in its cgroups.</summary>
+/// <summary>
+/// What the parent sends the second stage over the sync socket once the child sits in its cgroups
+/// (encoded by <see cref="InitConfigCodec"/>).
+/// </summary>
 internal sealed class InitConfig
 {
     /// <summary>"create" (the container's init) or "exec" (an extra process in a running container).</summary>
@@ -28,6 +31,5 @@ internal sealed class InitConfig
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-[JsonSerializable(typeof(InitConfig))]
 [JsonSerializable(typeof(ContainerState))]
 internal sealed partial class RuntimeJsonContext : JsonSerializerContext;

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Text.Json;
 using Skiff.Linux;
 using Skiff.Runtime.Spec;
 
@@ -25,8 +24,7 @@ public static unsafe class InitStage
         {
             var msg = SyncChannel.Receive(SyncFd, out _);
             if (msg is null) return 1;
-            config = JsonSerializer.Deserialize(msg.Value.Payload, RuntimeJsonContext.Default.InitConfig)
-                ?? throw new InvalidDataException("empty init config");
+            config = InitConfigCodec.Decode(msg.Value.Payload);
         }
         catch (Exception e)
         {
