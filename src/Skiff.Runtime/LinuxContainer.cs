@@ -135,9 +135,11 @@ public sealed class LinuxContainer : IDisposable
             byte[] encoded = InitConfigCodec.Encode(config);
             Trace.Mark("create: config serialized");
             SyncChannel.Send(parentEnd, SyncChannel.Config, encoded);
+            // Written while the init sets itself up, off the critical path; removed again if the init fails.
+            container.SaveState();
+            Trace.Mark("create: state saved");
             container.ReceiveUntilReady(pid);
             Trace.Mark("create: init ready");
-            container.SaveState();
             return container;
         }
         catch
