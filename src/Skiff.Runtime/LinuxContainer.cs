@@ -393,7 +393,8 @@ public sealed class LinuxContainer : IDisposable
             Cwd = options.Cwd ?? basis.Cwd,
             Terminal = options.Terminal,
             ConsoleSize = options.ConsoleSize,
-            User = basis.User,
+            // An explicit user brings its own groups from the container's /etc/group, not the init's extra gids.
+            User = options.User is null ? basis.User : new OciUser { Uid = basis.User.Uid, Gid = basis.User.Gid, Umask = basis.User.Umask },
             Capabilities = caps,
             Rlimits = basis.Rlimits,
             NoNewPrivileges = options.NoNewPrivileges ?? basis.NoNewPrivileges,
