@@ -27,6 +27,7 @@ public sealed class SeccompCompilerTests
                 case 0x25: pc += a > ins.K ? ins.Jt : ins.Jf; break;
                 case 0x35: pc += a >= ins.K ? ins.Jt : ins.Jf; break;
                 case 0x06: return ins.K;
+                case 0x05: pc += (int)ins.K; break;
                 default: throw new InvalidOperationException($"opcode {ins.Code:x}");
             }
         }
@@ -76,11 +77,24 @@ public sealed class SeccompCompilerTests
     }
 
     [Fact]
-    public void ForeignArchitecturesAndX32GetTheDefaultAction()
+    public void I386SyscallsAreFilteredWithTheirOwnNumbers()
     {
         var prog = SeccompCompiler.Compile(DefaultSeccomp.Profile(Capabilities.DockerDefault));
-        Assert.Equal(Errno | 1, Run(prog, 3, I386));
-        Assert.Equal(Errno | 1, Run(prog, 0x40000000 | 0));
+        Assert.Equal(Allow, Run(prog, 3, I386));          // read
+        Assert.Equal(Allow, Run(prog, 102, I386));        // socketcall
+        Assert.Equal(Errno | 1, Run(prog, 21, I386));     // mount
+        Assert.Equal(Errno | 38, Run(prog, 435, I386));   // clone3
+        Assert.Equal(Errno | 1, Run(prog, 120, I386, 0x10000000)); // clone with CLONE_NEWUSER
+    }
+
+    [Fact]
+    public void OtherArchitecturesAndX32GetTheDefaultAction()
+    {
+        var prog = SeccompCompiler.Compile(DefaultSeccomp.Profile(Capabilities.DockerDefault));
+        Assert.Equal(Errno | 1, Run(prog, 63, 0xC00000B7));   // aarch64 read
+        Assert.Equal(Errno | 1, Run(prog, 0x40000000 | 0));    // x32 read
+        var x86Only = new OciSeccomp { DefaultAction = "SCMP_ACT_ERRNO", Architectures = ["SCMP_ARCH_X86_64"], Syscalls = [new() { Names = ["read"] }] };
+        Assert.Equal(Errno | 1, Run(SeccompCompiler.Compile(x86Only), 3, I386));
     }
 
     [Theory]
