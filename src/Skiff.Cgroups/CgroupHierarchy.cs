@@ -6,8 +6,8 @@ namespace Skiff.Cgroups;
 /// </summary>
 public sealed class CgroupHierarchy
 {
-    /// <summary>The v1 controllers a container is placed in, when mounted.</summary>
-    public static readonly string[] V1Controllers = ["memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer", "devices"];
+    /// <summary>The v1 controllers a container is placed in, when mounted ("systemd" is the name=systemd hierarchy, which runc joins too).</summary>
+    public static readonly string[] V1Controllers = ["memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer", "devices", "systemd"];
 
     private CgroupHierarchy(bool isV2, string? unifiedRoot, IReadOnlyDictionary<string, string> v1Roots)
     {
@@ -55,7 +55,10 @@ public sealed class CgroupHierarchy
             if (post[0] == "cgroup2" && mountPoint == "/sys/fs/cgroup") unified = mountPoint;
             else if (post[0] == "cgroup")
                 foreach (string opt in post[2].Split(','))
-                    if (Array.IndexOf(V1Controllers, opt) >= 0 && !roots.ContainsKey(opt)) roots[opt] = mountPoint;
+                {
+                    string name = opt == "name=systemd" ? "systemd" : opt;
+                    if (Array.IndexOf(V1Controllers, name) >= 0 && !roots.ContainsKey(name)) roots[name] = mountPoint;
+                }
         }
         return s_detected = unified is not null ? new CgroupHierarchy(true, unified, roots) : new CgroupHierarchy(false, null, roots);
     }
@@ -67,7 +70,26 @@ public sealed class CgroupHierarchy
         return IsV2 ? new CgroupV2(this, path) : new CgroupV1(this, path);
     }
 
-    internal static void Write(string file, string value) => File.WriteAllText(file, value);
+    /// <summary>
+    /// One write(2) of <paramref name="value"/>: cgroup files take a value per write, and the plain syscalls
+    /// avoid FileStream's setup on the container start path. Regular files (test trees) are created/truncated.
+    /// </summary>
+    internal static void Write(string file, string value)
+    {
+        int fd = Skiff.Linux.Libc.open(file, Skiff.Linux.Libc.O_WRONLY | Skiff.Linux.Libc.O_CREAT | Skiff.Linux.Libc.O_TRUNC | Skiff.Linux.Libc.O_CLOEXEC, 0x1A4);
+        if (fd < 0)
+        {
+            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            throw new IOException($"open {file}: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}", errno);
+        }
+        try
+        {
+            byte[] bytes = System.Text.Encoding.ASCII.GetBytes(value);
+            try { Skiff.Linux.Libc.WriteAll(fd, bytes); }
+            catch (Skiff.Linux.LinuxException e) { throw new IOException($"write {file} ({value}): {e.Message}", e); }
+        }
+        finally { Skiff.Linux.Libc.close(fd); }
+    }
 
     internal static string? ReadTrimmed(string file)
     {

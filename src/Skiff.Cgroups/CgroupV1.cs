@@ -51,6 +51,13 @@ internal sealed class CgroupV1(CgroupHierarchy hierarchy, string path) : ICgroup
             CgroupHierarchy.Write(System.IO.Path.Combine(Dir(controller)!, "cgroup.procs"), pid.ToString());
     }
 
+    public bool TryAddCurrentThread()
+    {
+        foreach (string controller in hierarchy.V1Roots.Keys)
+            CgroupHierarchy.Write(System.IO.Path.Combine(Dir(controller)!, "tasks"), "0");
+        return true;
+    }
+
     public void Apply(CgroupResources r)
     {
         if (Dir("memory") is { } mem)
@@ -59,6 +66,8 @@ internal sealed class CgroupV1(CgroupHierarchy hierarchy, string path) : ICgroup
             if (r.MemorySwap is { } swap && File.Exists($"{mem}/memory.memsw.limit_in_bytes"))
                 CgroupHierarchy.Write($"{mem}/memory.memsw.limit_in_bytes", swap.ToString());
             if (r.MemoryReservation is { } res) CgroupHierarchy.Write($"{mem}/memory.soft_limit_in_bytes", res.ToString());
+            if (r.MemorySwappiness is { } swappiness && swappiness <= 100) CgroupHierarchy.Write($"{mem}/memory.swappiness", swappiness.ToString());
+            if (r.DisableOomKiller == true) CgroupHierarchy.Write($"{mem}/memory.oom_control", "1");
         }
         if (Dir("cpu") is { } cpu)
         {
@@ -105,14 +114,37 @@ internal sealed class CgroupV1(CgroupHierarchy hierarchy, string path) : ICgroup
     {
         string? mem = Dir("memory");
         var stat = mem is null ? new Dictionary<string, ulong>() : CgroupHierarchy.ReadKeyValues($"{mem}/memory.stat");
+        string? acct = Dir("cpuacct");
+        // cpuacct.stat is in USER_HZ ticks (100 per second on Linux).
+        var ticks = acct is null ? new Dictionary<string, ulong>() : CgroupHierarchy.ReadKeyValues($"{acct}/cpuacct.stat");
+        var cpuStat = Dir("cpu") is { } cpu ? CgroupHierarchy.ReadKeyValues($"{cpu}/cpu.stat") : new Dictionary<string, ulong>();
+        ulong read = 0, write = 0;
+        if (Dir("blkio") is { } blkio)
+            foreach (string line in (CgroupHierarchy.ReadTrimmed($"{blkio}/blkio.throttle.io_service_bytes_recursive") ?? "").Split('\n'))
+            {
+                string[] f = line.Split(' ');
+                if (f.Length == 3 && ulong.TryParse(f[2], out ulong v)) { if (f[1] == "Read") read += v; else if (f[1] == "Write") write += v; }
+            }
+        string? pidsMax = Dir("pids") is { } pd ? CgroupHierarchy.ReadTrimmed($"{pd}/pids.max") : null;
         return new CgroupStats
         {
+            CpuUserNanos = ticks.GetValueOrDefault("user") * 10_000_000,
+            CpuSystemNanos = ticks.GetValueOrDefault("system") * 10_000_000,
+            CpuPerCoreNanos = acct is null ? [] : (CgroupHierarchy.ReadTrimmed($"{acct}/cpuacct.usage_percpu") ?? "")
+                .Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(ulong.Parse).ToList(),
+            CpuPeriods = cpuStat.GetValueOrDefault("nr_periods"),
+            CpuThrottledPeriods = cpuStat.GetValueOrDefault("nr_throttled"),
+            CpuThrottledNanos = cpuStat.GetValueOrDefault("throttled_time"),
+            MemoryMaxUsage = mem is null ? 0 : CgroupHierarchy.ReadULong($"{mem}/memory.max_usage_in_bytes"),
+            PidsLimit = pidsMax is null or "max" ? 0 : ulong.Parse(pidsMax),
+            BlkioReadBytes = read,
+            BlkioWriteBytes = write,
             MemoryUsage = mem is null ? 0 : CgroupHierarchy.ReadULong($"{mem}/memory.usage_in_bytes"),
             MemoryLimit = mem is null ? 0 : CgroupHierarchy.ReadULong($"{mem}/memory.limit_in_bytes"),
             MemoryCache = stat.GetValueOrDefault("cache"),
             InactiveFile = stat.GetValueOrDefault("total_inactive_file", stat.GetValueOrDefault("inactive_file")),
             MemoryStat = stat,
-            CpuUsageNanos = Dir("cpuacct") is { } acct ? CgroupHierarchy.ReadULong($"{acct}/cpuacct.usage") : 0,
+            CpuUsageNanos = acct is null ? 0 : CgroupHierarchy.ReadULong($"{acct}/cpuacct.usage"),
             PidsCurrent = Dir("pids") is { } p ? CgroupHierarchy.ReadULong($"{p}/pids.current") : 0,
         };
     }

@@ -36,6 +36,8 @@ internal sealed class CgroupV2(CgroupHierarchy hierarchy, string path) : ICgroup
 
     public void AddProcess(int pid) => CgroupHierarchy.Write($"{Dir}/cgroup.procs", pid.ToString());
 
+    public bool TryAddCurrentThread() => false;
+
     public void Apply(CgroupResources r)
     {
         if (r.MemoryLimit is { } limit) CgroupHierarchy.Write($"{Dir}/memory.max", limit <= 0 ? "max" : limit.ToString());
@@ -55,6 +57,7 @@ internal sealed class CgroupV2(CgroupHierarchy hierarchy, string path) : ICgroup
         if (!string.IsNullOrEmpty(r.Cpus)) CgroupHierarchy.Write($"{Dir}/cpuset.cpus", r.Cpus);
         if (!string.IsNullOrEmpty(r.Mems)) CgroupHierarchy.Write($"{Dir}/cpuset.mems", r.Mems);
         if (r.PidsLimit is { } pl) CgroupHierarchy.Write($"{Dir}/pids.max", pl <= 0 ? "max" : pl.ToString());
+        if (r.Devices is { Count: > 0 } rules) DeviceFilter.Attach(Dir, rules);
         if (r.BlkioWeight is { } w)
         {
             if (File.Exists($"{Dir}/io.bfq.weight")) CgroupHierarchy.Write($"{Dir}/io.bfq.weight", w.ToString());
@@ -86,8 +89,25 @@ internal sealed class CgroupV2(CgroupHierarchy hierarchy, string path) : ICgroup
     {
         var stat = CgroupHierarchy.ReadKeyValues($"{Dir}/memory.stat");
         var cpu = CgroupHierarchy.ReadKeyValues($"{Dir}/cpu.stat");
+        ulong read = 0, write = 0;
+        foreach (string line in (CgroupHierarchy.ReadTrimmed($"{Dir}/io.stat") ?? "").Split('\n'))
+            foreach (string field in line.Split(' '))
+            {
+                if (field.StartsWith("rbytes=", StringComparison.Ordinal)) read += ulong.Parse(field.AsSpan(7));
+                else if (field.StartsWith("wbytes=", StringComparison.Ordinal)) write += ulong.Parse(field.AsSpan(7));
+            }
+        string? pidsMax = CgroupHierarchy.ReadTrimmed($"{Dir}/pids.max");
         return new CgroupStats
         {
+            CpuUserNanos = cpu.GetValueOrDefault("user_usec") * 1000,
+            CpuSystemNanos = cpu.GetValueOrDefault("system_usec") * 1000,
+            CpuPeriods = cpu.GetValueOrDefault("nr_periods"),
+            CpuThrottledPeriods = cpu.GetValueOrDefault("nr_throttled"),
+            CpuThrottledNanos = cpu.GetValueOrDefault("throttled_usec") * 1000,
+            MemoryMaxUsage = CgroupHierarchy.ReadULong($"{Dir}/memory.peak"),
+            PidsLimit = pidsMax is null or "max" ? 0 : ulong.Parse(pidsMax),
+            BlkioReadBytes = read,
+            BlkioWriteBytes = write,
             MemoryUsage = CgroupHierarchy.ReadULong($"{Dir}/memory.current"),
             MemoryLimit = CgroupHierarchy.ReadULong($"{Dir}/memory.max"),
             MemoryCache = stat.GetValueOrDefault("file"),

@@ -19,6 +19,13 @@ public interface ICgroup
     /// <summary>Moves <paramref name="pid"/> into this cgroup in every hierarchy.</summary>
     void AddProcess(int pid);
 
+    /// <summary>
+    /// Moves only the calling thread into this cgroup, so that processes it forks are born inside. In v1 a
+    /// thread moving itself skips the kernel's global threadgroup lock, whose RCU grace period makes a
+    /// process migration cost ~10 ms; v2 cannot move a single thread across domains and returns false.
+    /// </summary>
+    bool TryAddCurrentThread();
+
     /// <summary>Writes the limits that are set in <paramref name="resources"/>; unset values are left alone.</summary>
     void Apply(CgroupResources resources);
 
@@ -48,6 +55,10 @@ public sealed record CgroupResources
     /// <summary>Memory plus swap (runc's meaning); -1 for unlimited.</summary>
     public long? MemorySwap { get; init; }
     public long? MemoryReservation { get; init; }
+    /// <summary>v1 only (0-100).</summary>
+    public ulong? MemorySwappiness { get; init; }
+    /// <summary>v1 only: processes wait for memory instead of being killed.</summary>
+    public bool? DisableOomKiller { get; init; }
     public ulong? CpuShares { get; init; }
     public long? CpuQuota { get; init; }
     public ulong? CpuPeriod { get; init; }
@@ -75,6 +86,19 @@ public sealed record CgroupStats
     /// <summary>ulong.MaxValue-ish values mean unlimited.</summary>
     public ulong MemoryLimit { get; init; }
     public ulong CpuUsageNanos { get; init; }
+    public ulong CpuUserNanos { get; init; }
+    public ulong CpuSystemNanos { get; init; }
+    /// <summary>v1 only (cpuacct.usage_percpu); empty on v2.</summary>
+    public IReadOnlyList<ulong> CpuPerCoreNanos { get; init; } = [];
+    public ulong CpuPeriods { get; init; }
+    public ulong CpuThrottledPeriods { get; init; }
+    public ulong CpuThrottledNanos { get; init; }
+    /// <summary>Peak usage (v1 memory.max_usage_in_bytes, v2 memory.peak when the kernel has it).</summary>
+    public ulong MemoryMaxUsage { get; init; }
     public ulong PidsCurrent { get; init; }
+    /// <summary>0 when unlimited.</summary>
+    public ulong PidsLimit { get; init; }
+    public ulong BlkioReadBytes { get; init; }
+    public ulong BlkioWriteBytes { get; init; }
     public IReadOnlyDictionary<string, ulong> MemoryStat { get; init; } = new Dictionary<string, ulong>();
 }

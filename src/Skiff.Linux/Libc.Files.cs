@@ -78,3 +78,34 @@ public static unsafe partial class Libc
         }
     }
 }
+
+public static unsafe partial class Libc
+{
+    public const short POLLIN = 1, POLLHUP = 0x10;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd { public int Fd; public short Events; public short Revents; }
+
+    [LibraryImport(Lib, EntryPoint = "poll", SetLastError = true)]
+    public static partial int poll(PollFd* fds, nuint nfds, int timeoutMs);
+}
+
+public static unsafe partial class Libc
+{
+    [LibraryImport(Lib, EntryPoint = "chmod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int chmod(string path, uint mode);
+}
+
+public static unsafe partial class Libc
+{
+    public const uint CLOSE_RANGE_CLOEXEC = 4;
+
+    [LibraryImport(Lib, EntryPoint = "close_range", SetLastError = true)]
+    public static partial int close_range(uint first, uint last, int flags);
+
+    [LibraryImport(Lib, EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int unlink(string path);
+
+    [LibraryImport(Lib, EntryPoint = "rmdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int rmdir(string path);
+}

@@ -26,6 +26,21 @@ public static unsafe partial class Libc
             return (int)syscall(155, (long)n, (long)p, 0, 0, 0, 0);
     }
 
+    [LibraryImport(Lib, EntryPoint = "statvfs", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int statvfs(string path, byte* buf);
+
+    /// <summary>
+    /// The MS_RDONLY/NOSUID/NODEV/NOEXEC/NOATIME/NODIRATIME flags of the mount holding <paramref name="path"/>
+    /// (statvfs f_flag uses the same bit values for these).
+    /// </summary>
+    public static ulong MountFlagsOf(string path)
+    {
+        byte* buf = stackalloc byte[112];
+        if (statvfs(path, buf) < 0) return 0;
+        ulong f = *(ulong*)(buf + 72);
+        return f & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME);
+    }
+
     [LibraryImport(Lib, EntryPoint = "mknod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int mknod(string path, uint mode, ulong dev);
 

@@ -22,6 +22,9 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "posix_spawn_file_actions_adddup2")]
     public static partial int posix_spawn_file_actions_adddup2(void* fa, int fd, int newfd);
 
+    [LibraryImport(Lib, EntryPoint = "posix_spawn_file_actions_addclose")]
+    public static partial int posix_spawn_file_actions_addclose(void* fa, int fd);
+
     [LibraryImport(Lib, EntryPoint = "posix_spawnattr_init")]
     public static partial int posix_spawnattr_init(void* attr);
 

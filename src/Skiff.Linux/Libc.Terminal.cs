@@ -23,3 +23,37 @@ public static unsafe partial class Libc
         return (master, $"{ptsDir}/{n}");
     }
 }
+
+public static unsafe partial class Libc
+{
+    private const int TermiosSize = 60;
+
+    [LibraryImport(Lib, EntryPoint = "tcgetattr", SetLastError = true)]
+    private static partial int tcgetattr(int fd, byte* termios);
+
+    [LibraryImport(Lib, EntryPoint = "tcsetattr", SetLastError = true)]
+    private static partial int tcsetattr(int fd, int action, byte* termios);
+
+    [LibraryImport(Lib, EntryPoint = "cfmakeraw")]
+    private static partial void cfmakeraw(byte* termios);
+
+    /// <summary>Puts the tty at <paramref name="fd"/> in raw mode; returns the previous settings, or null when it is not a tty.</summary>
+    public static byte[]? MakeRaw(int fd)
+    {
+        byte[] saved = new byte[TermiosSize];
+        fixed (byte* s = saved)
+        {
+            if (tcgetattr(fd, s) < 0) return null;
+            byte* raw = stackalloc byte[TermiosSize];
+            new Span<byte>(s, TermiosSize).CopyTo(new Span<byte>(raw, TermiosSize));
+            cfmakeraw(raw);
+            tcsetattr(fd, 0, raw);
+        }
+        return saved;
+    }
+
+    public static void RestoreTermios(int fd, byte[] saved)
+    {
+        fixed (byte* s = saved) tcsetattr(fd, 0, s);
+    }
+}

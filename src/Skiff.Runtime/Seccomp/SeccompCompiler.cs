@@ -7,7 +7,8 @@ namespace Skiff.Runtime.Seccomp;
 /// Compiles an OCI <c>linux.seccomp</c> section into a classic BPF program for x86_64, the way
 /// libseccomp would for a single architecture:
 /// <list type="bullet">
-/// <item>another architecture (i386, x32 numbers) gets the default action, since our syscall numbers only hold for x86_64;</item>
+/// <item>x86_64 and, when the profile lists SCMP_ARCH_X86, i386 each get their own section with their own syscall
+/// numbers; x32 and other architectures get the default action;</item>
 /// <item>each listed syscall gets a block: argument-conditional rules first (all conditions of a rule must hold),
 /// then the unconditional rule, then the default action;</item>
 /// <item>numbers beyond <see cref="SyscallTable.MaxKnown"/> return ENOSYS when the default action is an errno,
@@ -18,7 +19,8 @@ namespace Skiff.Runtime.Seccomp;
 public static class SeccompCompiler
 {
     private const ushort LdAbs = 0x20, JeqK = 0x15, JgeK = 0x35, JgtK = 0x25, AndK = 0x54, Ret = 0x06;
-    private const uint AuditArchX86_64 = 0xC000003E;
+    private const uint AuditArchX86_64 = 0xC000003E, AuditArchI386 = 0x40000003;
+    private const ushort Ja = 0x05;
     private const uint RetKillProcess = 0x80000000, RetKillThread = 0, RetTrap = 0x00030000, RetErrno = 0x00050000,
         RetTrace = 0x7ff00000, RetLog = 0x7ffc0000, RetAllow = 0x7fff0000;
     private const uint ENOSYS = 38, EPERM = 1;
@@ -26,18 +28,43 @@ public static class SeccompCompiler
     public static Libc.SockFilter[] Compile(OciSeccomp profile)
     {
         uint defaultRet = ActionValue(profile.DefaultAction, profile.DefaultErrnoRet, profile.DefaultErrnoRet ?? EPERM);
+        bool withI386 = profile.Architectures?.Contains("SCMP_ARCH_X86") == true;
         var asm = new Assembler();
-        int defaultLabel = asm.NewLabel();
+        int i386Section = asm.NewLabel();
 
+        // Jumps are 8-bit, so early exits return in place and the i386 section is reached with a long JA.
+        int archOk = asm.NewLabel(), nativeAbi = asm.NewLabel();
         asm.Emit(LdAbs, 4);
-        asm.Jump(JeqK, AuditArchX86_64, Assembler.Next, defaultLabel);
+        asm.Jump(JeqK, AuditArchX86_64, archOk, Assembler.Next);
+        if (withI386) asm.JumpAlways(i386Section);
+        else asm.Emit(Ret, defaultRet);
+        asm.Mark(archOk);
         asm.Emit(LdAbs, 0);
-        asm.Jump(JgeK, 0x40000000, defaultLabel, Assembler.Next);
+        asm.Jump(JgeK, 0x40000000, Assembler.Next, nativeAbi);
+        asm.Emit(Ret, defaultRet);
+        asm.Mark(nativeAbi);
+        EmitSection(asm, profile, SyscallTable.X86_64, defaultRet);
 
+        if (withI386)
+        {
+            int i386Ok = asm.NewLabel();
+            asm.Mark(i386Section);
+            asm.Jump(JeqK, AuditArchI386, i386Ok, Assembler.Next);
+            asm.Emit(Ret, defaultRet);
+            asm.Mark(i386Ok);
+            asm.Emit(LdAbs, 0);
+            EmitSection(asm, profile, SyscallTable.I386, defaultRet);
+        }
+        return asm.Build();
+    }
+
+    /// <summary>The per-syscall blocks for one architecture's numbers, with the nr loaded in A; always ends in a return.</summary>
+    private static void EmitSection(Assembler asm, OciSeccomp profile, Dictionary<string, int> table, uint defaultRet)
+    {
         var groups = new SortedDictionary<int, List<OciSyscall>>();
         foreach (OciSyscall rule in profile.Syscalls ?? [])
             foreach (string name in rule.Names)
-                if (SyscallTable.X86_64.TryGetValue(name, out int nr))
+                if (table.TryGetValue(name, out int nr))
                 {
                     if (!groups.TryGetValue(nr, out var list)) groups[nr] = list = [];
                     list.Add(rule);
@@ -47,33 +74,26 @@ public static class SeccompCompiler
         {
             int nextGroup = asm.NewLabel();
             asm.Jump(JeqK, (uint)nr, Assembler.Next, nextGroup);
-            bool terminated = false;
             foreach (OciSyscall rule in rules.Where(r => r.Args is { Count: > 0 }))
             {
                 int nextRule = asm.NewLabel();
-                foreach (var group in rule.Args!.GroupBy(a => a.Index))
-                    foreach (OciSyscallArg arg in group) EmitArgCheck(asm, arg, nextRule);
+                foreach (OciSyscallArg arg in rule.Args!) EmitArgCheck(asm, arg, nextRule);
                 asm.Emit(Ret, ActionValue(rule.Action, rule.ErrnoRet, profile.DefaultErrnoRet ?? EPERM));
                 asm.Mark(nextRule);
             }
             OciSyscall? plain = rules.FirstOrDefault(r => r.Args is not { Count: > 0 });
-            if (plain is not null)
-            {
-                asm.Emit(Ret, ActionValue(plain.Action, plain.ErrnoRet, profile.DefaultErrnoRet ?? EPERM));
-                terminated = true;
-            }
-            if (!terminated) asm.Emit(Ret, defaultRet);
+            asm.Emit(Ret, plain is null ? defaultRet : ActionValue(plain.Action, plain.ErrnoRet, profile.DefaultErrnoRet ?? EPERM));
             asm.Mark(nextGroup);
         }
 
         if ((defaultRet & 0xffff0000) == RetErrno)
         {
-            asm.Jump(JgtK, SyscallTable.MaxKnown, Assembler.Next, defaultLabel);
+            int known = asm.NewLabel();
+            asm.Jump(JgtK, SyscallTable.MaxKnown, Assembler.Next, known);
             asm.Emit(Ret, RetErrno | ENOSYS);
+            asm.Mark(known);
         }
-        asm.Mark(defaultLabel);
         asm.Emit(Ret, defaultRet);
-        return asm.Build();
     }
 
     private static uint ActionValue(string action, uint? errnoRet, uint fallbackErrno) => action switch
@@ -138,6 +158,9 @@ public static class SeccompCompiler
         public void Emit(ushort code, uint k) => _code.Add((code, k, Next, Next));
         public void Jump(ushort code, uint k, int jt, int jf) => _code.Add((code, k, jt, jf));
 
+        /// <summary>An unconditional jump with a 32-bit offset (BPF_JA keeps it in k).</summary>
+        public void JumpAlways(int label) => _code.Add((Ja, (uint)label, Next, Next));
+
         public Libc.SockFilter[] Build()
         {
             if (_code.Count > 4096) throw new InvalidOperationException($"seccomp program too long ({_code.Count} instructions)");
@@ -145,6 +168,13 @@ public static class SeccompCompiler
             for (int i = 0; i < _code.Count; i++)
             {
                 var (code, k, jt, jf) = _code[i];
+                if (code == Ja)
+                {
+                    int target = _labels[(int)k];
+                    if (target <= i) throw new InvalidOperationException("seccomp jump backwards");
+                    result[i] = new Libc.SockFilter { Code = code, K = (uint)(target - i - 1) };
+                    continue;
+                }
                 result[i] = new Libc.SockFilter { Code = code, K = k, Jt = Offset(i, jt), Jf = Offset(i, jf) };
             }
             return result;

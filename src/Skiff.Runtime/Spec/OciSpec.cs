@@ -34,6 +34,8 @@ public sealed class OciSpec
 public sealed class OciProcess
 {
     public bool Terminal { get; set; }
+    /// <summary>Initial window size of the pty in terminal mode (Docker sets it for <c>-t</c>).</summary>
+    public OciConsoleSize? ConsoleSize { get; set; }
     public OciUser User { get; set; } = new();
     public List<string> Args { get; set; } = [];
     public List<string>? Env { get; set; }
@@ -43,6 +45,12 @@ public sealed class OciProcess
     public bool NoNewPrivileges { get; set; }
     public int? OomScoreAdj { get; set; }
     public string? ApparmorProfile { get; set; }
+}
+
+public sealed class OciConsoleSize
+{
+    public uint Height { get; set; }
+    public uint Width { get; set; }
 }
 
 public sealed class OciUser

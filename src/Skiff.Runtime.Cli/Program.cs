@@ -1,0 +1,14 @@
+using Skiff.Runtime.Init;
+
+namespace Skiff.Runtime.Cli;
+
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        // The second stage: dispatched before anything else so the init pays for nothing it does not use.
+        Skiff.Runtime.Trace.Mark("main");
+        if (args.Length == 1 && args[0] == "init") return InitStage.Run();
+        return Commands.Run(args);
+    }
+}

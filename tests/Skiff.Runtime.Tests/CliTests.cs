@@ -1,0 +1,82 @@
+using System.Text.Json;
+
+namespace Skiff.Runtime.Tests;
+
+/// <summary>The runc-compatible CLI across separate process invocations (create exits while the init waits on the exec fifo).</summary>
+public sealed class CliTests
+{
+    private static RunResult Cli(BusyboxBundle b, params string[] args) =>
+        Runner.Run(TestEnvironment.RuntimeBinary, new[] { "--root", b.StateRoot }.Concat(args));
+
+    private static JsonElement State(BusyboxBundle b)
+    {
+        RunResult r = Cli(b, "state", b.Id);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        return JsonDocument.Parse(r.Stdout).RootElement;
+    }
+
+    [Fact]
+    public void CreateStartStateExecKillDelete()
+    {
+        using var b = new BusyboxBundle("sleep", "60");
+        string pidFile = Path.Combine(b.Dir, "pid");
+        try
+        {
+            RunResult created = Cli(b, "create", "--bundle", b.Dir, "--pid-file", pidFile, b.Id);
+            Assert.True(created.ExitCode == 0, created.Stderr);
+            JsonElement s = State(b);
+            Assert.Equal("created", s.GetProperty("status").GetString());
+            Assert.Equal(b.Id, s.GetProperty("id").GetString());
+            Assert.Equal(int.Parse(File.ReadAllText(pidFile)), s.GetProperty("pid").GetInt32());
+            Assert.Equal(b.Dir, s.GetProperty("bundle").GetString());
+
+            Assert.Equal(0, Cli(b, "start", b.Id).ExitCode);
+            Assert.Equal("running", State(b).GetProperty("status").GetString());
+            Assert.NotEqual(0, Cli(b, "start", b.Id).ExitCode);
+
+            RunResult exec = Cli(b, "exec", b.Id, "sh", "-c", "echo $$ from $(hostname); exit 3");
+            Assert.Equal(3, exec.ExitCode);
+            Assert.EndsWith(" from skiffhost\n", exec.Stdout);
+
+            Assert.Equal(0, Cli(b, "update", "--memory", "33554432", "--pids-limit", "20", b.Id).ExitCode);
+            RunResult limits = Cli(b, "exec", b.Id, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/pids/pids.max");
+            Assert.Equal("33554432\n20\n", limits.Stdout);
+
+            RunResult list = Cli(b, "list", "--format", "json");
+            Assert.Contains(b.Id, list.Stdout);
+            RunResult ps = Cli(b, "ps", "--format", "json", b.Id);
+            Assert.Single(JsonDocument.Parse(ps.Stdout).RootElement.EnumerateArray());
+
+            Assert.Equal(0, Cli(b, "pause", b.Id).ExitCode);
+            Assert.Equal("paused", State(b).GetProperty("status").GetString());
+            Assert.Equal(0, Cli(b, "resume", b.Id).ExitCode);
+
+            Assert.NotEqual(0, Cli(b, "delete", b.Id).ExitCode);
+            Assert.Equal(0, Cli(b, "kill", b.Id, "KILL").ExitCode);
+            for (int i = 0; i < 100 && State(b).GetProperty("status").GetString() != "stopped"; i++) Thread.Sleep(20);
+            Assert.Equal("stopped", State(b).GetProperty("status").GetString());
+            Assert.Equal(0, Cli(b, "delete", b.Id).ExitCode);
+            Assert.NotEqual(0, Cli(b, "state", b.Id).ExitCode);
+        }
+        finally { Cli(b, "delete", "--force", b.Id); }
+    }
+
+    [Fact]
+    public void RunPassesStdioThroughAndDetachedRunLeavesItRunning()
+    {
+        using var b = new BusyboxBundle("sh", "-c", "echo out; echo err >&2; exit 7");
+        RunResult r = Cli(b, "run", "--bundle", b.Dir, b.Id);
+        Assert.Equal(7, r.ExitCode);
+        Assert.Equal("out\n", r.Stdout);
+        Assert.Equal("err\n", r.Stderr);
+        Assert.NotEqual(0, Cli(b, "state", b.Id).ExitCode);
+
+        using var d = new BusyboxBundle("sleep", "60");
+        try
+        {
+            Assert.Equal(0, Cli(d, "run", "-d", "--bundle", d.Dir, d.Id).ExitCode);
+            Assert.Equal("running", State(d).GetProperty("status").GetString());
+        }
+        finally { Assert.Equal(0, Cli(d, "delete", "-f", d.Id).ExitCode); }
+    }
+}
