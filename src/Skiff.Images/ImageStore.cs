@@ -36,7 +36,11 @@ public sealed class ImageStore
     private readonly Dictionary<string, int> _pinnedChains = new(StringComparer.Ordinal);
     private readonly string _imagesDir;
 
-    /// <summary>Opens (creating if needed) the store under <paramref name="dataRoot"/> and recovers from a crash.</summary>
+    /// <summary>
+    /// Opens (creating if needed) the store under <paramref name="dataRoot"/> and recovers from a crash: half-written
+    /// layers and ingests are removed, image records whose config blob is missing are dropped. Blobs are not rehashed
+    /// here (that is <see cref="ContentStore.Verify"/>, an explicit, slow check).
+    /// </summary>
     public ImageStore(string dataRoot)
     {
         DataRoot = Path.GetFullPath(dataRoot);
@@ -45,7 +49,7 @@ public sealed class ImageStore
         _imagesDir = Path.Combine(DataRoot, "images");
         Directory.CreateDirectory(_imagesDir);
         Snapshots.Recover();
-        Content.Verify();
+        Content.RemoveStaleIngests();
         LoadState();
     }
 
