@@ -140,6 +140,21 @@ public sealed class ImageStore
         }
     }
 
+    /// <summary>
+    /// <c>docker export</c> of a container that is not running (or whose rootfs is not mounted here): writes the merged
+    /// view of <paramref name="upperDir"/> over the image's layers as a tar, computed without mounting.
+    /// </summary>
+    public void ExportRootfs(string imageId, string? upperDir, Stream output)
+    {
+        var layers = new List<string>();
+        if (upperDir is not null) layers.Add(upperDir);
+        layers.AddRange(LayerPaths(imageId));
+        OverlayTree.WriteMerged(layers, output);
+    }
+
+    /// <summary><c>docker diff</c>: what a container's upper dir changed relative to its image, sorted by path.</summary>
+    public IReadOnlyList<LayerChange> Changes(string imageId, string upperDir) => OverlayTree.Changes(upperDir, LayerPaths(imageId));
+
     // ---------------------------------------------------------------- tags
 
     /// <summary>Tags the image found by <paramref name="source"/> as <paramref name="target"/> (tag defaults to latest), moving the tag if it pointed elsewhere.</summary>
@@ -488,9 +503,16 @@ public sealed class ImageStore
         var parts = archivePath.Split('/', StringSplitOptions.RemoveEmptyEntries);
         if (parts.Length == 0 || parts.Any(p => p is ".." or "."))
             throw new InvalidImageArgumentException($"invalid docker archive: bad path '{archivePath}'");
-        string p = Path.Combine(staging, Path.Combine(parts));
-        var fi = new FileInfo(p);
-        if (!fi.Exists || fi.LinkTarget is not null) throw new InvalidImageArgumentException($"invalid docker archive: missing '{archivePath}'");
+        // The staging dir holds untrusted symlinks: every component must be a real directory or file.
+        string p = staging;
+        for (int i = 0; i < parts.Length; i++)
+        {
+            p = Path.Combine(p, parts[i]);
+            var info = new FileInfo(p);
+            bool last = i == parts.Length - 1;
+            if (info.LinkTarget is not null || (last ? !info.Exists : !Directory.Exists(p)))
+                throw new InvalidImageArgumentException($"invalid docker archive: '{archivePath}' is missing or not a regular file");
+        }
         return p;
     }
 

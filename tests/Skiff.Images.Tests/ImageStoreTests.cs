@@ -161,6 +161,18 @@ public class ImageStoreTests
         {
             Sh.Umount(merged);
         }
+        var changes = store.Changes(parent.Id, snap.UpperDir).Select(c => $"{(int)c.Kind} {c.Path}").ToList();
+        Assert.Equal(["0 /bin", "2 /bin/ls", "0 /etc", "2 /etc/passwd", "0 /root", "1 /root/file"], changes);
+        var export = new MemoryStream();
+        store.ExportRootfs(parent.Id, snap.UpperDir, export);
+        export.Position = 0;
+        var exported = new List<string>();
+        using (var r = new TarReader(export, leaveOpen: true)) while (r.GetNextEntry() is { } e) exported.Add(e.Name);
+        Assert.Contains("bin/busybox", exported);
+        Assert.Contains("root/file", exported);
+        Assert.DoesNotContain("etc/passwd", exported);
+        Assert.DoesNotContain("bin/ls", exported);
+
         var child = store.Commit(new CommitOptions
         {
             UpperDir = snap.UpperDir,
