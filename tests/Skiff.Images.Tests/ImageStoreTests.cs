@@ -286,4 +286,39 @@ public class ImageStoreTests
         Assert.Empty(Directory.GetDirectories(Path.Combine(data, "layers")));
         Assert.Empty(Directory.GetFiles(Path.Combine(data, "content/ingest")));
     }
+
+    private static MemoryStream Archive(params (string Name, string? Data, string? Link)[] entries)
+    {
+        var ms = new MemoryStream();
+        using (var w = new TarWriter(ms, leaveOpen: true))
+        {
+            foreach (var (name, data, link) in entries)
+            {
+                if (link is not null) { w.WriteEntry(new TarEntry(name, TarEntryType.SymbolicLink) { LinkName = link }); continue; }
+                byte[] bytes = System.Text.Encoding.UTF8.GetBytes(data!);
+                w.WriteEntry(new TarEntry(name, TarEntryType.RegularFile) { Mode = 0x1A4, Size = bytes.Length }, new MemoryStream(bytes));
+            }
+        }
+        ms.Position = 0;
+        return ms;
+    }
+
+    [Fact]
+    public void LoadRefusesHostPathsAndLayersThatDoNotMatchTheirDiffId()
+    {
+        using var tmp = new TempDir();
+        var store = new ImageStore(Path.Combine(tmp.Path, "data"));
+        var viaSymlink = Archive(("host", null, "/etc"), ("manifest.json", "[{\"Config\":\"host/hostname\",\"Layers\":[]}]", null));
+        var ex = Assert.Throws<InvalidImageArgumentException>(() => store.Load(viaSymlink));
+        Assert.Contains("host/hostname", ex.Message);
+
+        string layer = new string((char)0, 1024);
+        string diffId = "sha256:" + new string('0', 64);
+        string config = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" + diffId + "\"]}}";
+        var mismatch = Archive(("c.json", config, null), ("l/layer.tar", layer, null),
+            ("manifest.json", "[{\"Config\":\"c.json\",\"RepoTags\":[\"x:1\"],\"Layers\":[\"l/layer.tar\"]}]", null));
+        Assert.Contains("does not match its diff ID", Assert.Throws<InvalidImageArgumentException>(() => store.Load(mismatch)).Message);
+        Assert.Empty(store.List());
+        Assert.Empty(store.Snapshots.List());
+    }
 }
