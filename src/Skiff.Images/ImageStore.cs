@@ -38,7 +38,8 @@ public sealed class ImageStore
 
     /// <summary>
     /// Opens (creating if needed) the store under <paramref name="dataRoot"/> and recovers from a crash: half-written
-    /// layers and ingests are removed, image records whose config blob is missing are dropped. Blobs are not rehashed
+    /// layers and ingests are removed, image records whose config blob is missing are dropped, and layers and blobs that
+    /// no image references (an import that died before registering its image) are deleted. Blobs are not rehashed
     /// here (that is <see cref="ContentStore.Verify"/>, an explicit, slow check).
     /// </summary>
     public ImageStore(string dataRoot)
@@ -51,6 +52,7 @@ public sealed class ImageStore
         Snapshots.Recover();
         Content.RemoveStaleIngests();
         LoadState();
+        lock (_lock) CollectGarbage();
     }
 
     public string DataRoot { get; }
@@ -341,6 +343,36 @@ public sealed class ImageStore
             DeleteImage(id, result, containerUsing);
             CollectGarbage();
             return result;
+        }
+    }
+
+    /// <summary>
+    /// <c>docker image prune</c>: deletes dangling images (no tags, no child images), or with <paramref name="all"/> every
+    /// image no container uses, untagging as needed. Returns the entries and the bytes of layer data freed.
+    /// </summary>
+    public (IReadOnlyList<ImageDeleteEntry> Deleted, long SpaceReclaimed) Prune(bool all, Func<string, string?> containerUsing)
+    {
+        lock (_lock)
+        {
+            var result = new List<ImageDeleteEntry>();
+            long before = Snapshots.List().Sum(l => l.Size);
+            bool progress = true;
+            while (progress)
+            {
+                progress = false;
+                foreach (var id in _images.Keys.ToList())
+                {
+                    if (!_images.ContainsKey(id) || HasChildren(id) || containerUsing(id) is not null) continue;
+                    var refs = RefsOf(id).ToList();
+                    if (refs.Count > 0 && !all) continue;
+                    foreach (var r in refs) { _refs.Remove(r); result.Add(new ImageDeleteEntry(Familiar(r), null)); }
+                    if (refs.Count > 0) SaveRepositories();
+                    DeleteImage(id, result, containerUsing);
+                    progress = true;
+                }
+            }
+            CollectGarbage();
+            return (result, before - Snapshots.List().Sum(l => l.Size));
         }
     }
 
@@ -722,9 +754,14 @@ public sealed class ImageStore
         if (File.Exists(RepositoriesPath))
         {
             var repos = JsonSerializer.Deserialize(File.ReadAllBytes(RepositoriesPath), StoreJsonContext.Default.RepositoriesFile);
+            bool dropped = false;
             foreach (var (_, map) in repos?.Repositories ?? [])
                 foreach (var (r, id) in map)
-                    if (_images.ContainsKey(id)) _refs[r] = id;
+                {
+                    if (_images.ContainsKey(id) && ImageReference.TryParse(r, out _, out _)) _refs[r] = id;
+                    else dropped = true;
+                }
+            if (dropped) SaveRepositories();
         }
         foreach (var file in Directory.EnumerateFiles(_imagesDir, ".*.tmp")) File.Delete(file);
         string tmp = Path.Combine(DataRoot, "tmp");

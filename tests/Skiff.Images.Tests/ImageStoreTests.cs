@@ -321,4 +321,41 @@ public class ImageStoreTests
         Assert.Empty(store.List());
         Assert.Empty(store.Snapshots.List());
     }
+
+    [Fact]
+    public void PruneRemovesDanglingThenAllUnused()
+    {
+        using var tmp = new TempDir();
+        var store = new ImageStore(Path.Combine(tmp.Path, "data"));
+        byte[] rootfs = BusyboxRootfs(tmp);
+        var dangling = store.Import(new MemoryStream(rootfs), new ImportOptions { Message = "dangling" });
+        var used = store.Import(new MemoryStream(rootfs), new ImportOptions { Message = "used" });
+        var tagged = store.Import(new MemoryStream(rootfs), new ImportOptions { Reference = "keep", Message = "tagged" });
+        Func<string, string?> users = id => id == used.Id ? "ctr" : null;
+
+        var (deleted, _) = store.Prune(all: false, users);
+        Assert.Equal([new ImageDeleteEntry(null, dangling.Id)], deleted);
+        Assert.Single(store.Snapshots.List());
+
+        var (all, reclaimed) = store.Prune(all: true, users);
+        Assert.Equal([new ImageDeleteEntry("keep:latest", null), new ImageDeleteEntry(null, tagged.Id)], all);
+        Assert.Equal(0, reclaimed);
+        Assert.Equal(used.Id, store.List().Single().Id);
+    }
+
+    [Fact]
+    public void StartupCollectsLayersOfImportsThatNeverRegistered()
+    {
+        using var tmp = new TempDir();
+        string data = Path.Combine(tmp.Path, "data");
+        var store = new ImageStore(data);
+        var img = store.Import(new MemoryStream(BusyboxRootfs(tmp)), new ImportOptions { Reference = "x" });
+        // Simulate a crash after the layer was committed but before the image record was written.
+        File.Delete(Path.Combine(data, "images", img.Id[7..] + ".json"));
+        var reopened = new ImageStore(data);
+        Assert.Empty(reopened.List());
+        Assert.Empty(reopened.Snapshots.List());
+        Assert.Empty(reopened.Content.List());
+        Assert.DoesNotContain("x:latest", File.ReadAllText(Path.Combine(data, "images/repositories.json")));
+    }
 }
