@@ -34,6 +34,7 @@ public sealed class ImageStore
     private readonly Dictionary<string, ImageRecord> _images = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _refs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _pinnedChains = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (byte[] Bytes, long Size)> _cache = new(StringComparer.Ordinal);
     private readonly string _imagesDir;
 
     /// <summary>
@@ -380,6 +381,7 @@ public sealed class ImageStore
     {
         var record = _images[id];
         _images.Remove(id);
+        _cache.Remove(id);
         File.Delete(RecordPath(id));
         result.Add(new ImageDeleteEntry(null, id));
         if (record.Parent is { } parent && _images.ContainsKey(parent) && !RefsOf(parent).Any() && !HasChildren(parent) && containerUsing(parent) is null)
@@ -714,9 +716,17 @@ public sealed class ImageStore
         }
     }
 
+    /// <summary>Builds the caller's snapshot of an image; config bytes and sizes are cached (both are immutable). Call under the lock.</summary>
     private Image Build(string id)
     {
-        byte[] bytes = Content.ReadAllBytes(Digest.Parse(id));
+        if (!_cache.TryGetValue(id, out var cached))
+        {
+            byte[] b = Content.ReadAllBytes(Digest.Parse(id));
+            var c = ParseConfig(b);
+            cached = (b, ChainIds(c.RootFs.DiffIds).Sum(chain => Snapshots.Get(chain)?.Size ?? 0));
+            _cache[id] = cached;
+        }
+        byte[] bytes = cached.Bytes;
         var config = ParseConfig(bytes);
         var chains = ChainIds(config.RootFs.DiffIds);
         var refs = RefsOf(id).Select(ImageReference.Parse).ToList();
@@ -728,7 +738,7 @@ public sealed class ImageStore
             Parent = _images[id].Parent,
             Config = config,
             ConfigBytes = bytes,
-            Size = chains.Sum(c => Snapshots.Get(c)?.Size ?? 0),
+            Size = cached.Size,
             DiffIds = config.RootFs.DiffIds,
             ChainIds = chains,
         };
