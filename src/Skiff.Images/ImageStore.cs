@@ -239,7 +239,15 @@ public sealed class ImageStore
             string parentChain = parent.ChainIds.Count > 0 ? parent.ChainIds[^1] : "";
             string chain = parent.ChainIds.Count == 0 ? diffId.ToString() : ChainId(parentChain, diffId.ToString());
             Pin([chain]);
-            layer = Snapshots.Get(chain) ?? ExtractBlob(diffId, chain, parent.ChainIds.Count == 0 ? null : parentChain);
+            try
+            {
+                layer = Snapshots.Get(chain) ?? ExtractBlob(diffId, chain, parent.ChainIds.Count == 0 ? null : parentChain);
+            }
+            catch
+            {
+                Unpin(chain);
+                throw;
+            }
         }
         finally
         {

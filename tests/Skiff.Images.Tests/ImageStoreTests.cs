@@ -358,4 +358,25 @@ public class ImageStoreTests
         Assert.Empty(reopened.Content.List());
         Assert.DoesNotContain("x:latest", File.ReadAllText(Path.Combine(data, "images/repositories.json")));
     }
+
+    [Fact]
+    public void DiffIdIsTheSameForPlainGzipAndZstdOfOneTar()
+    {
+        using var tmp = new TempDir();
+        var store = new ImageStore(Path.Combine(tmp.Path, "data"));
+        byte[] gz = BusyboxRootfs(tmp);
+        string plainPath = Path.Combine(tmp.Path, "plain.tar");
+        using (var g = new GZipStream(new MemoryStream(gz), CompressionMode.Decompress))
+        using (var f = File.Create(plainPath))
+            g.CopyTo(f);
+        Sh.Run("zstd", "-q", plainPath, "-o", plainPath + ".zst");
+        var fromGzip = store.Import(new MemoryStream(gz), new ImportOptions { Reference = "gz" });
+        var fromPlain = store.Import(File.OpenRead(plainPath), new ImportOptions { Reference = "plain" });
+        var fromZstd = store.Import(File.OpenRead(plainPath + ".zst"), new ImportOptions { Reference = "zstd" });
+        string expected = "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(plainPath)));
+        Assert.Equal([expected], fromGzip.DiffIds);
+        Assert.Equal([expected], fromPlain.DiffIds);
+        Assert.Equal([expected], fromZstd.DiffIds);
+        Assert.Single(store.Snapshots.List());
+    }
 }
