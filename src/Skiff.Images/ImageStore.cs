@@ -33,7 +33,8 @@ public sealed class ImageStore
     private readonly Lock _lock = new();
     private readonly Dictionary<string, ImageRecord> _images = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _refs = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, int> _pinnedChains = new(StringComparer.Ordinal);
+    private int _operations;
+    private bool _gcPending;
     private readonly Dictionary<string, (byte[] Bytes, long Size)> _cache = new(StringComparer.Ordinal);
     private readonly string _imagesDir;
 
@@ -188,26 +189,20 @@ public sealed class ImageStore
         var reference = options.Reference is null ? null : ParseTagTarget(options.Reference);
         var config = new ContainerConfig();
         ConfigChanges.Apply(config, options.Changes);
+        using var op = BeginOperation();
         var layer = ImportLayer(source, parentChain: null, expectedDiffId: null);
-        try
+        var now = DateTime.UtcNow;
+        var image = new ImageConfig
         {
-            var now = DateTime.UtcNow;
-            var image = new ImageConfig
-            {
-                Architecture = options.Architecture ?? HostArchitecture(),
-                Os = options.Os ?? "linux",
-                Created = now,
-                Comment = options.Message is { Length: > 0 } ? options.Message : null,
-                Config = config,
-                RootFs = new RootFs { DiffIds = [layer.DiffId] },
-                History = [new HistoryEntry { Created = now, Comment = options.Message is { Length: > 0 } m ? m : "Imported from " + options.Source }],
-            };
-            return Register(JsonSerializer.SerializeToUtf8Bytes(image, ImageJsonContext.Default.ImageConfig), parent: null, reference);
-        }
-        finally
-        {
-            Unpin(layer.ChainId);
-        }
+            Architecture = options.Architecture ?? HostArchitecture(),
+            Os = options.Os ?? "linux",
+            Created = now,
+            Comment = options.Message is { Length: > 0 } ? options.Message : null,
+            Config = config,
+            RootFs = new RootFs { DiffIds = [layer.DiffId] },
+            History = [new HistoryEntry { Created = now, Comment = options.Message is { Length: > 0 } m ? m : "Imported from " + options.Source }],
+        };
+        return Register(JsonSerializer.SerializeToUtf8Bytes(image, ImageJsonContext.Default.ImageConfig), parent: null, reference);
     }
 
     // ---------------------------------------------------------------- commit
@@ -226,54 +221,31 @@ public sealed class ImageStore
         var containerConfig = (options.Config ?? config.Config ?? new ContainerConfig()).Clone();
         ConfigChanges.Apply(containerConfig, options.Changes);
 
+        using var op = BeginOperation();
         Digest diffId;
         using (var writer = Content.BeginIngest())
         {
             DirectoryArchiver.WriteTree(options.UpperDir, writer, new ArchiveOptions { OverlayDiff = true });
             diffId = writer.Commit().Digest;
         }
-        LayerInfo layer;
-        Pin(parent.ChainIds);
-        try
+        string? parentChain = parent.ChainIds.Count > 0 ? parent.ChainIds[^1] : null;
+        string chain = parentChain is null ? diffId.ToString() : ChainId(parentChain, diffId.ToString());
+        if (Snapshots.Get(chain) is null) ExtractBlob(diffId, chain, parentChain);
+
+        var now = DateTime.UtcNow;
+        config.Created = now;
+        config.Author = options.Author;
+        config.Comment = options.Comment;
+        config.Config = containerConfig;
+        config.RootFs.DiffIds.Add(diffId.ToString());
+        (config.History ??= []).Add(new HistoryEntry
         {
-            string parentChain = parent.ChainIds.Count > 0 ? parent.ChainIds[^1] : "";
-            string chain = parent.ChainIds.Count == 0 ? diffId.ToString() : ChainId(parentChain, diffId.ToString());
-            Pin([chain]);
-            try
-            {
-                layer = Snapshots.Get(chain) ?? ExtractBlob(diffId, chain, parent.ChainIds.Count == 0 ? null : parentChain);
-            }
-            catch
-            {
-                Unpin(chain);
-                throw;
-            }
-        }
-        finally
-        {
-            Unpin(parent.ChainIds);
-        }
-        try
-        {
-            var now = DateTime.UtcNow;
-            config.Created = now;
-            config.Author = options.Author;
-            config.Comment = options.Comment;
-            config.Config = containerConfig;
-            config.RootFs.DiffIds.Add(diffId.ToString());
-            (config.History ??= []).Add(new HistoryEntry
-            {
-                Created = now,
-                CreatedBy = options.CreatedBy,
-                Author = options.Author,
-                Comment = options.Comment,
-            });
-            return Register(JsonSerializer.SerializeToUtf8Bytes(config, ImageJsonContext.Default.ImageConfig), parent.Id, reference);
-        }
-        finally
-        {
-            Unpin(layer.ChainId);
-        }
+            Created = now,
+            CreatedBy = options.CreatedBy,
+            Author = options.Author,
+            Comment = options.Comment,
+        });
+        return Register(JsonSerializer.SerializeToUtf8Bytes(config, ImageJsonContext.Default.ImageConfig), parent.Id, reference);
     }
 
     private LayerInfo ExtractBlob(Digest diffId, string chain, string? parentChain)
@@ -396,10 +368,18 @@ public sealed class ImageStore
             DeleteImage(parent, result, containerUsing);
     }
 
-    /// <summary>Removes layers and blobs that no image (and no operation in flight) needs.</summary>
+    /// <summary>
+    /// Removes layers and blobs that no image needs. While an import, commit or load is in flight (its layers and blobs
+    /// exist before its image does) the collection is deferred to the end of the last such operation. Call under the lock.
+    /// </summary>
     private void CollectGarbage()
     {
-        var keepChains = new HashSet<string>(_pinnedChains.Keys, StringComparer.Ordinal);
+        if (_operations > 0)
+        {
+            _gcPending = true;
+            return;
+        }
+        var keepChains = new HashSet<string>(StringComparer.Ordinal);
         var keepBlobs = new HashSet<string>(StringComparer.Ordinal);
         foreach (var id in _images.Keys)
         {
@@ -479,6 +459,7 @@ public sealed class ImageStore
     /// <exception cref="InvalidImageArgumentException">Not a docker archive, or a layer that does not match its diff ID.</exception>
     public IReadOnlyList<string> Load(Stream input)
     {
+        using var op = BeginOperation();
         string staging = Path.Combine(DataRoot, "tmp", "load-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)));
         Directory.CreateDirectory(staging);
         try
@@ -504,33 +485,22 @@ public sealed class ImageStore
                 if (config.RootFs.DiffIds.Count != entry.Layers.Count)
                     throw new InvalidImageArgumentException("invalid docker archive: layer count does not match rootfs.diff_ids");
                 var refs = (entry.RepoTags ?? []).Select(ParseTagTarget).ToList();
-                var pinned = new List<string>();
-                try
+                string? parentChain = null;
+                for (int i = 0; i < entry.Layers.Count; i++)
                 {
-                    string? parentChain = null;
-                    for (int i = 0; i < entry.Layers.Count; i++)
+                    string expected = config.RootFs.DiffIds[i];
+                    string chain = parentChain is null ? expected : ChainId(parentChain, expected);
+                    if (Snapshots.Get(chain) is null || !Content.Exists(Digest.Parse(expected)))
                     {
-                        string expected = config.RootFs.DiffIds[i];
-                        string chain = parentChain is null ? expected : ChainId(parentChain, expected);
-                        Pin([chain]);
-                        pinned.Add(chain);
-                        if (Snapshots.Get(chain) is null || !Content.Exists(Digest.Parse(expected)))
-                        {
-                            using var layerStream = File.OpenRead(StagedPath(staging, entry.Layers[i]));
-                            var layer = ImportLayer(layerStream, parentChain, expected);
-                            Unpin(layer.ChainId);
-                        }
-                        parentChain = chain;
+                        using var layerStream = File.OpenRead(StagedPath(staging, entry.Layers[i]));
+                        ImportLayer(layerStream, parentChain, expected);
                     }
-                    var image = Register(configBytes, parent: null, refs.FirstOrDefault());
-                    foreach (var r in refs.Skip(1)) Tag(image.Id, r.ToString());
-                    if (refs.Count == 0) messages.Add("Loaded image ID: " + image.Id);
-                    messages.AddRange(refs.Select(r => "Loaded image: " + r.Familiar));
+                    parentChain = chain;
                 }
-                finally
-                {
-                    Unpin(pinned);
-                }
+                var image = Register(configBytes, parent: null, refs.FirstOrDefault());
+                foreach (var r in refs.Skip(1)) Tag(image.Id, r.ToString());
+                if (refs.Count == 0) messages.Add("Loaded image ID: " + image.Id);
+                messages.AddRange(refs.Select(r => "Loaded image: " + r.Familiar));
             }
             return messages;
         }
@@ -561,8 +531,8 @@ public sealed class ImageStore
     // ---------------------------------------------------------------- internals
 
     /// <summary>
-    /// Extracts one layer stream into a new snapshot while storing its uncompressed bytes as a blob; the resulting chain ID is
-    /// pinned (protected from garbage collection) until the caller unpins it.
+    /// Extracts one layer stream into a new snapshot while storing its uncompressed bytes as a blob. Callers hold an
+    /// operation (<see cref="BeginOperation"/>) until the image that uses the layer is registered.
     /// </summary>
     private LayerInfo ImportLayer(Stream source, string? parentChain, string? expectedDiffId)
     {
@@ -586,16 +556,7 @@ public sealed class ImageStore
         }
         string diffId = blob.Digest.ToString();
         string chain = parentChain is null ? diffId : ChainId(parentChain, diffId);
-        Pin([chain]);
-        try
-        {
-            return pending.Commit(chain, parentChain, diffId, result.FileBytes);
-        }
-        catch
-        {
-            Unpin([chain]);
-            throw;
-        }
+        return pending.Commit(chain, parentChain, diffId, result.FileBytes);
     }
 
     private static ExtractResult Extract(Stream tar, string dir, ExtractOptions? options = null)
@@ -642,18 +603,29 @@ public sealed class ImageStore
         return r.WithDefaultTag();
     }
 
-    private void Pin(IEnumerable<string> chains)
+    /// <summary>Marks an operation that creates layers and blobs before its image record; see <see cref="CollectGarbage"/>.</summary>
+    private Operation BeginOperation()
     {
-        lock (_lock) foreach (var c in chains) _pinnedChains[c] = _pinnedChains.GetValueOrDefault(c) + 1;
+        lock (_lock) _operations++;
+        return new Operation(this);
     }
 
-    private void Unpin(string chain) => Unpin([chain]);
-
-    private void Unpin(IEnumerable<string> chains)
+    private void EndOperation()
     {
         lock (_lock)
-            foreach (var c in chains)
-                if (_pinnedChains.TryGetValue(c, out int n)) { if (n <= 1) _pinnedChains.Remove(c); else _pinnedChains[c] = n - 1; }
+        {
+            _operations--;
+            if (_operations == 0 && _gcPending)
+            {
+                _gcPending = false;
+                CollectGarbage();
+            }
+        }
+    }
+
+    private readonly struct Operation(ImageStore store) : IDisposable
+    {
+        public void Dispose() => store.EndOperation();
     }
 
     /// <summary>OCI chain ID: <c>ChainID(L0..Ln) = sha256(ChainID(L0..Ln-1) + " " + DiffID(Ln))</c>.</summary>

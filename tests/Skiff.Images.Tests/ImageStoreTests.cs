@@ -379,4 +379,24 @@ public class ImageStoreTests
         Assert.Equal([expected], fromZstd.DiffIds);
         Assert.Single(store.Snapshots.List());
     }
+
+    [Fact]
+    public void ConcurrentImportsAndRemovalsKeepTheStoreConsistent()
+    {
+        using var tmp = new TempDir();
+        string data = Path.Combine(tmp.Path, "data");
+        var store = new ImageStore(data);
+        byte[] rootfs = BusyboxRootfs(tmp);
+        Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+        {
+            var img = store.Import(new MemoryStream(rootfs), new ImportOptions { Reference = $"img{i}", Message = $"m{i}" });
+            if (i % 2 == 0) store.Remove($"img{i}", false, _ => null);
+            else Assert.True(Directory.Exists(store.LayerPaths(img.Id)[0]));
+        });
+        Assert.Equal(4, store.List().Count);
+        Assert.Single(store.Snapshots.List());
+        var reopened = new ImageStore(data);
+        Assert.Equal(4, reopened.List().Count);
+        foreach (var img in reopened.List()) Assert.True(File.Exists(Path.Combine(reopened.LayerPaths(img.Id)[0], "bin/busybox")));
+    }
 }
