@@ -156,6 +156,9 @@ public sealed class ImageStore
         OverlayTree.WriteMerged(layers, output);
     }
 
+    /// <summary>Deletes a container's writable layer (<c>upper/</c>, <c>work/</c> in <paramref name="containerDir"/>); its overlay must be unmounted.</summary>
+    public void RemoveContainerLayer(string containerDir) => Snapshots.RemoveWritable(containerDir);
+
     /// <summary><c>docker diff</c>: what a container's upper dir changed relative to its image, sorted by path.</summary>
     public IReadOnlyList<LayerChange> Changes(string imageId, string upperDir) => OverlayTree.Changes(upperDir, LayerPaths(imageId));
 
@@ -192,15 +195,16 @@ public sealed class ImageStore
         using var op = BeginOperation();
         var layer = ImportLayer(source, parentChain: null, expectedDiffId: null);
         var now = DateTime.UtcNow;
+        string comment = options.Message is { Length: > 0 } m ? m : "Imported from " + options.Source;
         var image = new ImageConfig
         {
             Architecture = options.Architecture ?? HostArchitecture(),
             Os = options.Os ?? "linux",
             Created = now,
-            Comment = options.Message is { Length: > 0 } ? options.Message : null,
+            Comment = comment,
             Config = config,
             RootFs = new RootFs { DiffIds = [layer.DiffId] },
-            History = [new HistoryEntry { Created = now, Comment = options.Message is { Length: > 0 } m ? m : "Imported from " + options.Source }],
+            History = [new HistoryEntry { Created = now, Comment = comment }],
         };
         return Register(JsonSerializer.SerializeToUtf8Bytes(image, ImageJsonContext.Default.ImageConfig), parent: null, reference);
     }
