@@ -186,4 +186,15 @@ public class ExtractionTests
         LayerExtractor.Extract(Tar(F(".wh.x", "")), root, new ExtractOptions { Whiteouts = WhiteoutMode.None });
         Assert.True(File.Exists(Path.Combine(root, ".wh.x")));
     }
+
+    [Fact]
+    public void RefusedHardLinkLeavesTheExistingEntryAlone()
+    {
+        using var tmp = new TempDir();
+        string sentinel = tmp.Sub("sentinel");
+        string root = tmp.Sub("root");
+        Assert.Throws<UnsafeArchiveEntryException>(() =>
+            LayerExtractor.Extract(Tar(F("keep", "mine"), L("out", sentinel), H("keep", "out/x")), root));
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(root, "keep")));
+    }
 }
