@@ -26,7 +26,7 @@ public class TarFormatTests
         ];
     }
 
-    private static byte[] WriteSample(TarFormat format = TarFormat.Pax)
+    internal static byte[] WriteSample(TarFormat format = TarFormat.Pax)
     {
         var ms = new MemoryStream();
         using (var w = new TarWriter(ms, leaveOpen: true, format))
