@@ -549,6 +549,7 @@ public sealed class ImageStore
             var tee = new TeeStream(plain, writer);
             result = Extract(tee, pending.DiffPath);
             tee.CopyTo(Stream.Null);
+            if (writer.Length == 0) throw new InvalidImageArgumentException("empty archive: no tar data");
             try
             {
                 blob = writer.Commit(expectedDiffId is null ? null : Digest.Parse(expectedDiffId));

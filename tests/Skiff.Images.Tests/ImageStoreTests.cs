@@ -279,6 +279,7 @@ public class ImageStoreTests
 
         Assert.Throws<InvalidImageArgumentException>(() => store.Import(new MemoryStream(new byte[1000].Select((_, i) => (byte)(i * 7)).ToArray()), new ImportOptions()));
         Assert.Throws<InvalidImageArgumentException>(() => store.Import(new MemoryStream(BusyboxRootfs(tmp)), new ImportOptions { Changes = ["RUN rm -rf /"] }));
+        Assert.Contains("empty archive", Assert.Throws<InvalidImageArgumentException>(() => store.Import(new MemoryStream(), new ImportOptions())).Message);
         Assert.Throws<InvalidImageArgumentException>(() => store.Import(new MemoryStream(BusyboxRootfs(tmp, "r2")), new ImportOptions { Reference = "UPPER" }));
 
         Assert.Empty(store.List());
