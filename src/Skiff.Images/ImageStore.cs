@@ -25,7 +25,8 @@ namespace Skiff.Images;
 /// <see cref="Load"/> read their stream synchronously (an ASP.NET request body needs
 /// <c>IHttpBodyControlFeature.AllowSynchronousIO</c>, or call them from a worker thread with a stream that allows it).
 /// Thread-safety: all methods may be called concurrently; metadata changes are serialised by one lock, layer
-/// extraction runs outside it.
+/// extraction runs outside it. Exactly one instance may own a data root at a time (the constructor's crash recovery
+/// deletes other instances' work in progress); the daemon guarantees that with its own pid/lock file.
 /// </para>
 /// <para>One verb per file: ImageStore.Query (find, list, history, container layers, tag), .Import, .Commit, .Remove
 /// (rmi, prune, garbage collection), .SaveLoad; this file holds state, persistence and shared internals.</para>
