@@ -238,13 +238,20 @@ public static class LayerExtractor
             if (entry.Type != TarEntryType.Directory) SetTimes(entry, parent, name);
         }
 
+        /// <summary>
+        /// Applies the entry's xattrs. <c>trusted.overlay.*</c> from an archive is never applied: overlay metadata
+        /// (redirects, origins, opaque flags) must come only from the whiteout conventions this extractor controls.
+        /// A file system without xattrs (EOPNOTSUPP) and user xattrs on symlinks (EPERM, the kernel forbids them) are skipped.
+        /// </summary>
         private void SetXattrs(TarEntry entry, string path)
         {
             if (!_options.PreserveXattrs) return;
             foreach (var (key, value) in entry.Xattrs)
             {
+                if (key.StartsWith("trusted.overlay.", StringComparison.Ordinal)) continue;
                 int e = FsNative.SetXattr(path, key, value);
                 if (e is 0 or Libc.EOPNOTSUPP) continue;
+                if (e == Libc.EPERM && entry.Type == TarEntryType.SymbolicLink && key.StartsWith("user.", StringComparison.Ordinal)) continue;
                 throw new ArchiveEntryException(entry.Name, $"cannot set xattr {key}: {new LinuxException("lsetxattr", e).Message}");
             }
         }
