@@ -63,7 +63,7 @@ public static class DirectoryArchiver
     }
 
     /// <summary>Writes one path; returns false when it was skipped or turned into a whiteout.</summary>
-    private static bool WriteOne(TarWriter writer, string path, string name, in Libc.Statx st, ArchiveOptions options,
+    internal static bool WriteOne(TarWriter writer, string path, string name, in Libc.Statx st, ArchiveOptions options,
         Dictionary<(ulong, ulong), string> links)
     {
         uint type = FsNative.FileType(st);

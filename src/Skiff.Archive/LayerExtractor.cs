@@ -109,6 +109,13 @@ public static class LayerExtractor
                 return;
             }
 
+            // A hard link's target is vetted before anything at the entry's own path changes.
+            if (entry.Type == TarEntryType.HardLink)
+            {
+                CreateHardLink(entry, parent, name);
+                return;
+            }
+
             bool exists = FsNative.TryStat(parent, name, out var existing);
             if (exists)
             {
@@ -133,9 +140,6 @@ public static class LayerExtractor
                         throw new ArchiveEntryException(entry.Name, "empty or invalid symlink target");
                     Check(Libc.symlinkat(entry.LinkName, parent, name), "symlinkat", entry);
                     ApplyMetadata(entry, parent, name, procPath);
-                    return;
-                case TarEntryType.HardLink:
-                    CreateHardLink(entry, parent, name);
                     return;
                 case TarEntryType.CharacterDevice:
                 case TarEntryType.BlockDevice:
@@ -210,6 +214,12 @@ public static class LayerExtractor
                     throw new ArchiveEntryException(entry.Name, $"hard link target '{entry.LinkName}' does not exist in the root");
                 if (FsNative.FileType(st) == Libc.S_IFDIR)
                     throw new ArchiveEntryException(entry.Name, $"hard link target '{entry.LinkName}' is a directory");
+                if (FsNative.TryStat(parent, name, out var existing))
+                {
+                    if (FsNative.FileType(existing) != Libc.S_IFDIR && existing.Ino == st.Ino && existing.DevMajor == st.DevMajor && existing.DevMinor == st.DevMinor)
+                        return;
+                    Remove(entry.Name, parent, name, existing);
+                }
                 Check(Libc.linkat(targetParent, target[^1], parent, name, 0), "linkat", entry);
             }
             finally
@@ -228,13 +238,20 @@ public static class LayerExtractor
             if (entry.Type != TarEntryType.Directory) SetTimes(entry, parent, name);
         }
 
+        /// <summary>
+        /// Applies the entry's xattrs. <c>trusted.overlay.*</c> from an archive is never applied: overlay metadata
+        /// (redirects, origins, opaque flags) must come only from the whiteout conventions this extractor controls.
+        /// A file system without xattrs (EOPNOTSUPP) and user xattrs on symlinks (EPERM, the kernel forbids them) are skipped.
+        /// </summary>
         private void SetXattrs(TarEntry entry, string path)
         {
             if (!_options.PreserveXattrs) return;
             foreach (var (key, value) in entry.Xattrs)
             {
+                if (key.StartsWith("trusted.overlay.", StringComparison.Ordinal)) continue;
                 int e = FsNative.SetXattr(path, key, value);
                 if (e is 0 or Libc.EOPNOTSUPP) continue;
+                if (e == Libc.EPERM && entry.Type == TarEntryType.SymbolicLink && key.StartsWith("user.", StringComparison.Ordinal)) continue;
                 throw new ArchiveEntryException(entry.Name, $"cannot set xattr {key}: {new LinuxException("lsetxattr", e).Message}");
             }
         }

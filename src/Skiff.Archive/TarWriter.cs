@@ -3,6 +3,15 @@ using System.Text;
 
 namespace Skiff.Archive;
 
+/// <summary>Header flavour of <see cref="TarWriter"/>.</summary>
+public enum TarFormat
+{
+    /// <summary>ustar headers plus PAX extended headers when needed (what Docker writes; the default).</summary>
+    Pax,
+    /// <summary>GNU headers: long names and link targets as <c>././@LongLink</c> 'L'/'K' records; PAX records only for xattrs and out-of-range values.</summary>
+    Gnu,
+}
+
 /// <summary>
 /// Streaming tar writer. Each entry is written as a ustar header, preceded by a PAX extended
 /// header when something does not fit ustar (long or non-ASCII names, large ids or sizes,
@@ -16,12 +25,14 @@ public sealed class TarWriter : IDisposable
     private readonly Stream _stream;
     private readonly bool _leaveOpen;
     private readonly byte[] _copyBuffer = new byte[128 * 1024];
+    private readonly TarFormat _format;
     private bool _finished;
 
-    public TarWriter(Stream stream, bool leaveOpen = false)
+    public TarWriter(Stream stream, bool leaveOpen = false, TarFormat format = TarFormat.Pax)
     {
         _stream = stream;
         _leaveOpen = leaveOpen;
+        _format = format;
     }
 
     /// <summary>
@@ -36,16 +47,22 @@ public sealed class TarWriter : IDisposable
         if (entry.Type == TarEntryType.Directory && !name.EndsWith('/')) name += "/";
         long size = entry.Type == TarEntryType.RegularFile ? entry.Size : 0;
 
+        bool gnu = _format == TarFormat.Gnu;
         var pax = new List<KeyValuePair<string, byte[]>>();
         byte[] nameBytes = Encoding.UTF8.GetBytes(name);
-        string? ustarPrefix = null, ustarName = name;
-        if (!IsAscii(nameBytes) || nameBytes.Length > 100)
+        string? ustarPrefix = null, ustarName = name, gnuLongName = null, gnuLongLink = null;
+        if (gnu)
+        {
+            if (nameBytes.Length > 100) { gnuLongName = name; ustarName = Truncate(name, 100); }
+        }
+        else if (!IsAscii(nameBytes) || nameBytes.Length > 100)
         {
             if (IsAscii(nameBytes) && TrySplit(name, out var p, out var n)) { ustarPrefix = p; ustarName = n; }
             else { pax.Add(Record("path", name)); ustarName = Truncate(name, 100); }
         }
         byte[] linkBytes = Encoding.UTF8.GetBytes(entry.LinkName);
-        if (!IsAscii(linkBytes) || linkBytes.Length > 100) pax.Add(Record("linkpath", entry.LinkName));
+        if (gnu && linkBytes.Length > 100) gnuLongLink = entry.LinkName;
+        else if (!gnu && (!IsAscii(linkBytes) || linkBytes.Length > 100)) pax.Add(Record("linkpath", entry.LinkName));
         if (entry.Uid is < 0 or > 0x1FFFFF) pax.Add(Record("uid", entry.Uid.ToString(CultureInfo.InvariantCulture)));
         if (entry.Gid is < 0 or > 0x1FFFFF) pax.Add(Record("gid", entry.Gid.ToString(CultureInfo.InvariantCulture)));
         if (size > 0x1FFFFFFFFL) pax.Add(Record("size", size.ToString(CultureInfo.InvariantCulture)));
@@ -60,12 +77,14 @@ public sealed class TarWriter : IDisposable
         foreach (var (k, v) in entry.Xattrs.OrderBy(x => x.Key, StringComparer.Ordinal))
             pax.Add(new("SCHILY.xattr." + k, v));
 
+        if (gnuLongName is not null) WriteGnuLong((byte)'L', gnuLongName);
+        if (gnuLongLink is not null) WriteGnuLong((byte)'K', gnuLongLink);
         if (pax.Count > 0)
         {
             byte[] body = EncodePax(pax);
             string paxName = Truncate("PaxHeaders.0/" + Path.GetFileName(name.TrimEnd('/')), 100);
             Span<byte> ph = stackalloc byte[BlockSize];
-            FillHeader(ph, paxName, null, (byte)'x', 0x1A4, 0, 0, body.Length, Math.Clamp(mtimeSec, 0, 0x1FFFFFFFFL), "", "", "", 0, 0);
+            FillHeader(ph, paxName, null, (byte)'x', 0x1A4, 0, 0, body.Length, Math.Clamp(mtimeSec, 0, 0x1FFFFFFFFL), "", "", "", 0, 0, gnu);
             _stream.Write(ph);
             _stream.Write(body);
             WritePadding(body.Length);
@@ -87,7 +106,7 @@ public sealed class TarWriter : IDisposable
             Math.Clamp(entry.Uid, 0, 0x1FFFFF), Math.Clamp(entry.Gid, 0, 0x1FFFFF),
             size > 0x1FFFFFFFFL ? 0 : size, Math.Clamp(mtimeSec, 0, 0x1FFFFFFFFL),
             Truncate(entry.LinkName, 100), Truncate(entry.UserName, 31), Truncate(entry.GroupName, 31),
-            Math.Min(entry.DevMajor, 0x1FFFFFu), Math.Min(entry.DevMinor, 0x1FFFFFu));
+            Math.Min(entry.DevMajor, 0x1FFFFFu), Math.Min(entry.DevMinor, 0x1FFFFFu), gnu);
         _stream.Write(h);
 
         if (size > 0)
@@ -197,8 +216,19 @@ public sealed class TarWriter : IDisposable
         return ms.ToArray();
     }
 
+    private void WriteGnuLong(byte flag, string value)
+    {
+        byte[] body = new byte[Encoding.UTF8.GetByteCount(value) + 1];
+        Encoding.UTF8.GetBytes(value, body);
+        Span<byte> h = stackalloc byte[BlockSize];
+        FillHeader(h, "././@LongLink", null, flag, 0x1A4, 0, 0, body.Length, 0, "", "root", "root", 0, 0, gnu: true);
+        _stream.Write(h);
+        _stream.Write(body);
+        WritePadding(body.Length);
+    }
+
     private static void FillHeader(Span<byte> h, string name, string? prefix, byte flag, uint mode, int uid, int gid,
-        long size, long mtime, string link, string uname, string gname, uint devMajor, uint devMinor)
+        long size, long mtime, string link, string uname, string gname, uint devMajor, uint devMinor, bool gnu)
     {
         h.Clear();
         Encoding.UTF8.GetBytes(name, h.Slice(0, 100));
@@ -209,8 +239,12 @@ public sealed class TarWriter : IDisposable
         Octal(h.Slice(136, 12), mtime);
         h[156] = flag;
         Encoding.UTF8.GetBytes(link, h.Slice(157, 100));
-        "ustar\0"u8.CopyTo(h.Slice(257, 6));
-        "00"u8.CopyTo(h.Slice(263, 2));
+        if (gnu) "ustar  \0"u8.CopyTo(h.Slice(257, 8));
+        else
+        {
+            "ustar\0"u8.CopyTo(h.Slice(257, 6));
+            "00"u8.CopyTo(h.Slice(263, 2));
+        }
         Encoding.UTF8.GetBytes(uname, h.Slice(265, 32));
         Encoding.UTF8.GetBytes(gname, h.Slice(297, 32));
         Octal(h.Slice(329, 8), devMajor);

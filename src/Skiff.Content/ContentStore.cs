@@ -158,6 +158,17 @@ public sealed class ContentStore
                 corrupt.Add(d);
             }
         }
+        stale.AddRange(RemoveStaleIngests());
+        return new VerifyReport(checkedCount, corrupt, stale);
+    }
+
+    /// <summary>
+    /// The cheap half of <see cref="Verify"/>, meant for every startup: removes ingest files that no ingest of this
+    /// store instance is writing. Returns their names.
+    /// </summary>
+    public IReadOnlyList<string> RemoveStaleIngests()
+    {
+        var stale = new List<string>();
         foreach (var file in Directory.EnumerateFiles(IngestDirectory).ToList())
         {
             string name = Path.GetFileName(file);
@@ -165,7 +176,7 @@ public sealed class ContentStore
             File.Delete(file);
             stale.Add(name);
         }
-        return new VerifyReport(checkedCount, corrupt, stale);
+        return stale;
     }
 }
 

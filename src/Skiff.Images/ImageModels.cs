@@ -30,7 +30,7 @@ public sealed class ImportOptions
 {
     /// <summary>Repository[:tag] to tag the new image with (tag defaults to latest), or null.</summary>
     public string? Reference { get; init; }
-    /// <summary>Commit message; the history comment becomes "Imported from &lt;Source&gt;" when it is empty.</summary>
+    /// <summary>Commit message: the image's and its history entry's comment; "Imported from &lt;Source&gt;" when empty.</summary>
     public string? Message { get; init; }
     /// <summary>Where the data came from, for the default comment ("-" for a request body, or a URL).</summary>
     public string Source { get; init; } = "-";

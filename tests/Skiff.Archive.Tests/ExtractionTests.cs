@@ -186,4 +186,32 @@ public class ExtractionTests
         LayerExtractor.Extract(Tar(F(".wh.x", "")), root, new ExtractOptions { Whiteouts = WhiteoutMode.None });
         Assert.True(File.Exists(Path.Combine(root, ".wh.x")));
     }
+
+    [Fact]
+    public void RefusedHardLinkLeavesTheExistingEntryAlone()
+    {
+        using var tmp = new TempDir();
+        string sentinel = tmp.Sub("sentinel");
+        string root = tmp.Sub("root");
+        Assert.Throws<UnsafeArchiveEntryException>(() =>
+            LayerExtractor.Extract(Tar(F("keep", "mine"), L("out", sentinel), H("keep", "out/x")), root));
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(root, "keep")));
+    }
+
+    [Fact]
+    public void OverlayXattrsFromTheArchiveAreIgnored()
+    {
+        using var tmp = new TempDir();
+        string root = tmp.Sub("root");
+        var dir = new TarEntry("d", TarEntryType.Directory) { Mode = 0x1ED };
+        dir.Xattrs["trusted.overlay.redirect"] = "/etc"u8.ToArray();
+        dir.Xattrs["trusted.overlay.opaque"] = "y"u8.ToArray();
+        dir.Xattrs["trusted.other"] = "kept"u8.ToArray();
+        var link = new TarEntry("l", TarEntryType.SymbolicLink) { LinkName = "d" };
+        link.Xattrs["user.x"] = "1"u8.ToArray();
+        LayerExtractor.Extract(Tar((dir, null), (link, null)), root);
+        Assert.Null(Native.GetXattr(Path.Combine(root, "d"), "trusted.overlay.redirect"));
+        Assert.Null(Native.GetXattr(Path.Combine(root, "d"), "trusted.overlay.opaque"));
+        Assert.Equal("kept"u8.ToArray(), Native.GetXattr(Path.Combine(root, "d"), "trusted.other"));
+    }
 }

@@ -108,4 +108,47 @@ public class OverlayTests
         Assert.Equal("z", r2.GetNextEntry()!.Name);
         Assert.Equal("z/1", r2.GetNextEntry()!.Name);
     }
+
+    private static List<string> Listing(Stream tar)
+    {
+        tar.Position = 0;
+        var result = new List<string>();
+        using var r = new TarReader(tar, leaveOpen: true);
+        while (r.GetNextEntry() is { } e)
+        {
+            string data = e.DataStream is { } d ? new StreamReader(d).ReadToEnd() : "";
+            result.Add($"{e.Name} {e.Type} {e.Mode:x} {e.LinkName} {data}");
+        }
+        return result;
+    }
+
+    [Fact]
+    public void MergedViewWithoutMountMatchesKernelOverlay()
+    {
+        using var tmp = new TempDir();
+        CreateLayers(tmp, out var l1, out var l2);
+        string upper = tmp.Sub("upper"), work = tmp.Sub("work"), merged = tmp.Sub("merged");
+        var kernel = new MemoryStream();
+        WithOverlay($"lowerdir={l2}:{l1},upperdir={upper},workdir={work}", merged, () =>
+        {
+            File.Delete(Path.Combine(merged, "d/b"));
+            File.WriteAllText(Path.Combine(merged, "keep"), "changed");
+            Directory.Delete(Path.Combine(merged, "o"), recursive: true);
+            Directory.CreateDirectory(Path.Combine(merged, "o"));
+            File.WriteAllText(Path.Combine(merged, "o/z"), "z");
+            Directory.CreateDirectory(Path.Combine(merged, "new/deep"));
+            File.CreateSymbolicLink(Path.Combine(merged, "new/link"), "/etc/passwd");
+            File.WriteAllText(Path.Combine(merged, "d/a"), "resurrected");
+            DirectoryArchiver.WriteTree(merged, kernel, new ArchiveOptions { IncludeXattrs = false });
+        });
+        var ours = new MemoryStream();
+        OverlayTree.WriteMerged([upper, l2, l1], ours, new ArchiveOptions { IncludeXattrs = false });
+        Assert.Equal(Listing(kernel), Listing(ours));
+
+        var changes = OverlayTree.Changes(upper, [l2, l1]).Select(c => $"{(int)c.Kind} {c.Path}").ToList();
+        Assert.Equal(
+        [
+            "0 /d", "1 /d/a", "2 /d/b", "0 /keep", "1 /new", "1 /new/deep", "1 /new/link", "0 /o", "2 /o/y", "1 /o/z",
+        ], changes);
+    }
 }

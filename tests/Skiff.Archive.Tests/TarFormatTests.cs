@@ -26,20 +26,22 @@ public class TarFormatTests
         ];
     }
 
-    private static byte[] WriteSample()
+    internal static byte[] WriteSample(TarFormat format = TarFormat.Pax)
     {
         var ms = new MemoryStream();
-        using (var w = new TarWriter(ms, leaveOpen: true))
+        using (var w = new TarWriter(ms, leaveOpen: true, format))
         {
             foreach (var (e, d) in Sample()) w.WriteEntry(e, d is null ? null : new MemoryStream(d));
         }
         return ms.ToArray();
     }
 
-    [Fact]
-    public void RoundTripPreservesEveryField()
+    [Theory]
+    [InlineData(TarFormat.Pax)]
+    [InlineData(TarFormat.Gnu)]
+    public void RoundTripPreservesEveryField(TarFormat format)
     {
-        byte[] tar = WriteSample();
+        byte[] tar = WriteSample(format);
         Assert.Equal(0, tar.Length % 512);
         using var r = new TarReader(new TrickleStream(new MemoryStream(tar)));
         foreach (var (expected, data) in Sample())
@@ -69,6 +71,15 @@ public class TarFormatTests
     }
 
     [Fact]
+    public void GnuFormatUsesLongLinkRecords()
+    {
+        byte[] tar = WriteSample(TarFormat.Gnu);
+        Assert.True(tar.AsSpan().IndexOf("././@LongLink"u8) >= 0);
+        Assert.True(tar.AsSpan().IndexOf("ustar  \0"u8) >= 0);
+        Assert.True(tar.AsSpan().IndexOf("path="u8) < 0);
+    }
+
+    [Fact]
     public void BinaryXattrIsStoredByteExactInPaxRecord()
     {
         byte[] tar = WriteSample();
@@ -88,12 +99,14 @@ public class TarFormatTests
         Assert.Equal(Sample().Count, n);
     }
 
-    [Fact]
-    public void GnuTarListsOurArchive()
+    [Theory]
+    [InlineData(TarFormat.Pax)]
+    [InlineData(TarFormat.Gnu)]
+    public void GnuTarListsOurArchive(TarFormat format)
     {
         using var tmp = new TempDir();
         string file = Path.Combine(tmp.Path, "a.tar");
-        File.WriteAllBytes(file, WriteSample());
+        File.WriteAllBytes(file, WriteSample(format));
         string listing = Sh.Run("tar", "-tvf", file);
         Assert.Contains("etc/hello-link link to etc/hello", listing);
         Assert.Contains("dir029/file.txt", listing);

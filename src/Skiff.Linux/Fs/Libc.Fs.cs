@@ -29,6 +29,7 @@ public static unsafe partial class Libc
 
     public const long UTIME_OMIT = (1L << 30) - 2;
 
+    public const int EPERM = 1;
     public const int ENOENT = 2;
     public const int EEXIST = 17;
     public const int ENOTDIR = 20;

@@ -1,0 +1,143 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Skiff.Archive;
+using Skiff.Content;
+using Skiff.Snapshots;
+
+namespace Skiff.Images;
+
+public sealed partial class ImageStore
+{
+    /// <summary>
+    /// <c>docker save</c>: writes a docker-archive tar (<c>manifest.json</c>, <c>repositories</c>, <c>blobs/sha256/*</c> with
+    /// the config and uncompressed layer tars) of the given images; names keep their tags, IDs export untagged.
+    /// </summary>
+    public void Save(IReadOnlyList<string> referencesOrIds, Stream output)
+    {
+        var manifest = new List<ArchiveManifestEntry>();
+        var repositories = new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal);
+        var blobs = new List<Digest>();
+        lock (_lock)
+        {
+            foreach (var r in referencesOrIds)
+            {
+                string id = ResolveId(r);
+                var image = Build(id);
+                var tags = new List<string>();
+                if (ImageReference.TryParse(r, out var named, out _) && _refs.TryGetValue(named.WithDefaultTag().ToString(), out var tid) && tid == id && named.Digest is null)
+                    tags.Add(named.WithDefaultTag().Familiar);
+                var entry = manifest.FirstOrDefault(m => m.Config == "blobs/sha256/" + id[7..]);
+                if (entry is null)
+                {
+                    entry = new ArchiveManifestEntry { Config = "blobs/sha256/" + id[7..], Layers = image.DiffIds.Select(d => "blobs/sha256/" + d[7..]).ToList() };
+                    manifest.Add(entry);
+                    blobs.Add(Digest.Parse(id));
+                    blobs.AddRange(image.DiffIds.Select(Digest.Parse));
+                }
+                foreach (var t in tags)
+                {
+                    (entry.RepoTags ??= []).Add(t);
+                    var parsed = ImageReference.Parse(t);
+                    if (!repositories.TryGetValue(parsed.FamiliarRepository, out var map)) repositories[parsed.FamiliarRepository] = map = new(StringComparer.Ordinal);
+                    map[parsed.Tag!] = Snapshotter.Hex(image.ChainIds.Count > 0 ? image.ChainIds[^1] : id);
+                }
+            }
+        }
+        using var writer = new TarWriter(output, leaveOpen: true);
+        var epoch = DateTimeOffset.UnixEpoch;
+        writer.WriteEntry(new TarEntry("blobs", TarEntryType.Directory) { Mode = 0x1ED, ModificationTime = epoch });
+        writer.WriteEntry(new TarEntry("blobs/sha256", TarEntryType.Directory) { Mode = 0x1ED, ModificationTime = epoch });
+        foreach (var blob in blobs.Distinct())
+        {
+            using var s = Content.OpenRead(blob);
+            writer.WriteEntry(new TarEntry("blobs/sha256/" + blob.Hex, TarEntryType.RegularFile) { Mode = 0x1A4, Size = Content.Size(blob), ModificationTime = epoch }, s);
+        }
+        byte[] manifestBytes = JsonSerializer.SerializeToUtf8Bytes(manifest, StoreJsonContext.Default.ListArchiveManifestEntry);
+        writer.WriteEntry(new TarEntry("manifest.json", TarEntryType.RegularFile) { Mode = 0x1A4, Size = manifestBytes.Length, ModificationTime = epoch }, new MemoryStream(manifestBytes));
+        if (repositories.Count > 0)
+        {
+            byte[] repoBytes = JsonSerializer.SerializeToUtf8Bytes(repositories, StoreJsonContext.Default.DictionaryStringDictionaryStringString);
+            writer.WriteEntry(new TarEntry("repositories", TarEntryType.RegularFile) { Mode = 0x1A4, Size = repoBytes.Length, ModificationTime = epoch }, new MemoryStream(repoBytes));
+        }
+        writer.Finish();
+    }
+
+    /// <summary>
+    /// <c>docker load</c>: reads a docker-archive tar (Docker's legacy <c>&lt;id&gt;/layer.tar</c> layout or the
+    /// <c>blobs/sha256</c> one; plain, gzip or zstd), verifies every layer against the config's diff IDs and registers the
+    /// images with their RepoTags. Returns Docker's messages: "Loaded image: busybox:latest" / "Loaded image ID: sha256:...".
+    /// </summary>
+    /// <exception cref="InvalidImageArgumentException">Not a docker archive, or a layer that does not match its diff ID.</exception>
+    public IReadOnlyList<string> Load(Stream input)
+    {
+        using var op = BeginOperation();
+        string staging = Path.Combine(DataRoot, "tmp", "load-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)));
+        Directory.CreateDirectory(staging);
+        try
+        {
+            using (var plain = Compression.OpenDecompressed(input, out _, leaveOpen: true))
+                Extract(plain, staging, new ExtractOptions { Whiteouts = WhiteoutMode.None, PreserveOwnership = false, PreserveXattrs = false });
+            string manifestPath = Path.Combine(staging, "manifest.json");
+            if (!File.Exists(manifestPath)) throw new InvalidImageArgumentException("invalid docker archive: no manifest.json");
+            List<ArchiveManifestEntry> manifest;
+            try
+            {
+                manifest = JsonSerializer.Deserialize(File.ReadAllBytes(manifestPath), StoreJsonContext.Default.ListArchiveManifestEntry) ?? [];
+            }
+            catch (JsonException ex)
+            {
+                throw new InvalidImageArgumentException("invalid docker archive: bad manifest.json", ex);
+            }
+            var messages = new List<string>();
+            foreach (var entry in manifest)
+            {
+                byte[] configBytes = File.ReadAllBytes(StagedPath(staging, entry.Config));
+                var config = ParseConfig(configBytes);
+                if (config.RootFs.DiffIds.Count != entry.Layers.Count)
+                    throw new InvalidImageArgumentException("invalid docker archive: layer count does not match rootfs.diff_ids");
+                var refs = (entry.RepoTags ?? []).Select(ParseTagTarget).ToList();
+                string? parentChain = null;
+                for (int i = 0; i < entry.Layers.Count; i++)
+                {
+                    string expected = config.RootFs.DiffIds[i];
+                    string chain = parentChain is null ? expected : ChainId(parentChain, expected);
+                    if (Snapshots.Get(chain) is null || !Content.Exists(Digest.Parse(expected)))
+                    {
+                        using var layerStream = File.OpenRead(StagedPath(staging, entry.Layers[i]));
+                        ImportLayer(layerStream, parentChain, expected);
+                    }
+                    parentChain = chain;
+                }
+                var image = Register(configBytes, parent: null, refs.FirstOrDefault());
+                foreach (var r in refs.Skip(1)) Tag(image.Id, r.ToString());
+                if (refs.Count == 0) messages.Add("Loaded image ID: " + image.Id);
+                messages.AddRange(refs.Select(r => "Loaded image: " + r.Familiar));
+            }
+            return messages;
+        }
+        finally
+        {
+            Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    private static string StagedPath(string staging, string archivePath)
+    {
+        var parts = archivePath.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0 || parts.Any(p => p is ".." or "."))
+            throw new InvalidImageArgumentException($"invalid docker archive: bad path '{archivePath}'");
+        // The staging dir holds untrusted symlinks: every component must be a real directory or file.
+        string p = staging;
+        for (int i = 0; i < parts.Length; i++)
+        {
+            p = Path.Combine(p, parts[i]);
+            var info = new FileInfo(p);
+            bool last = i == parts.Length - 1;
+            if (info.LinkTarget is not null || (last ? !info.Exists : !Directory.Exists(p)))
+                throw new InvalidImageArgumentException($"invalid docker archive: '{archivePath}' is missing or not a regular file");
+        }
+        return p;
+    }
+}
