@@ -80,7 +80,16 @@ public static class ListCommands
             ["Size"] = sizeText,
             ["State"] = c.State ?? "",
             ["Status"] = c.Status ?? "",
+            ["\0Labels"] = LabelMap(c.Labels),
         };
+    }
+
+    /// <summary>The hidden raw label map that <c>.Label "key"</c> reads.</summary>
+    public static JsonObject LabelMap(Dictionary<string, string>? labels)
+    {
+        var o = new JsonObject();
+        foreach (var (k, v) in labels ?? []) o[k] = v;
+        return o;
     }
 
     /// <summary>

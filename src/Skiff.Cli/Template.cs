@@ -329,9 +329,14 @@ public sealed class GoTemplate
                 var args = new List<Val>();
                 for (int i = 1; i < cmd.Terms.Count; i++) args.Add(EvalTerm(cmd.Terms[i], dot, root));
                 if (piped is { } pv) args.Add(pv);
-                var map = Walk(owner, [method + "s"], null);
+                // Rows may carry the raw map under a hidden "\0" key next to its display string.
+                var map = Walk(owner, ["\0" + method + "s"], null);
+                if (map.Missing) map = Walk(owner, [method + "s"], null);
                 if (args.Count == 1 && map.Node is JsonObject lm)
                     return lm.TryGetPropertyValue(Print(args[0]), out var found) ? new Val(found) : new Val(JsonValue.Create(""));
+                // Header rows hold plain strings; Docker's header for .Label "k" is the key itself.
+                if (args.Count == 1 && map.Node is JsonValue hv && hv.GetValueKind() == JsonValueKind.String)
+                    return new Val(JsonValue.Create(Print(args[0])));
                 throw new TemplateException($"can't give argument to non-function {Describe(ft)}");
             }
             throw new TemplateException("can't give argument to non-function");
@@ -421,7 +426,7 @@ public sealed class GoTemplate
             case JsonValueKind.Number: return n.ToJsonString();
             case JsonValueKind.Array: return "[" + string.Join(' ', n.AsArray().Select(PrintNode)) + "]";
             case JsonValueKind.Object:
-                return "map[" + string.Join(' ', n.AsObject().OrderBy(k => k.Key, StringComparer.Ordinal).Select(kv => kv.Key + ":" + PrintNode(kv.Value))) + "]";
+                return "map[" + string.Join(' ', n.AsObject().Where(kv => !kv.Key.StartsWith('\0')).OrderBy(k => k.Key, StringComparer.Ordinal).Select(kv => kv.Key + ":" + PrintNode(kv.Value))) + "]";
             default: return "<nil>";
         }
     }
@@ -432,6 +437,13 @@ public sealed class GoTemplate
     public static string ToJson(JsonNode? n)
     {
         if (n is null) return "null";
+        if (n is JsonObject o && o.Any(kv => kv.Key.StartsWith('\0')))
+        {
+            var visible = new JsonObject();
+            foreach (var kv in o)
+                if (!kv.Key.StartsWith('\0')) visible[kv.Key] = kv.Value?.DeepClone();
+            n = visible;
+        }
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms, CompactJson)) n.WriteTo(w);
         // Go's encoder escapes only <, > and & (HTML safety); the relaxed encoder escapes none of them.

@@ -449,6 +449,7 @@ public sealed class WarningsResponse
 [JsonSerializable(typeof(ContainerCreateResponse))]
 [JsonSerializable(typeof(WaitResponse))]
 [JsonSerializable(typeof(List<ContainerSummary>))]
+[JsonSerializable(typeof(ContainerSummary))]
 [JsonSerializable(typeof(List<ImageSummary>))]
 [JsonSerializable(typeof(List<ImageDeleteItem>))]
 [JsonSerializable(typeof(ExecCreateRequest))]
