@@ -206,7 +206,7 @@ public static class RunOptions
         if (a.Bool("publish-all")) hc.PublishAllPorts = true;
 
         string? network = a.Get("network") ?? a.Get("net");
-        if (network is not null) hc.NetworkMode = network;
+        hc.NetworkMode = network ?? "default";
         var aliases = a.GetAll("network-alias");
         if (aliases.Count > 0)
         {
@@ -236,6 +236,7 @@ public static class RunOptions
         if (a.Bool("oom-kill-disable")) hc.OomKillDisable = true;
 
         bool rm = a.Bool("rm");
+        hc.RestartPolicy = new RestartPolicy { Name = "no" };
         if (a.Get("restart") is { } restart)
         {
             hc.RestartPolicy = ParseRestart(restart);
@@ -248,8 +249,8 @@ public static class RunOptions
         if (a.Bool("privileged")) hc.Privileged = true;
         if (a.Bool("read-only")) hc.ReadonlyRootfs = true;
         List<string>? L(string flag) => a.GetAll(flag) is { Count: > 0 } l ? l.ToList() : null;
-        hc.CapAdd = L("cap-add");
-        hc.CapDrop = L("cap-drop");
+        hc.CapAdd = L("cap-add")?.Select(NormalizeCapability).ToList();
+        hc.CapDrop = L("cap-drop")?.Select(NormalizeCapability).ToList();
         hc.Dns = L("dns");
         hc.DnsSearch = L("dns-search");
         hc.DnsOptions = L("dns-option");
@@ -336,6 +337,13 @@ public static class RunOptions
     }
 
     private static long Check(long ns, string flag) => ns < 0 ? throw new FlagException($"{flag} cannot be negative") : ns;
+
+    /// <summary>Docker's capability normalization: upper case with a CAP_ prefix, except ALL.</summary>
+    public static string NormalizeCapability(string cap)
+    {
+        string c = cap.ToUpperInvariant();
+        return c == "ALL" || c.StartsWith("CAP_", StringComparison.Ordinal) ? c : "CAP_" + c;
+    }
 
     /// <summary>Parses --restart: no, always, unless-stopped, on-failure[:max-retries].</summary>
     public static RestartPolicy ParseRestart(string s)
