@@ -237,7 +237,7 @@ public static class SystemCommands
             {
                 foreach (var e in found) ctx.Out.Write(Formatting.Render(format, [JsonNode.Parse(e.GetRawText())], null));
             }
-            else if (found.Count > 0 || rc == 0)
+            else
                 ctx.Out.Write(IndentedArray(found));
         }
         finally
