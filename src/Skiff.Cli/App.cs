@@ -202,6 +202,14 @@ public static class App
             stderr.WriteLine(prefix + e.Message);
             return 1;
         }
+        catch (BrokenPipeException)
+        {
+            return 141;
+        }
+        catch (IOException e) when (e.InnerException is BrokenPipeException)
+        {
+            return 141;
+        }
         catch (IOException e)
         {
             stdout.Flush();

@@ -11,14 +11,15 @@ internal static class Program
         var utf8 = new UTF8Encoding(false);
         var stdout = new StreamWriter(FdStream.Stdout(), utf8, 16 * 1024) { AutoFlush = false };
         var stderr = new StreamWriter(FdStream.Stderr(), utf8, 4 * 1024) { AutoFlush = true };
-        int rc;
+        int rc = 1;
         try
         {
             rc = await App.RunAsync(args, stdout, stderr).ConfigureAwait(false);
         }
         finally
         {
-            try { stdout.Flush(); } catch (IOException) { }
+            try { stdout.Flush(); }
+            catch (IOException) { rc = rc == 0 ? 141 : rc; }
             Terminal.RestoreIfRaw();
         }
         return rc;

@@ -513,20 +513,27 @@ public static class SystemCommands
         var images = Arr(root, "Images").ToList();
         var containers = Arr(root, "Containers").ToList();
         var volumes = Arr(root, "Volumes").ToList();
-        long imgSize = L(root, "LayersSize");
+        // Docker's disk-usage formulas (cli/command/formatter/disk_usage.go): image reclaimable is
+        // the layers total minus the unique size of images in use; 4-digit human sizes.
+        long layers = L(root, "LayersSize");
+        long imgUsed = images.Where(i => L(i, "Containers") != 0 && L(i, "Size") != -1 && L(i, "SharedSize") != -1).Sum(i => L(i, "Size") - L(i, "SharedSize"));
         long imgActive = images.Count(i => L(i, "Containers") > 0);
-        long imgReclaim = images.Where(i => L(i, "Containers") <= 0).Sum(i => L(i, "Size") - Math.Max(0, L(i, "SharedSize")));
+        static bool Active(JsonElement c) => c.TryGetProperty("State", out var s) && s.GetString() is "running" or "paused" or "restarting";
         long ctrSize = containers.Sum(c => L(c, "SizeRw"));
-        long ctrActive = containers.Count(c => c.TryGetProperty("State", out var s) && s.GetString() == "running");
-        long ctrReclaim = containers.Where(c => !(c.TryGetProperty("State", out var s) && s.GetString() == "running")).Sum(c => L(c, "SizeRw"));
-        long volSize = volumes.Sum(v => v.TryGetProperty("UsageData", out var u) ? Math.Max(0, L(u, "Size")) : 0);
-        long volActive = volumes.Count(v => v.TryGetProperty("UsageData", out var u) && L(u, "RefCount") > 0);
-        string Pct(long part, long whole) => whole > 0 ? $" ({part * 100 / whole}%)" : "";
+        long ctrActive = containers.Count(Active);
+        long ctrReclaim = containers.Where(c => !Active(c)).Sum(c => L(c, "SizeRw"));
+        static long VolSize(JsonElement v) => v.TryGetProperty("UsageData", out var u) && u.ValueKind == JsonValueKind.Object ? L(u, "Size") : -1;
+        static long VolRefs(JsonElement v) => v.TryGetProperty("UsageData", out var u) && u.ValueKind == JsonValueKind.Object ? L(u, "RefCount") : 0;
+        long volSize = volumes.Where(v => VolSize(v) != -1).Sum(VolSize);
+        long volReclaim = volumes.Where(v => VolSize(v) != -1 && VolRefs(v) == 0).Sum(VolSize);
+        long volActive = volumes.Count(v => VolRefs(v) > 0);
+        static string Reclaim(long part, long whole) => whole > 0 ? $"{Units.HumanSize(part)} ({part * 100 / whole}%)" : Units.HumanSize(part);
+        static string N(long v) => v.ToString(CultureInfo.InvariantCulture);
         var rows = new List<JsonNode?>
         {
-            new JsonObject { ["Type"] = "Images", ["TotalCount"] = images.Count.ToString(CultureInfo.InvariantCulture), ["Active"] = imgActive.ToString(CultureInfo.InvariantCulture), ["Size"] = Units.HumanSize(imgSize, 3), ["Reclaimable"] = Units.HumanSize(imgReclaim, 3) + Pct(imgReclaim, imgSize) },
-            new JsonObject { ["Type"] = "Containers", ["TotalCount"] = containers.Count.ToString(CultureInfo.InvariantCulture), ["Active"] = ctrActive.ToString(CultureInfo.InvariantCulture), ["Size"] = Units.HumanSize(ctrSize, 3), ["Reclaimable"] = Units.HumanSize(ctrReclaim, 3) + Pct(ctrReclaim, ctrSize) },
-            new JsonObject { ["Type"] = "Local Volumes", ["TotalCount"] = volumes.Count.ToString(CultureInfo.InvariantCulture), ["Active"] = volActive.ToString(CultureInfo.InvariantCulture), ["Size"] = Units.HumanSize(volSize, 3), ["Reclaimable"] = Units.HumanSize(0, 3) },
+            new JsonObject { ["Type"] = "Images", ["TotalCount"] = N(images.Count), ["Active"] = N(imgActive), ["Size"] = Units.HumanSize(layers), ["Reclaimable"] = Reclaim(layers - imgUsed, layers) },
+            new JsonObject { ["Type"] = "Containers", ["TotalCount"] = N(containers.Count), ["Active"] = N(ctrActive), ["Size"] = Units.HumanSize(ctrSize), ["Reclaimable"] = Reclaim(ctrReclaim, ctrSize) },
+            new JsonObject { ["Type"] = "Local Volumes", ["TotalCount"] = N(volumes.Count), ["Active"] = N(volActive), ["Size"] = Units.HumanSize(volSize), ["Reclaimable"] = Reclaim(volReclaim, volSize) },
             new JsonObject { ["Type"] = "Build Cache", ["TotalCount"] = "0", ["Active"] = "0", ["Size"] = "0B", ["Reclaimable"] = "0B" },
         };
         string format = a.Get("format") ?? "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
