@@ -202,6 +202,12 @@ public static class App
             stderr.WriteLine(prefix + e.Message);
             return 1;
         }
+        catch (HttpRequestException e)
+        {
+            stdout.Flush();
+            stderr.WriteLine("error during connect: " + (e.InnerException?.Message ?? e.Message));
+            return 1;
+        }
         catch (BrokenPipeException)
         {
             return 141;

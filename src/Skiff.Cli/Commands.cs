@@ -35,6 +35,8 @@ public static class Commands
     public static readonly CommandDef Unpause = new("unpause", "unpause CONTAINER [CONTAINER...]", "Unpause all processes within one or more containers", [], ContainerCommands.Unpause, 1);
     /// <summary>rename</summary>
     public static readonly CommandDef Rename = new("rename", "rename CONTAINER NEW_NAME", "Rename a container", [], ContainerCommands.Rename, 2, 2);
+    /// <summary>attach</summary>
+    public static readonly CommandDef Attach = new("attach", "attach [OPTIONS] CONTAINER", "Attach local standard input, output, and error streams to a running container", [F("no-stdin"), F("sig-proxy"), S("detach-keys")], ContainerCommands.Attach, 1, 1);
     /// <summary>top</summary>
     public static readonly CommandDef Top = new("top", "top CONTAINER [ps OPTIONS]", "Display the running processes of a container", [], ContainerCommands.Top, 1, -1, true);
     /// <summary>port</summary>
@@ -92,7 +94,7 @@ public static class Commands
     {
         ["run"] = Run, ["create"] = Create, ["start"] = Start, ["wait"] = Wait, ["logs"] = Logs, ["ps"] = Ps,
         ["rm"] = Rm, ["stop"] = Stop, ["restart"] = Restart, ["kill"] = Kill, ["pause"] = Pause, ["unpause"] = Unpause,
-        ["rename"] = Rename, ["top"] = Top, ["port"] = Port, ["diff"] = Diff, ["export"] = Export, ["cp"] = Cp,
+        ["rename"] = Rename, ["attach"] = Attach, ["top"] = Top, ["port"] = Port, ["diff"] = Diff, ["export"] = Export, ["cp"] = Cp,
         ["exec"] = Exec, ["update"] = Update, ["import"] = Import, ["images"] = Images, ["rmi"] = Rmi, ["tag"] = Tag,
         ["pull"] = Pull, ["push"] = Push, ["save"] = Save, ["load"] = Load, ["history"] = History, ["commit"] = Commit,
         ["inspect"] = Inspect, ["version"] = VersionCmd, ["info"] = Info, ["events"] = Events, ["stats"] = Stats, ["login"] = Login,
@@ -111,7 +113,7 @@ public static class Commands
             ["rename"] = Alias(Rename, "container", "rename"), ["top"] = Alias(Top, "container", "top"), ["port"] = Alias(Port, "container", "port"),
             ["diff"] = Alias(Diff, "container", "diff"), ["export"] = Alias(Export, "container", "export"), ["cp"] = Alias(Cp, "container", "cp"),
             ["exec"] = Alias(Exec, "container", "exec"), ["update"] = Alias(Update, "container", "update"), ["commit"] = Alias(Commit, "container", "commit"),
-            ["stats"] = Alias(Stats, "container", "stats"),
+            ["stats"] = Alias(Stats, "container", "stats"), ["attach"] = Alias(Attach, "container", "attach"),
             ["inspect"] = Sub("container", "inspect", "inspect [OPTIONS] CONTAINER [CONTAINER...]", "Display detailed information on one or more containers", [S("format", 'f'), F("size", 's')], (c, a) => SystemCommands.Inspect(c, a, "container"), 1),
             ["prune"] = Sub("container", "prune", "prune [OPTIONS]", "Remove all stopped containers", [F("force", 'f'), L("filter")], ContainerCommands.Prune, 0, 0),
         },

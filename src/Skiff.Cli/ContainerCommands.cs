@@ -384,6 +384,24 @@ public static class ContainerCommands
         return inspect.ExitCode ?? 0;
     }
 
+    /// <summary>skiff attach [--no-stdin] [--sig-proxy] [--detach-keys] CONTAINER</summary>
+    public static async Task<int> Attach(CliContext ctx, ParsedArgs a)
+    {
+        var info = await InspectContainerAsync(ctx, a.Positionals[0]).ConfigureAwait(false);
+        if (info.State is { Running: false }) throw new CliException("You cannot attach to a stopped container, start it first", 1);
+        if (info.State is { Paused: true }) throw new CliException("You cannot attach to a paused container, unpause it first", 1);
+        bool tty = info.Config?.Tty == true;
+        bool stdin = !a.Bool("no-stdin") && info.Config?.OpenStdin == true;
+        if (stdin && tty && !Terminal.IsTerminal(0)) throw new CliException("the input device is not a TTY", 1);
+        using var conn = await ctx.Client.HijackAsync("/containers/" + P(info.Id) + "/attach" + Q(("stream", "1"), ("stdin", B(stdin)), ("stdout", "1"), ("stderr", "1"), ("detachKeys", a.Get("detach-keys"))), null).ConfigureAwait(false);
+        using var signals = !tty && (!a.Has("sig-proxy") || a.Bool("sig-proxy")) ? ProxySignals(ctx, info.Id) : null;
+        bool detached = await AttachPump.RunAsync(ctx, conn, tty, stdin, a.Get("detach-keys"),
+            (h, w) => ctx.Client.SendNoContentAsync(HttpMethod.Post, $"/containers/{info.Id}/resize?h={h}&w={w}")).ConfigureAwait(false);
+        if (detached) return 0;
+        var after = await InspectContainerAsync(ctx, info.Id).ConfigureAwait(false);
+        return after.State?.ExitCode ?? 0;
+    }
+
     /// <summary>skiff top CONTAINER [ps OPTIONS]</summary>
     public static async Task<int> Top(CliContext ctx, ParsedArgs a)
     {
@@ -542,26 +560,61 @@ public static class ContainerCommands
             await ExtractTarAsync(body, dp, Path.GetFileName(sp.TrimEnd('/'))).ConfigureAwait(false);
             return 0;
         }
+        string container = dc!;
+        string targetPath = dp;
         Stream tar;
-        if (sp == "-") tar = FdStream.Stdin();
+        if (sp == "-")
+        {
+            tar = FdStream.Stdin();
+        }
         else
         {
-            var ms = new MemoryStream();
             string full = Path.GetFullPath(sp);
-            await System.Formats.Tar.TarFile.CreateFromDirectoryAsync(Directory.Exists(full) ? full : Path.GetDirectoryName(full)!, ms, includeBaseDirectory: Directory.Exists(full)).ConfigureAwait(false);
-            if (!Directory.Exists(full))
+            if (!File.Exists(full) && !Directory.Exists(full))
+                throw new CliException($"lstat {full}: no such file or directory", 1);
+            // Like Docker: copying into an existing directory (or a path ending in '/') keeps the
+            // source's name; otherwise the archive goes to the parent and carries the new name.
+            string entryName = Path.GetFileName(full.TrimEnd('/'));
+            if (!dp.EndsWith('/') && !await IsContainerDirectoryAsync(ctx, container, dp).ConfigureAwait(false))
             {
-                ms = new MemoryStream();
-                await using (var w = new System.Formats.Tar.TarWriter(ms, leaveOpen: true))
-                    await w.WriteEntryAsync(full, Path.GetFileName(full)).ConfigureAwait(false);
+                entryName = Path.GetFileName(dp.TrimEnd('/'));
+                string? parent = Path.GetDirectoryName(dp.TrimEnd('/'));
+                targetPath = string.IsNullOrEmpty(parent) ? "/" : parent;
+            }
+            var ms = new MemoryStream();
+            await using (var w = new System.Formats.Tar.TarWriter(ms, System.Formats.Tar.TarEntryFormat.Pax, leaveOpen: true))
+            {
+                await w.WriteEntryAsync(full, entryName).ConfigureAwait(false);
+                if (Directory.Exists(full) && !File.GetAttributes(full).HasFlag(FileAttributes.ReparsePoint))
+                {
+                    var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false };
+                    foreach (string entry in Directory.EnumerateFileSystemEntries(full, "*", options))
+                        await w.WriteEntryAsync(entry, entryName + "/" + Path.GetRelativePath(full, entry)).ConfigureAwait(false);
+                }
             }
             ms.Position = 0;
             tar = ms;
         }
         var content = new StreamContent(tar);
         content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-tar");
-        await ctx.Client.SendNoContentAsync(HttpMethod.Put, "/containers/" + P(dc!) + "/archive" + Q(("path", dp)), content).ConfigureAwait(false);
+        await ctx.Client.SendNoContentAsync(HttpMethod.Put, "/containers/" + P(container) + "/archive" + Q(("path", targetPath)), content).ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>HEAD /containers/{id}/archive: true when the path exists and is a directory (Go's ModeDir bit in the stat header).</summary>
+    private static async Task<bool> IsContainerDirectoryAsync(CliContext ctx, string container, string path)
+    {
+        try
+        {
+            using var resp = await ctx.Client.SendAsync(HttpMethod.Head, "/containers/" + P(container) + "/archive" + Q(("path", path))).ConfigureAwait(false);
+            if (!resp.Headers.TryGetValues("X-Docker-Container-Path-Stat", out var values)) return false;
+            using var doc = JsonDocument.Parse(Convert.FromBase64String(values.First()));
+            return doc.RootElement.TryGetProperty("mode", out var mode) && (mode.GetUInt32() & (1u << 31)) != 0;
+        }
+        catch (EngineApiException e) when (e.Status == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
     }
 
     private static async Task ExtractTarAsync(Stream body, string dest, string srcName)

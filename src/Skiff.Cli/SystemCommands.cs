@@ -72,7 +72,7 @@ public static class SystemCommands
                         sb.Append($"  API version:      {details?["ApiVersion"]} (minimum version {details?["MinAPIVersion"]})\n");
                         if (details?["GoVersion"] is { } gv) sb.Append($"  Go version:       {gv}\n");
                         sb.Append($"  Git commit:       {details?["GitCommit"]}\n");
-                        sb.Append($"  Built:            {details?["BuildTime"]}\n");
+                        sb.Append($"  Built:            {GoAnsic(details?["BuildTime"]?.GetValue<string>())}\n");
                         sb.Append($"  OS/Arch:          {details?["Os"]}/{details?["Arch"]}\n");
                         sb.Append($"  Experimental:     {details?["Experimental"]}\n");
                     }
@@ -101,6 +101,14 @@ public static class SystemCommands
             return 1;
         }
         return 0;
+    }
+
+    /// <summary>Docker prints build times in Go's ANSIC layout, local time: "Thu May  7 21:09:36 2026".</summary>
+    public static string GoAnsic(string? rfc3339)
+    {
+        if (rfc3339 is null || !DateTimeOffset.TryParse(rfc3339, CultureInfo.InvariantCulture, DateTimeStyles.None, out var t)) return rfc3339 ?? "";
+        t = t.ToLocalTime();
+        return t.ToString("ddd MMM ", CultureInfo.InvariantCulture) + t.Day.ToString(CultureInfo.InvariantCulture).PadLeft(2) + t.ToString(" HH:mm:ss yyyy", CultureInfo.InvariantCulture);
     }
 
     /// <summary>skiff info [--format]</summary>
@@ -278,7 +286,8 @@ public static class SystemCommands
     {
         long nanos = ev["timeNano"]?.GetValue<long>() ?? (ev["time"]?.GetValue<long>() ?? 0) * 1_000_000_000;
         var t = DateTimeOffset.FromUnixTimeMilliseconds(nanos / 1_000_000).ToLocalTime();
-        string ts = t.ToString("yyyy-MM-dd'T'HH:mm:ss.", CultureInfo.InvariantCulture) + (nanos % 1_000_000_000).ToString("D9", CultureInfo.InvariantCulture) + t.ToString("zzz", CultureInfo.InvariantCulture);
+        string ts = t.ToString("yyyy-MM-dd'T'HH:mm:ss.", CultureInfo.InvariantCulture) + (nanos % 1_000_000_000).ToString("D9", CultureInfo.InvariantCulture)
+            + (t.Offset == TimeSpan.Zero ? "Z" : t.ToString("zzz", CultureInfo.InvariantCulture));
         string type = ev["Type"]?.GetValue<string>() ?? "";
         string action = ev["Action"]?.GetValue<string>() ?? "";
         string id = ev["Actor"]?["ID"]?.GetValue<string>() ?? "";
