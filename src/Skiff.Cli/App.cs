@@ -38,6 +38,12 @@ public sealed class CliContext(EngineEndpoint endpoint, TextWriter stdout, TextW
     /// <summary>The API client, connecting lazily so commands that fail on flags never touch the socket.</summary>
     public EngineClient Client => _client ??= new EngineClient(Endpoint, Environment.GetEnvironmentVariable("SKIFF_API_VERSION"));
 
+    /// <summary>Raw standard output for container streams (tests substitute a buffer).</summary>
+    public Stream RawOut { get; init; } = FdStream.Stdout();
+
+    /// <summary>Raw standard error for container streams (tests substitute a buffer).</summary>
+    public Stream RawErr { get; init; } = FdStream.Stderr();
+
     /// <summary>The command being run (for "Run 'skiff X --help'" lines).</summary>
     public string CommandName { get; set; } = "";
 
@@ -65,7 +71,10 @@ public static class App
     ];
 
     /// <summary>Runs the CLI and returns the exit status.</summary>
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
+    public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr) => RunAsync(args, stdout, stderr, null, null);
+
+    /// <summary>Runs the CLI with explicit raw output streams for container output (null: the process's fds).</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, Stream? rawOut, Stream? rawErr)
     {
         // Global flags end at the first positional (the command name).
         int cmdIndex = 0;
@@ -137,7 +146,7 @@ public static class App
             return 1;
         }
 
-        using var ctx = new CliContext(endpoint, stdout, stderr) { CommandName = def.Name };
+        using var ctx = new CliContext(endpoint, stdout, stderr) { CommandName = def.Name, RawOut = rawOut ?? FdStream.Stdout(), RawErr = rawErr ?? FdStream.Stderr() };
         ParsedArgs parsed;
         try
         {

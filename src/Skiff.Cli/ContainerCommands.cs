@@ -334,9 +334,9 @@ public static class ContainerCommands
         using var resp = await ctx.Client.SendAsync(HttpMethod.Get, path, stream: true).ConfigureAwait(false);
         await using var body = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false);
         ctx.Out.Flush();
-        var stdout = FdStream.Stdout();
+        var stdout = ctx.RawOut;
         if (info.Config?.Tty == true) await body.CopyToAsync(stdout).ConfigureAwait(false);
-        else await new MultiplexedStreamReader(body).CopyToAsync(stdout, FdStream.Stderr()).ConfigureAwait(false);
+        else await new MultiplexedStreamReader(body).CopyToAsync(stdout, ctx.RawErr).ConfigureAwait(false);
         return 0;
     }
 
@@ -469,7 +469,7 @@ public static class ContainerCommands
         if (output is null)
         {
             ctx.Out.Flush();
-            await body.CopyToAsync(FdStream.Stdout()).ConfigureAwait(false);
+            await body.CopyToAsync(ctx.RawOut).ConfigureAwait(false);
             return;
         }
         string tmp = output + ".skiff-tmp";

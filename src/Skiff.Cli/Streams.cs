@@ -75,8 +75,8 @@ public static class AttachPump
     public static async Task<bool> RunAsync(CliContext ctx, HijackedConnection conn, bool tty, bool sendStdin, string? detachKeys, Func<int, int, Task>? resize)
     {
         ctx.Out.Flush();
-        Stream stdout = FdStream.Stdout();
-        Stream stderr = FdStream.Stderr();
+        Stream stdout = ctx.RawOut;
+        Stream stderr = ctx.RawErr;
         bool localTty = tty && sendStdin && Terminal.IsTerminal(0);
         if (localTty) Terminal.MakeRaw();
         PosixSignalRegistration? winch = null;

@@ -1,0 +1,133 @@
+using System.Text;
+using Skiff.Cli;
+using Skiff.Client;
+
+namespace Skiff.Cli.Tests;
+
+/// <summary>
+/// The request sequence of <c>skiff run</c> against a scripted daemon: the order Docker's CLI
+/// uses (create, attach before start, wait before start), the pull fallback and exit statuses.
+/// </summary>
+public class RunFlowTests
+{
+    private sealed record Outcome(int Code, string Out, string Err, string Raw, string RawErr, List<string> Requests);
+
+    private static async Task<Outcome> RunCli(FakeDaemon d, params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var raw = new MemoryStream();
+        var rawErr = new MemoryStream();
+        int code = await App.RunAsync(["-H", "unix://" + d.Path, .. args], stdout, stderr, raw, rawErr);
+        List<string> requests;
+        lock (d.Requests) requests = [.. d.Requests];
+        return new Outcome(code, stdout.ToString(), stderr.ToString(), Encoding.UTF8.GetString(raw.ToArray()), Encoding.UTF8.GetString(rawErr.ToArray()), requests);
+    }
+
+    private static byte[] Upgraded(params byte[][] frames)
+        => [.. Encoding.ASCII.GetBytes("HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"), .. frames.SelectMany(f => f)];
+
+    private static byte[] Json(int status, string body) => FakeDaemon.Http(status, status < 300 ? "OK" : "Error", body, "Content-Type: application/json");
+
+    [Fact]
+    public async Task AttachedRunFollowsDockersOrderAndExitsWithContainerStatus()
+    {
+        using var d = new FakeDaemon((head, body) =>
+        {
+            if (head.Contains("/_ping")) return FakeDaemon.Http(200, "OK", "", "Api-Version: 1.50");
+            if (head.Contains("/containers/create")) return Json(201, "{\"Id\":\"abc123\",\"Warnings\":[]}");
+            if (head.Contains("/attach")) return Upgraded(MultiplexedStreamReader.EncodeFrame(StdStream.Stdout, "hi\n"u8), MultiplexedStreamReader.EncodeFrame(StdStream.Stderr, "warn\n"u8));
+            if (head.Contains("/wait")) return Json(200, "{\"StatusCode\":3,\"Error\":null}");
+            if (head.Contains("/start")) return FakeDaemon.Http(204, "No Content");
+            return Json(404, "{\"message\":\"unexpected\"}");
+        });
+        var r = await RunCli(d, "run", "--rm", "--name", "n1", "busybox", "echo", "hi");
+        Assert.Equal(3, r.Code);
+        Assert.Equal("hi\n", r.Raw);
+        Assert.Equal("warn\n", r.RawErr);
+        Assert.Equal(
+        [
+            "HEAD /_ping HTTP/1.1",
+            "POST /v1.50/containers/create?name=n1 HTTP/1.1",
+            "POST /v1.50/containers/abc123/attach?stream=1&stdout=1&stderr=1 HTTP/1.1",
+            "POST /v1.50/containers/abc123/wait?condition=removed HTTP/1.1",
+            "POST /v1.50/containers/abc123/start HTTP/1.1",
+        ], r.Requests);
+    }
+
+    [Fact]
+    public async Task MissingImageIsPulledThenCreated()
+    {
+        int creates = 0;
+        using var d = new FakeDaemon((head, body) =>
+        {
+            if (head.Contains("/_ping")) return FakeDaemon.Http(200, "OK", "", "Api-Version: 1.50");
+            if (head.Contains("/containers/create"))
+                return Interlocked.Increment(ref creates) == 1 ? Json(404, "{\"message\":\"No such image: busybox:latest\"}") : Json(201, "{\"Id\":\"abc\"}");
+            if (head.Contains("/images/create")) return Json(200, "{\"status\":\"Pulling from library/busybox\",\"id\":\"latest\"}\n{\"status\":\"Status: Downloaded newer image for busybox:latest\"}\n");
+            if (head.Contains("/start")) return FakeDaemon.Http(204, "No Content");
+            return Json(404, "{\"message\":\"unexpected\"}");
+        });
+        var r = await RunCli(d, "run", "-d", "busybox");
+        Assert.Equal(0, r.Code);
+        Assert.Equal("abc\n", r.Out);
+        Assert.Equal("Unable to find image 'busybox:latest' locally\nlatest: Pulling from library/busybox\nStatus: Downloaded newer image for busybox:latest\n", r.Err);
+        Assert.Contains("POST /v1.50/images/create?fromImage=busybox&tag=latest HTTP/1.1", r.Requests);
+    }
+
+    [Fact]
+    public async Task PullFailureExits125()
+    {
+        using var d = new FakeDaemon((head, body) =>
+        {
+            if (head.Contains("/_ping")) return FakeDaemon.Http(200, "OK", "", "Api-Version: 1.50");
+            if (head.Contains("/containers/create")) return Json(404, "{\"message\":\"No such image: nope:latest\"}");
+            if (head.Contains("/images/create")) return Json(404, "{\"message\":\"pull access denied for nope\"}");
+            return Json(404, "{\"message\":\"unexpected\"}");
+        });
+        var r = await RunCli(d, "run", "nope");
+        Assert.Equal(125, r.Code);
+        Assert.Equal("Unable to find image 'nope:latest' locally\nskiff: Error response from daemon: pull access denied for nope\n\nRun 'skiff run --help' for more information\n", r.Err);
+    }
+
+    [Theory]
+    [InlineData("exec: \\\"nosuch\\\": executable file not found in $PATH", 127)]
+    [InlineData("exec: \\\"/etc\\\": permission denied", 126)]
+    [InlineData("something else", 125)]
+    public async Task StartErrorsMapToDockerExitCodes(string message, int code)
+    {
+        using var d = new FakeDaemon((head, body) =>
+        {
+            if (head.Contains("/_ping")) return FakeDaemon.Http(200, "OK", "", "Api-Version: 1.50");
+            if (head.Contains("/containers/create")) return Json(201, "{\"Id\":\"abc\"}");
+            if (head.Contains("/attach")) return Upgraded();
+            if (head.Contains("/wait")) return Json(200, "{\"StatusCode\":0}");
+            if (head.Contains("/start")) return Json(400, "{\"message\":\"" + message + "\"}");
+            return Json(404, "{\"message\":\"unexpected\"}");
+        });
+        var r = await RunCli(d, "run", "busybox", "x");
+        Assert.Equal(code, r.Code);
+        Assert.StartsWith("skiff: Error response from daemon: ", r.Err);
+        Assert.EndsWith("\n\nRun 'skiff run --help' for more information\n", r.Err);
+    }
+
+    [Fact]
+    public async Task FlagErrorsNeverContactTheDaemon()
+    {
+        var stderr = new StringWriter();
+        int code = await App.RunAsync(["-H", "unix:///nonexistent.sock", "run", "--bogus", "busybox"], new StringWriter(), stderr);
+        Assert.Equal(125, code);
+        Assert.Equal("unknown flag: --bogus\n\nUsage:  skiff run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nRun 'skiff run --help' for more information\n", stderr.ToString());
+    }
+
+    [Fact]
+    public async Task UnreachableDaemon()
+    {
+        var stderr = new StringWriter();
+        Assert.Equal(1, await App.RunAsync(["-H", "unix:///nonexistent.sock", "ps"], new StringWriter(), stderr));
+        Assert.Equal("Cannot connect to the Skiff daemon at unix:///nonexistent.sock. Is the skiff daemon running?\n", stderr.ToString());
+        stderr = new StringWriter();
+        Assert.Equal(125, await App.RunAsync(["-H", "unix:///nonexistent.sock", "run", "busybox"], new StringWriter(), stderr));
+        Assert.StartsWith("skiff: Cannot connect to the Skiff daemon", stderr.ToString());
+    }
+}
