@@ -140,9 +140,20 @@ public static class SystemCommands
         sb.Append($" Logging Driver: {S("LoggingDriver")}\n");
         sb.Append($" Cgroup Driver: {S("CgroupDriver")}\n");
         sb.Append($" Cgroup Version: {S("CgroupVersion")}\n");
+        if (info["Plugins"] is JsonObject plugins)
+        {
+            sb.Append(" Plugins:\n");
+            foreach (string kind in new[] { "Volume", "Network", "Authorization", "Log" })
+                if (plugins[kind] is JsonArray list && list.Count > 0)
+                    sb.Append($"  {kind}: {string.Join(' ', list.Select(x => PrintScalar(x!)))}\n");
+        }
+        if (info["Swarm"]?["LocalNodeState"] is JsonNode swarm) sb.Append($" Swarm: {PrintScalar(swarm)}\n");
         if (info["Runtimes"] is JsonObject rts) sb.Append($" Runtimes: {string.Join(' ', rts.Select(k => k.Key).Order(StringComparer.Ordinal))}\n");
         sb.Append($" Default Runtime: {S("DefaultRuntime")}\n");
         sb.Append($" Init Binary: {S("InitBinary")}\n");
+        if (info["ContainerdCommit"]?["ID"] is JsonNode cdc) sb.Append($" containerd version: {PrintScalar(cdc)}\n");
+        if (info["RuncCommit"]?["ID"] is JsonNode rc) sb.Append($" runc version: {PrintScalar(rc)}\n");
+        if (info["InitCommit"]?["ID"] is JsonNode ic) sb.Append($" init version: {PrintScalar(ic)}\n");
         if (info["SecurityOptions"] is JsonArray so && so.Count > 0)
         {
             sb.Append(" Security Options:\n");
@@ -167,11 +178,27 @@ public static class SystemCommands
         sb.Append($" Docker Root Dir: {S("DockerRootDir")}\n");
         sb.Append($" Debug Mode: {S("Debug")}\n");
         sb.Append($" Experimental: {S("ExperimentalBuild")}\n");
-        sb.Append($" Live Restore Enabled: {S("LiveRestoreEnabled")}\n");
+        if (info["RegistryConfig"] is JsonObject reg)
+        {
+            var insecure = new List<string>();
+            foreach (var (name, cfg) in (reg["IndexConfigs"] as JsonObject ?? []).OrderBy(k => k.Key, StringComparer.Ordinal))
+                if (cfg?["Secure"]?.GetValueKind() == JsonValueKind.False) insecure.Add(name);
+            foreach (var cidr in reg["InsecureRegistryCIDRs"] as JsonArray ?? []) insecure.Add(PrintScalar(cidr!));
+            if (insecure.Count > 0)
+            {
+                sb.Append(" Insecure Registries:\n");
+                foreach (string i in insecure) sb.Append($"  {i}\n");
+            }
+            if (reg["Mirrors"] is JsonArray mirrors && mirrors.Count > 0)
+            {
+                sb.Append(" Registry Mirrors:\n");
+                foreach (var m in mirrors) sb.Append($"  {PrintScalar(m!)}\n");
+            }
+        }
+        sb.Append($" Live Restore Enabled: {S("LiveRestoreEnabled")}\n\n");
         ctx.Out.Write(sb.ToString());
         if (info["Warnings"] is JsonArray warnings && warnings.Count > 0)
         {
-            ctx.Out.Write("\n");
             ctx.Out.Flush();
             foreach (var w in warnings) ctx.Err.WriteLine(PrintScalar(w!));
         }
