@@ -323,7 +323,11 @@ public static class SystemCommands
         return $"{ts} {type} {action} {id}" + (attrText.Length > 0 ? $" ({attrText})" : "");
     }
 
-    /// <summary>skiff stats --no-stream [CONTAINER...]: one sample per container.</summary>
+    /// <summary>
+    /// skiff stats [--no-stream] [-a] [CONTAINER...]: with --no-stream one sample per container
+    /// (GET stats?stream=0); otherwise one streaming request per container and a table redrawn every
+    /// second (clear screen, cursor home) until interrupted or every stream ended.
+    /// </summary>
     public static async Task<int> Stats(CliContext ctx, ParsedArgs a)
     {
         var names = a.Positionals.ToList();
@@ -333,21 +337,65 @@ public static class SystemCommands
             names = list.Select(c => c.Id).ToList();
         }
         bool noTrunc = a.Bool("no-trunc");
-        var rows = new List<JsonNode?>();
-        foreach (string name in names)
-        {
-            using var doc = await ctx.Client.GetDocumentAsync("/containers/" + P(name) + "/stats" + Q(("stream", "0"), ("one-shot", null))).ConfigureAwait(false);
-            rows.Add(StatsRow(doc.RootElement, name, noTrunc));
-        }
         string format = a.Get("format") ?? "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
         var headers = new JsonObject
         {
             ["BlockIO"] = "BLOCK I/O", ["CPUPerc"] = "CPU %", ["Container"] = "CONTAINER", ["ID"] = "CONTAINER ID", ["MemPerc"] = "MEM %",
             ["MemUsage"] = "MEM USAGE / LIMIT", ["Name"] = "NAME", ["NetIO"] = "NET I/O", ["PIDs"] = "PIDS",
         };
-        ctx.Out.Write(Formatting.Render(format, rows, headers));
-        if (!a.Bool("no-stream")) ctx.Err.WriteLine("(streaming stats is not implemented; showing one sample)");
-        return 0;
+        if (a.Bool("no-stream"))
+        {
+            var rows = new List<JsonNode?>();
+            int rc = 0;
+            foreach (string name in names)
+            {
+                try
+                {
+                    using var doc = await ctx.Client.GetDocumentAsync("/containers/" + P(name) + "/stats" + Q(("stream", "0"))).ConfigureAwait(false);
+                    rows.Add(StatsRow(doc.RootElement, name, noTrunc));
+                }
+                catch (EngineApiException e)
+                {
+                    ctx.Err.WriteLine(e.DisplayMessage);
+                    rc = 1;
+                }
+            }
+            ctx.Out.Write(Formatting.Render(format, rows, headers));
+            return rc;
+        }
+
+        var latest = new JsonNode?[names.Count];
+        var gate = new Lock();
+        var readers = names.Select((name, i) => Task.Run(async () =>
+        {
+            try
+            {
+                using var resp = await ctx.Client.SendAsync(HttpMethod.Get, "/containers/" + P(name) + "/stats" + Q(("stream", "1")), stream: true).ConfigureAwait(false);
+                using var reader = new StreamReader(await resp.Content.ReadAsStreamAsync().ConfigureAwait(false));
+                string? line;
+                while ((line = await reader.ReadLineAsync().ConfigureAwait(false)) is not null)
+                {
+                    if (line.Length == 0) continue;
+                    using var doc = JsonDocument.Parse(line);
+                    var row = StatsRow(doc.RootElement, name, noTrunc);
+                    lock (gate) latest[i] = row;
+                }
+            }
+            catch (Exception e) when (e is EngineApiException or IOException or HttpRequestException or JsonException)
+            {
+            }
+        })).ToArray();
+        var all = Task.WhenAll(readers);
+        while (true)
+        {
+            bool finished = await Task.WhenAny(all, Task.Delay(1000)).ConfigureAwait(false) == all;
+            JsonNode?[] snapshot;
+            lock (gate) snapshot = latest.Where(r => r is not null).Select(r => r!.DeepClone()).ToArray();
+            ctx.Out.Write("\u001b[2J\u001b[H");
+            ctx.Out.Write(Formatting.Render(format, snapshot, headers));
+            ctx.Out.Flush();
+            if (finished) return 0;
+        }
     }
 
     /// <summary>Docker's stats row computations (cgroup v1 and v2 memory, CPU delta percentage).</summary>
