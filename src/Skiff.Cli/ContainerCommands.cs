@@ -24,11 +24,20 @@ public static class ContainerCommands
     private static CliException RunError(CliContext ctx, string message, int code = 125)
         => new($"skiff: {message}\n\nRun 'skiff {ctx.CommandName} --help' for more information", code);
 
+    /// <summary>Reads an --env-file/--label-file, failing with Go's "open PATH: ..." wording.</summary>
+    private static string ReadFlagFile(string path)
+    {
+        try { return File.ReadAllText(path); }
+        catch (FileNotFoundException) { throw new FlagException($"open {path}: no such file or directory"); }
+        catch (DirectoryNotFoundException) { throw new FlagException($"open {path}: no such file or directory"); }
+        catch (UnauthorizedAccessException) { throw new FlagException($"open {path}: permission denied"); }
+    }
+
     private static ContainerSpec BuildSpec(ParsedArgs a)
     {
         try
         {
-            return RunOptions.Build(a, Environment.GetEnvironmentVariable, File.ReadAllText);
+            return RunOptions.Build(a, Environment.GetEnvironmentVariable, ReadFlagFile);
         }
         catch (IOException e)
         {
@@ -42,6 +51,7 @@ public static class ContainerCommands
     /// </summary>
     public static async Task<string> CreateAsync(CliContext ctx, ContainerSpec spec)
     {
+        if (Reference.Validate(spec.Body.Image!) is { } invalid) throw new EngineStreamException(invalid);
         string path = "/containers/create" + Q(("name", spec.Name), ("platform", spec.Platform));
         string image = spec.Body.Image!;
         if (spec.Pull == "always") await PullAsync(ctx, image, spec.Platform, ctx.Err).ConfigureAwait(false);

@@ -137,7 +137,7 @@ public static class ListCommands
         var now = DateTimeOffset.UtcNow;
         if (quiet)
         {
-            foreach (string id in list.Select(i => noTrunc ? i.Id : Formatting.ShortId(i.Id)).Distinct()) ctx.Out.WriteLine(id);
+            foreach (var row in list.SelectMany(i => ImageRows(i, now, !noTrunc))) ctx.Out.WriteLine((string)row!["ID"]!);
             return 0;
         }
         string format = a.Get("format") ?? (digests ? "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}" : ImagesDefaultFormat);

@@ -150,3 +150,24 @@ public class RunOptionsTests
     [InlineData("driver failed programming external connectivity", 125)]
     public void StartErrorExitCodes(string message, int code) => Assert.Equal(code, ContainerCommands.StartErrorExitCode(message));
 }
+
+public class ReferenceTests
+{
+    [Theory]
+    [InlineData("busybox")]
+    [InlineData("busybox:latest")]
+    [InlineData("library/busybox:1.36")]
+    [InlineData("localhost:5000/a/b:tag")]
+    [InlineData("registry.example.com/x_y/z-w:v1.0")]
+    [InlineData("busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")]
+    [InlineData("[::1]:5000/img")]
+    public void Valid(string r) => Assert.Null(Reference.Validate(r));
+
+    [Theory]
+    [InlineData("Busybox", "invalid reference format: repository name (library/Busybox) must be lowercase")]
+    [InlineData("bus box", "invalid reference format")]
+    [InlineData("busybox:bad^tag", "invalid reference format")]
+    [InlineData("nosuch:latest@sha256:abc", "invalid reference format")]
+    [InlineData("", "invalid reference format")]
+    public void Invalid(string r, string message) => Assert.Equal(message, Reference.Validate(r));
+}
