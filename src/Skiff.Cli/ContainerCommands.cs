@@ -21,6 +21,9 @@ public static class ContainerCommands
         return 125;
     }
 
+    /// <summary>The local terminal's size (stdout, else stdin), when either is a terminal.</summary>
+    private static (int Rows, int Cols)? TerminalSize() => Terminal.GetSize(Terminal.IsTerminal(1) ? 1 : 0) is { Rows: > 0 } s ? s : null;
+
     private static CliException RunError(CliContext ctx, string message, int code = 125)
         => new($"skiff: {message}\n\nRun 'skiff {ctx.CommandName} --help' for more information", code);
 
@@ -107,6 +110,7 @@ public static class ContainerCommands
             catch (FormatException e) { throw RunError(ctx, e.Message); }
         }
 
+        if (body.Tty && TerminalSize() is { } size) body.HostConfig!.ConsoleSize = [size.Rows, size.Cols];
         string id;
         try { id = await CreateAsync(ctx, spec).ConfigureAwait(false); }
         catch (EngineApiException e) { throw RunError(ctx, e.DisplayMessage); }
@@ -375,6 +379,7 @@ public static class ContainerCommands
             WorkingDir = a.Get("workdir"),
             Privileged = a.Bool("privileged"),
             DetachKeys = a.Get("detach-keys"),
+            ConsoleSize = tty && TerminalSize() is { } size ? [size.Rows, size.Cols] : null,
         };
         var created = await ctx.Client.PostJsonAsync("/containers/" + P(container) + "/exec", req, ApiJson.Default.ExecCreateRequest, ApiJson.Default.IdResponse).ConfigureAwait(false);
         string execId = created.Id;
@@ -567,7 +572,7 @@ public static class ContainerCommands
                 return 0;
             }
             await using var body = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false);
-            await ExtractTarAsync(body, dp, Path.GetFileName(sp.TrimEnd('/'))).ConfigureAwait(false);
+            await ExtractTarAsync(body, dp).ConfigureAwait(false);
             return 0;
         }
         string container = dc!;
@@ -627,10 +632,11 @@ public static class ContainerCommands
         }
     }
 
-    private static async Task ExtractTarAsync(Stream body, string dest, string srcName)
+    private static async Task ExtractTarAsync(Stream body, string dest)
     {
         // The archive's top entry is the source's base name; copying to an existing directory puts
-        // it inside, otherwise the destination names the copy.
+        // it inside, otherwise the destination names the copy. Regular files, directories and
+        // symlinks are restored; ownership and special files are not (the CLI runs unprivileged).
         bool destIsDir = Directory.Exists(dest);
         await using var reader = new System.Formats.Tar.TarReader(body);
         System.Formats.Tar.TarEntry? entry;
@@ -644,7 +650,8 @@ public static class ContainerCommands
                 name = Path.GetFileName(dest) + name[first.Length..];
             }
             string target = Path.GetFullPath(Path.Combine(root, name));
-            if (!target.StartsWith(root, StringComparison.Ordinal)) continue;
+            // Entries may not leave the destination (".." or absolute names from a hostile archive).
+            if (target != root && !target.StartsWith(root.TrimEnd('/') + "/", StringComparison.Ordinal)) continue;
             switch (entry.EntryType)
             {
                 case System.Formats.Tar.TarEntryType.Directory:
@@ -662,6 +669,5 @@ public static class ContainerCommands
                     break;
             }
         }
-        _ = srcName;
     }
 }

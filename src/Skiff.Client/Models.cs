@@ -53,6 +53,8 @@ public sealed class HostConfig
 {
     public List<string>? Binds { get; set; }
     public string? ContainerIDFile { get; set; }
+    /// <summary>Initial TTY size [height, width] (API 1.42+).</summary>
+    public int[]? ConsoleSize { get; set; }
     public LogConfig? LogConfig { get; set; }
     public string? NetworkMode { get; set; }
     public Dictionary<string, List<PortBinding>>? PortBindings { get; set; }
@@ -249,6 +251,8 @@ public sealed class ExecCreateRequest
     public bool Privileged { get; set; }
     public string? User { get; set; }
     public string? WorkingDir { get; set; }
+    /// <summary>Initial TTY size [height, width] (API 1.42+).</summary>
+    public int[]? ConsoleSize { get; set; }
 }
 
 /// <summary>Answer of POST /containers/{id}/exec.</summary>
