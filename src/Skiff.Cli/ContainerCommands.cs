@@ -327,7 +327,14 @@ public static class ContainerCommands
     {
         string newName = a.Positionals[1].Trim();
         if (newName.Length == 0) throw new CliException("Error: neither old nor new names may be empty", 1);
-        await ctx.Client.SendNoContentAsync(HttpMethod.Post, "/containers/" + P(a.Positionals[0]) + "/rename" + Q(("name", newName))).ConfigureAwait(false);
+        try
+        {
+            await ctx.Client.SendNoContentAsync(HttpMethod.Post, "/containers/" + P(a.Positionals[0]) + "/rename" + Q(("name", newName))).ConfigureAwait(false);
+        }
+        catch (EngineApiException e)
+        {
+            throw new CliException($"{e.DisplayMessage}\nError: failed to rename container named {a.Positionals[0]}", 1);
+        }
         return 0;
     }
 

@@ -137,17 +137,24 @@ public static class ImageCommands
             return (JsonNode?)new JsonObject
             {
                 ["Comment"] = h.Comment ?? "",
-                ["CreatedAt"] = human ? created.ToString("yyyy-MM-dd'T'HH:mm:ssK", CultureInfo.InvariantCulture) : created.ToString("o", CultureInfo.InvariantCulture),
+                ["CreatedAt"] = Rfc3339(created),
                 ["CreatedBy"] = noTrunc ? by : Formatting.Ellipsis(by, 45),
-                ["CreatedSince"] = human ? Units.HumanDuration(now - created) + " ago" : created.ToString("yyyy-MM-dd'T'HH:mm:ssK", CultureInfo.InvariantCulture),
+                ["CreatedSince"] = human ? Units.HumanDuration(now - created) + " ago" : Rfc3339(created),
                 ["ID"] = h.Id == "<missing>" ? h.Id : noTrunc ? h.Id : Formatting.ShortId(h.Id),
                 ["Size"] = human ? Units.HumanSize(h.Size, 3) : h.Size.ToString(CultureInfo.InvariantCulture),
             };
         });
-        string format = a.Bool("quiet") ? "{{.ID}}" : a.Get("format") ?? "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+        string format = a.Bool("quiet") ? "{{.ID}}" : a.Get("format") ?? (human ? "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}" : "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}");
         var headers = new JsonObject { ["Comment"] = "COMMENT", ["CreatedAt"] = "CREATED AT", ["CreatedBy"] = "CREATED BY", ["CreatedSince"] = "CREATED", ["ID"] = "IMAGE", ["Size"] = "SIZE" };
         ctx.Out.Write(Formatting.Render(format, rows, headers));
         return 0;
+    }
+
+    /// <summary>Go's time.RFC3339 in local time: "2026-11-23T16:48:45Z" or "...+01:00".</summary>
+    public static string Rfc3339(DateTimeOffset t)
+    {
+        var local = t.ToLocalTime();
+        return local.ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture) + (local.Offset == TimeSpan.Zero ? "Z" : local.ToString("zzz", CultureInfo.InvariantCulture));
     }
 
     /// <summary>skiff commit [-a] [-c] [-m] [-p] CONTAINER [REPOSITORY[:TAG]]</summary>

@@ -70,7 +70,7 @@ public class DockerComparisonTests
     {
         var d = await Docker(args);
         var s = await Skiff(args);
-        Assert.Equal(d.Code, s.Code);
+        Assert.True(d.Code == s.Code, $"exit status of '{string.Join(' ', args)}': docker {d.Code}, skiff {s.Code}; skiff stderr: {s.Err}; docker stderr: {d.Err}");
         Assert.Equal(d.Out, s.Out);
         Assert.Equal(AsSkiff(d.Err), s.Err);
     }
@@ -209,5 +209,74 @@ public class DockerComparisonTests
         var d = await Docker("version", "--format", "{{.Server.Version}} {{.Server.APIVersion}} {{.Client.APIVersion}}");
         var s = await Skiff("version", "--format", "{{.Server.Version}} {{.Server.APIVersion}} {{.Client.APIVersion}}");
         Assert.Equal(d.Out, s.Out);
+    }
+
+    [DockerFact]
+    public async Task SecondaryCommandsMatch()
+    {
+        string n = UniqueName(), renamed = UniqueName(), vol = UniqueName();
+        try
+        {
+            Assert.Equal(0, (await Docker("run", "-d", "--name", n, "busybox", "sh", "-c", "echo x > /tmp/f; sleep 60")).Code);
+            await AssertSame("history", "busybox");
+            await AssertSame("history", "--no-trunc", "-H=false", "busybox");
+            await AssertSame("port", n);
+            var paused = await Skiff("pause", n);
+            Assert.Equal((n + "\n", 0), (paused.Out, paused.Code));
+            await AssertSame("ps", "--filter", "name=" + n, "--format", "{{.Names}} {{.State}}");
+            var unpaused = await Skiff("unpause", n);
+            Assert.Equal((n + "\n", 0), (unpaused.Out, unpaused.Code));
+            await AssertSame("unpause", n);
+            var r = await Skiff("rename", n, renamed);
+            Assert.Equal(0, r.Code);
+            await AssertSame("ps", "-a", "--filter", "name=" + renamed, "--format", "{{.Names}}");
+            await AssertSame("rename", n, "x");
+            Assert.Equal((vol + "\n", 0), ((await Skiff("volume", "create", vol)).Out, 0));
+            await AssertSame("volume", "ls", "--filter", "name=" + vol);
+            await AssertSame("volume", "inspect", "-f", "{{.Name}} {{.Driver}}", vol);
+            Assert.Equal((vol + "\n", 0), ((await Skiff("volume", "rm", vol)).Out, 0));
+            await AssertSame("network", "ls");
+            await AssertSame("info", "--format", "{{.Driver}} {{.OSType}} {{json .Plugins.Volume}}");
+        }
+        finally
+        {
+            await Docker("rm", "-f", n, renamed);
+            await Docker("volume", "rm", "-f", vol);
+        }
+    }
+
+    [DockerFact]
+    public async Task CopyRoundTripAndExport()
+    {
+        string n = UniqueName();
+        string dir = Path.Combine(Path.GetTempPath(), "skiff-e2e-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Path.Combine(dir, "src", "sub"));
+        File.WriteAllText(Path.Combine(dir, "src", "a.txt"), "alpha\n");
+        File.WriteAllText(Path.Combine(dir, "src", "sub", "b.txt"), "beta\n");
+        try
+        {
+            Assert.Equal(0, (await Docker("create", "--name", n, "busybox", "true")).Code);
+            Assert.Equal(0, (await Skiff("cp", Path.Combine(dir, "src"), n + ":/tmp/")).Code);
+            Assert.Equal(0, (await Skiff("cp", Path.Combine(dir, "src", "a.txt"), n + ":/tmp/renamed.txt")).Code);
+            Directory.CreateDirectory(Path.Combine(dir, "back"));
+            Assert.Equal(0, (await Skiff("cp", n + ":/tmp/src", Path.Combine(dir, "back"))).Code);
+            Assert.Equal(0, (await Skiff("cp", n + ":/tmp/renamed.txt", Path.Combine(dir, "back", "r.txt"))).Code);
+            Assert.Equal("beta\n", File.ReadAllText(Path.Combine(dir, "back", "src", "sub", "b.txt")));
+            Assert.Equal("alpha\n", File.ReadAllText(Path.Combine(dir, "back", "r.txt")));
+            var missing = await Skiff("cp", "/nonexistent-skiff-src", n + ":/tmp/");
+            Assert.Equal(("lstat /nonexistent-skiff-src: no such file or directory\n", 1), (missing.Err, missing.Code));
+            var export = await Skiff("export", "-o", Path.Combine(dir, "export.tar"), n);
+            Assert.Equal(0, export.Code);
+            using var tar = new System.Formats.Tar.TarReader(File.OpenRead(Path.Combine(dir, "export.tar")));
+            var names = new List<string>();
+            while (tar.GetNextEntry() is { } e) names.Add(e.Name);
+            Assert.Contains("tmp/src/sub/b.txt", names);
+            Assert.Contains("bin/busybox", names);
+        }
+        finally
+        {
+            await Docker("rm", "-f", n);
+            Directory.Delete(dir, true);
+        }
     }
 }
