@@ -48,6 +48,28 @@ public static class Api
         return repo + ":" + tag;
     }
 
+    /// <summary>True when the reference names neither a tag nor a digest ("busybox", "r:5000/x").</summary>
+    public static bool HasNoTagOrDigest(string image)
+    {
+        if (image.Contains('@')) return false;
+        int slash = image.LastIndexOf('/');
+        return image.LastIndexOf(':') <= slash;
+    }
+
+    /// <summary>
+    /// The fully qualified name Docker prints after a pull: "busybox" -> "docker.io/library/busybox:latest",
+    /// "r.example:5000/x:1" unchanged; a first component with '.' or ':' or "localhost" is a registry.
+    /// </summary>
+    public static string FullyQualified(string image)
+    {
+        string named = FamiliarWithTag(image);
+        int slash = named.IndexOf('/');
+        string first = slash < 0 ? "" : named[..slash];
+        bool hasDomain = slash >= 0 && (first.Contains('.') || first.Contains(':') || first == "localhost");
+        if (hasDomain) return named;
+        return "docker.io/" + (slash < 0 ? "library/" : "") + named;
+    }
+
     /// <summary>Encodes Docker filters ("k=v" strings) as the API's {"k":{"v":true}} JSON.</summary>
     public static string? Filters(IReadOnlyList<string> filters)
     {

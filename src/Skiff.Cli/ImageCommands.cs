@@ -81,8 +81,10 @@ public static class ImageCommands
     {
         string image = a.Positionals[0];
         if (a.Bool("all-tags")) throw new CliException("--all-tags is not supported", 1);
+        if (Reference.Validate(image) is { } invalid) throw new CliException(invalid, 1);
+        if (HasNoTagOrDigest(image) && !a.Bool("quiet")) ctx.Out.WriteLine("Using default tag: latest");
         await PullAsync(ctx, image, a.Get("platform"), ctx.Out, a.Bool("quiet")).ConfigureAwait(false);
-        ctx.Out.WriteLine(FamiliarWithTag(image));
+        ctx.Out.WriteLine(FullyQualified(image));
         return 0;
     }
 

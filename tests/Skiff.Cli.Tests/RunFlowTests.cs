@@ -131,3 +131,59 @@ public class RunFlowTests
         Assert.StartsWith("skiff: Cannot connect to the Skiff daemon", stderr.ToString());
     }
 }
+
+public class PullOutputTests
+{
+    [Fact]
+    public async Task PullPrintsStatusesWithoutProgressBarsAndTheFullName()
+    {
+        const string stream = """
+            {"status":"Pulling from library/busybox","id":"latest"}
+            {"status":"Pulling fs layer","progressDetail":{},"id":"90b9666d4aed"}
+            {"status":"Downloading","progressDetail":{"current":100,"total":200},"progress":"[=====>     ]     100B/200B","id":"90b9666d4aed"}
+            {"status":"Verifying Checksum","progressDetail":{},"id":"90b9666d4aed"}
+            {"status":"Download complete","progressDetail":{},"id":"90b9666d4aed"}
+            {"status":"Pull complete","progressDetail":{},"id":"90b9666d4aed"}
+            {"status":"Digest: sha256:0123"}
+            {"status":"Status: Downloaded newer image for busybox:latest"}
+
+            """;
+        using var d = new FakeDaemon((head, _) => head.Contains("/_ping")
+            ? FakeDaemon.Http(200, "OK", "", "Api-Version: 1.50")
+            : FakeDaemon.Http(200, "OK", stream, "Content-Type: application/json"));
+        var stdout = new StringWriter();
+        int code = await App.RunAsync(["-H", "unix://" + d.Path, "pull", "busybox"], stdout, new StringWriter());
+        Assert.Equal(0, code);
+        Assert.Equal("""
+            Using default tag: latest
+            latest: Pulling from library/busybox
+            90b9666d4aed: Pulling fs layer
+            90b9666d4aed: Verifying Checksum
+            90b9666d4aed: Download complete
+            90b9666d4aed: Pull complete
+            Digest: sha256:0123
+            Status: Downloaded newer image for busybox:latest
+            docker.io/library/busybox:latest
+
+            """, stdout.ToString());
+    }
+
+    [Fact]
+    public async Task StreamErrorFailsThePull()
+    {
+        using var d = new FakeDaemon((head, _) => head.Contains("/_ping")
+            ? FakeDaemon.Http(200, "OK", "", "Api-Version: 1.50")
+            : FakeDaemon.Http(200, "OK", "{\"errorDetail\":{\"message\":\"manifest unknown\"},\"error\":\"manifest unknown\"}\n", "Content-Type: application/json"));
+        var stderr = new StringWriter();
+        int code = await App.RunAsync(["-H", "unix://" + d.Path, "pull", "busybox:nope"], new StringWriter(), stderr);
+        Assert.Equal(1, code);
+        Assert.Equal("manifest unknown\n", stderr.ToString());
+    }
+
+    [Theory]
+    [InlineData("busybox", "docker.io/library/busybox:latest")]
+    [InlineData("user/app:1", "docker.io/user/app:1")]
+    [InlineData("localhost:5000/x", "localhost:5000/x:latest")]
+    [InlineData("ghcr.io/o/r@sha256:abc", "ghcr.io/o/r@sha256:abc")]
+    public void FullyQualifiedNames(string input, string expected) => Assert.Equal(expected, Api.FullyQualified(input));
+}
