@@ -31,7 +31,11 @@ public class TemplateTests
     [InlineData("{{if .State.Running}}up{{else}}down{{end}}", "up")]
     [InlineData("{{if eq .State.Status \"exited\"}}x{{else if .State.Running}}r{{end}}", "r")]
     [InlineData("{{range .Config.Env}}[{{.}}]{{end}}", "[A=1][B=<x>&]")]
-    [InlineData("{{range $k, $v := .Config.Labels}}{{end}}", "")]
+    [InlineData("{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}", "a=1;b=2;")]
+    [InlineData("{{range $i, $e := .Config.Cmd}}{{$i}}:{{$e}} {{end}}", "0:sleep 1:1000 ")]
+    [InlineData("{{range $e := .Config.Cmd}}<{{$e}}>{{end}}", "<sleep><1000>")]
+    [InlineData("{{$n := .Name}}{{with .State}}{{$n}} {{.Status}}{{end}}", "/t1 running")]
+    [InlineData("{{range .Config.Cmd}}{{$.Name}}{{end}}", "/t1/t1")]
     [InlineData("{{with .State}}{{.Status}}{{end}}", "running")]
     [InlineData("{{printf \"%s-%s\" .Name .State.Status}}", "/t1-running")]
     [InlineData("a {{- \" b \" -}} c", "a b c")]
@@ -40,7 +44,6 @@ public class TemplateTests
     [InlineData("{{lower (index .Config.Labels \"a\")}}", "1")]
     public void Evaluates(string template, string expected)
     {
-        if (template.Contains(":=", StringComparison.Ordinal)) return; // variables are not supported
         Assert.Equal(expected, Run(template));
     }
 
