@@ -20,6 +20,15 @@ public static class Api
         return sb.ToString();
     }
 
+    /// <summary>Opens a local file for reading; failures use Go's "open PATH: reason" wording (exit 1).</summary>
+    public static Stream OpenLocal(string path)
+    {
+        try { return File.OpenRead(path); }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw new CliException($"open {path}: no such file or directory", 1); }
+        catch (UnauthorizedAccessException) { throw new CliException($"open {path}: permission denied", 1); }
+        catch (IOException) { throw new CliException($"open {path}: input/output error", 1); }
+    }
+
     /// <summary>Escapes one path segment (container or image name).</summary>
     public static string P(string segment) => Uri.EscapeDataString(segment);
 

@@ -23,10 +23,7 @@ public static class ImageCommands
         HttpContent? content = null;
         if (!isUrl)
         {
-            Stream input;
-            try { input = source == "-" ? FdStream.Stdin() : File.OpenRead(source); }
-            catch (IOException e) { throw new CliException("open " + source + ": " + e.Message, 1); }
-            catch (UnauthorizedAccessException e) { throw new CliException("open " + source + ": " + e.Message, 1); }
+            Stream input = source == "-" ? FdStream.Stdin() : OpenLocal(source);
             content = new StreamContent(input, 64 * 1024);
             content.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
         }
@@ -117,7 +114,7 @@ public static class ImageCommands
         string? input = a.Get("input");
         if (input is null && Terminal.IsTerminal(0))
             throw new CliException("requested load from stdin, but stdin is empty", 1);
-        Stream s = input is null ? FdStream.Stdin() : File.OpenRead(input);
+        Stream s = input is null ? FdStream.Stdin() : OpenLocal(input);
         var content = new StreamContent(s, 64 * 1024);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
         using var resp = await ctx.Client.SendAsync(HttpMethod.Post, "/images/load" + Q(("quiet", B(a.Bool("quiet")))), content, stream: true).ConfigureAwait(false);
