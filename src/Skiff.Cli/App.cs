@@ -217,6 +217,12 @@ public static class App
             stderr.WriteLine("error during connect: " + (e.InnerException?.Message ?? e.Message));
             return 1;
         }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException or FormatException or UnauthorizedAccessException)
+        {
+            stdout.Flush();
+            stderr.WriteLine("Error: " + e.Message);
+            return 1;
+        }
         catch (BrokenPipeException)
         {
             return 141;
