@@ -286,12 +286,15 @@ public static class App
     {
         var sb = new StringBuilder();
         sb.Append("\nUsage:  skiff ").Append(def.Usage).Append("\n\n").Append(def.Summary).Append("\n\nOptions:\n");
-        foreach (var f in def.Flags.OrderBy(f => f.Long, StringComparer.Ordinal))
+        var lines = def.Flags.OrderBy(f => f.Long, StringComparer.Ordinal).Select(f =>
         {
             string left = f.Short != '\0' ? $"  -{f.Short}, --{f.Long}" : $"      --{f.Long}";
             if (f.Kind != FlagKind.Bool) left += f.Kind == FlagKind.List ? " list" : " string";
-            sb.Append(left).Append('\n');
-        }
+            return (left, Help.Describe(f.Long));
+        }).ToList();
+        int width = lines.Count == 0 ? 0 : lines.Max(l => l.left.Length) + 3;
+        foreach (var (left, text) in lines) sb.Append((left.PadRight(width) + text).TrimEnd()).Append('\n');
+        if (lines.Count == 0) sb.Length -= "\nOptions:\n".Length;
         w.Write(sb.ToString());
     }
 }

@@ -108,3 +108,42 @@ public class FlagParserTests
         Assert.Null(App.Resolve(["nonsense"]).Def);
     }
 }
+
+public class HelpTests
+{
+    public static IEnumerable<object[]> AllCommands()
+    {
+        foreach (string name in Commands.TopLevel.Keys) yield return [new[] { name }];
+        foreach (var (group, subs) in Commands.Groups)
+            foreach (string sub in subs.Keys) yield return [new[] { group, sub }];
+    }
+
+    [Theory]
+    [MemberData(nameof(AllCommands))]
+    public async Task EveryCommandHasHelp(string[] words)
+    {
+        var stdout = new StringWriter();
+        int code = await App.RunAsync(["-H", "unix:///nonexistent.sock", .. words, "--help"], stdout, new StringWriter());
+        Assert.Equal(0, code);
+        Assert.Contains("Usage:  skiff " + words[0], stdout.ToString());
+    }
+
+    [Fact]
+    public async Task MainHelpAndVersionFlag()
+    {
+        var stdout = new StringWriter();
+        Assert.Equal(0, await App.RunAsync([], stdout, new StringWriter()));
+        Assert.StartsWith("Usage:  skiff [OPTIONS] COMMAND", stdout.ToString());
+        stdout = new StringWriter();
+        Assert.Equal(0, await App.RunAsync(["--version"], stdout, new StringWriter()));
+        Assert.Equal("Skiff version " + App.Version + "\n", stdout.ToString());
+    }
+
+    [Fact]
+    public async Task UnknownCommand()
+    {
+        var stderr = new StringWriter();
+        Assert.Equal(1, await App.RunAsync(["frobnicate"], new StringWriter(), stderr));
+        Assert.StartsWith("skiff: unknown command: skiff frobnicate", stderr.ToString());
+    }
+}
