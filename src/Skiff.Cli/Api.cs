@@ -118,7 +118,8 @@ public static class Api
     public static async Task PullAsync(CliContext ctx, string image, string? platform, TextWriter w, bool quiet = false)
     {
         var (repo, tag) = SplitReference(image);
-        using var resp = await ctx.Client.SendAsync(HttpMethod.Post, "/images/create" + Q(("fromImage", repo), ("tag", tag), ("platform", platform)), stream: true).ConfigureAwait(false);
+        var auth = new[] { new KeyValuePair<string, string>("X-Registry-Auth", Credentials.RegistryAuthHeader(image)) };
+        using var resp = await ctx.Client.SendAsync(HttpMethod.Post, "/images/create" + Q(("fromImage", repo), ("tag", tag), ("platform", platform)), stream: true, headers: auth).ConfigureAwait(false);
         await using var body = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false);
         await ProgressPrinter.PrintAsync(body, w, quiet).ConfigureAwait(false);
     }

@@ -84,6 +84,9 @@ public static class Commands
     /// <summary>login</summary>
     public static readonly CommandDef Login = new("login", "login [OPTIONS] [SERVER]", "Authenticate to a registry", [S("username", 'u'), S("password", 'p'), F("password-stdin")], SystemCommands.Login, 0, 1);
 
+    /// <summary>logout</summary>
+    public static readonly CommandDef Logout = new("logout", "logout [SERVER]", "Log out from a registry", [], SystemCommands.Logout, 0, 1);
+
     private static CommandDef Sub(string group, string name, string usage, string summary, FlagSpec[] flags, Func<CliContext, ParsedArgs, Task<int>> run, int min = 0, int max = -1)
         => new($"{group} {name}", $"{group} {usage}", summary, flags, run, min, max);
 
@@ -97,7 +100,7 @@ public static class Commands
         ["rename"] = Rename, ["attach"] = Attach, ["top"] = Top, ["port"] = Port, ["diff"] = Diff, ["export"] = Export, ["cp"] = Cp,
         ["exec"] = Exec, ["update"] = Update, ["import"] = Import, ["images"] = Images, ["rmi"] = Rmi, ["tag"] = Tag,
         ["pull"] = Pull, ["push"] = Push, ["save"] = Save, ["load"] = Load, ["history"] = History, ["commit"] = Commit,
-        ["inspect"] = Inspect, ["version"] = VersionCmd, ["info"] = Info, ["events"] = Events, ["stats"] = Stats, ["login"] = Login,
+        ["inspect"] = Inspect, ["version"] = VersionCmd, ["info"] = Info, ["events"] = Events, ["stats"] = Stats, ["login"] = Login, ["logout"] = Logout,
     };
 
     /// <summary>Management commands ("container ls", "image rm", "volume create", ...).</summary>

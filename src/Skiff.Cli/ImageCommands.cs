@@ -85,11 +85,11 @@ public static class ImageCommands
         return 0;
     }
 
-    /// <summary>skiff push NAME[:TAG] (anonymous credentials: X-Registry-Auth is an empty JSON object).</summary>
+    /// <summary>skiff push NAME[:TAG], with stored credentials for the registry (or <c>{}</c>) in X-Registry-Auth.</summary>
     public static async Task<int> Push(CliContext ctx, ParsedArgs a)
     {
         var (repo, tag) = SplitReference(a.Positionals[0]);
-        var auth = new[] { new KeyValuePair<string, string>("X-Registry-Auth", "e30=") };
+        var auth = new[] { new KeyValuePair<string, string>("X-Registry-Auth", Credentials.RegistryAuthHeader(repo)) };
         using var resp = await ctx.Client.SendAsync(HttpMethod.Post, "/images/" + P(repo) + "/push" + Q(("tag", tag)), stream: true, headers: auth).ConfigureAwait(false);
         await using var body = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false);
         await ProgressPrinter.PrintAsync(body, ctx.Out, a.Bool("quiet")).ConfigureAwait(false);

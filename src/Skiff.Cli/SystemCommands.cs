@@ -626,16 +626,63 @@ public static class SystemCommands
         return 0;
     }
 
-    /// <summary>skiff login [-u] [-p | --password-stdin] [SERVER]: checks credentials with POST /auth (they are not stored).</summary>
+    /// <summary>
+    /// skiff login [-u USER] [-p PASS | --password-stdin] [SERVER]: prompts on a terminal for what
+    /// is missing, checks the credentials with POST /auth, then stores them for pull/push.
+    /// </summary>
     public static async Task<int> Login(CliContext ctx, ParsedArgs a)
     {
+        string server = Credentials.NormalizeServer(a.Positionals.Count > 0 ? a.Positionals[0] : null);
         string? user = a.Get("username");
         string? password = a.Get("password");
-        if (a.Bool("password-stdin")) password = new StreamReader(FdStream.Stdin()).ReadToEnd().TrimEnd('\n', '\r');
-        if (user is null || password is null) throw new CliException("Error: Cannot perform an interactive login from a non TTY device", 1);
-        var req = new AuthConfig { Username = user, Password = password, ServerAddress = a.Positionals.Count > 0 ? a.Positionals[0] : "https://index.docker.io/v1/" };
+        if (a.Bool("password-stdin"))
+        {
+            if (password is not null) throw new CliException("--password and --password-stdin are mutually exclusive", 1);
+            if (user is null) throw new CliException("Must provide --username with --password-stdin", 1);
+            password = new StreamReader(FdStream.Stdin()).ReadToEnd().TrimEnd('\n', '\r');
+        }
+        else if (password is not null)
+        {
+            ctx.Err.WriteLine("WARNING! Using --password via the CLI is insecure. Use --password-stdin.");
+        }
+        if (user is null || password is null)
+        {
+            if (!Terminal.IsTerminal(0)) throw new CliException("Error: Cannot perform an interactive login from a non TTY device", 1);
+            var stdin = new StreamReader(FdStream.Stdin());
+            if (user is null)
+            {
+                ctx.Out.Write("Username: ");
+                ctx.Out.Flush();
+                user = stdin.ReadLine()?.Trim() ?? "";
+            }
+            if (password is null)
+            {
+                ctx.Out.Write("Password: ");
+                ctx.Out.Flush();
+                Terminal.SetEcho(false);
+                try { password = stdin.ReadLine() ?? ""; }
+                finally { Terminal.SetEcho(true); }
+                ctx.Out.WriteLine();
+            }
+        }
+        if (user.Length == 0) throw new CliException("Error: Non-null Username Required", 1);
+        var req = new AuthConfig { Username = user, Password = password, ServerAddress = server };
         var r = await ctx.Client.PostJsonAsync("/auth", req, ApiJson.Default.AuthConfig, ApiJson.Default.AuthResponse).ConfigureAwait(false);
-        ctx.Out.WriteLine(r.Status ?? "Login Succeeded");
+        Credentials.Store(server, user, password);
+        ctx.Out.WriteLine(string.IsNullOrEmpty(r.Status) ? "Login Succeeded" : r.Status);
         return 0;
+    }
+
+    /// <summary>skiff logout [SERVER]: forgets stored credentials.</summary>
+    public static Task<int> Logout(CliContext ctx, ParsedArgs a)
+    {
+        string server = Credentials.NormalizeServer(a.Positionals.Count > 0 ? a.Positionals[0] : null);
+        if (!Credentials.Remove(server))
+        {
+            ctx.Out.WriteLine($"Not logged in to {server}");
+            return Task.FromResult(0);
+        }
+        ctx.Out.WriteLine($"Removing login credentials for {server}");
+        return Task.FromResult(0);
     }
 }

@@ -187,3 +187,54 @@ public class PullOutputTests
     [InlineData("ghcr.io/o/r@sha256:abc", "ghcr.io/o/r@sha256:abc")]
     public void FullyQualifiedNames(string input, string expected) => Assert.Equal(expected, Api.FullyQualified(input));
 }
+
+public class LoginTests
+{
+    [Fact]
+    public async Task LoginStoresCredentialsUsedByPullAndLogoutRemovesThem()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "skiff-cfg-" + Guid.NewGuid().ToString("N")[..8]);
+        string? old = Environment.GetEnvironmentVariable("SKIFF_CONFIG");
+        Environment.SetEnvironmentVariable("SKIFF_CONFIG", dir);
+        string? authHeader = null;
+        string? authBody = null;
+        try
+        {
+            using var d = new FakeDaemon((head, body) =>
+            {
+                if (head.Contains("/_ping")) return FakeDaemon.Http(200, "OK", "", "Api-Version: 1.50");
+                if (head.Contains("/auth")) { authBody = body; return FakeDaemon.Http(200, "OK", "{\"Status\":\"Login Succeeded\"}", "Content-Type: application/json"); }
+                authHeader = head.Split("\r\n").FirstOrDefault(l => l.StartsWith("X-Registry-Auth:", StringComparison.OrdinalIgnoreCase))?[16..].Trim();
+                return FakeDaemon.Http(200, "OK", "{\"status\":\"Status: Image is up to date for localhost:5000/app:1\"}\n", "Content-Type: application/json");
+            });
+            var stdout = new StringWriter();
+            var stderr = new StringWriter();
+            Assert.Equal(0, await App.RunAsync(["-H", "unix://" + d.Path, "login", "-u", "alice", "-p", "s3cret", "localhost:5000"], stdout, stderr));
+            Assert.Equal("Login Succeeded\n", stdout.ToString());
+            Assert.Equal("{\"username\":\"alice\",\"password\":\"s3cret\",\"serveraddress\":\"localhost:5000\"}", authBody);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(dir, "config.json")));
+
+            Assert.Equal(0, await App.RunAsync(["-H", "unix://" + d.Path, "pull", "-q", "localhost:5000/app:1"], new StringWriter(), new StringWriter()));
+            string json = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(authHeader!.Replace('-', '+').Replace('_', '/')));
+            Assert.Equal("{\"username\":\"alice\",\"password\":\"s3cret\",\"serveraddress\":\"localhost:5000\"}", json);
+
+            stdout = new StringWriter();
+            Assert.Equal(0, await App.RunAsync(["-H", "unix://" + d.Path, "logout", "localhost:5000"], stdout, new StringWriter()));
+            Assert.Equal("Removing login credentials for localhost:5000\n", stdout.ToString());
+            Assert.Null(Credentials.Lookup("localhost:5000"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("SKIFF_CONFIG", old);
+            if (Directory.Exists(dir)) Directory.Delete(dir, true);
+        }
+    }
+
+    [Theory]
+    [InlineData("busybox", Credentials.DockerHub)]
+    [InlineData("user/app", Credentials.DockerHub)]
+    [InlineData("docker.io/user/app", Credentials.DockerHub)]
+    [InlineData("localhost:5000/app", "localhost:5000")]
+    [InlineData("ghcr.io/o/r:1", "ghcr.io")]
+    public void ServerForImage(string image, string server) => Assert.Equal(server, Credentials.ServerFor(image));
+}
