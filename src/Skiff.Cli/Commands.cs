@@ -7,6 +7,9 @@ public static class Commands
     private static FlagSpec S(string l, char s = '\0') => new(l, s, FlagKind.String);
     private static FlagSpec L(string l, char s = '\0') => new(l, s, FlagKind.List);
 
+    /// <summary>The run flags of the given names, with their validators (update shares run's resource flags).</summary>
+    private static FlagSpec[] RunFlags(params string[] names) => RunOptions.Flags.Where(f => names.Contains(f.Long)).ToArray();
+
     private static string? IntValidator(string v) => int.TryParse(v, out _) ? null : $"strconv.ParseInt: parsing \"{v}\": invalid syntax";
 
     /// <summary>run</summary>
@@ -50,7 +53,7 @@ public static class Commands
     /// <summary>exec</summary>
     public static readonly CommandDef Exec = new("exec", "exec [OPTIONS] CONTAINER COMMAND [ARG...]", "Execute a command in a running container", [F("detach", 'd'), F("interactive", 'i'), F("tty", 't'), S("user", 'u'), S("workdir", 'w'), L("env", 'e'), L("env-file"), F("privileged"), S("detach-keys")], ContainerCommands.Exec, 2, -1, true);
     /// <summary>update</summary>
-    public static readonly CommandDef Update = new("update", "update [OPTIONS] CONTAINER [CONTAINER...]", "Update configuration of one or more containers", [S("memory", 'm'), S("memory-swap"), S("memory-reservation"), S("cpus"), S("cpu-shares", 'c'), S("cpu-period"), S("cpu-quota"), S("cpuset-cpus"), S("pids-limit"), S("restart")], ContainerCommands.Update, 1);
+    public static readonly CommandDef Update = new("update", "update [OPTIONS] CONTAINER [CONTAINER...]", "Update configuration of one or more containers", RunFlags("memory", "memory-swap", "memory-reservation", "cpus", "cpu-shares", "cpu-period", "cpu-quota", "cpuset-cpus", "cpuset-mems", "pids-limit", "restart"), ContainerCommands.Update, 1);
     /// <summary>import</summary>
     public static readonly CommandDef Import = new("import", "import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]", "Import the contents from a tarball to create a filesystem image", [L("change", 'c'), S("message", 'm'), S("platform")], ImageCommands.Import, 1, 2);
     /// <summary>images</summary>
