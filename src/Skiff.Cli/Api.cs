@@ -52,6 +52,14 @@ public static class Api
     /// <summary>The name Docker prints in "Unable to find image 'busybox:latest' locally".</summary>
     public static string FamiliarWithTag(string image)
     {
+        foreach (string prefix in new[] { "docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/" })
+        {
+            if (image.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                image = image[prefix.Length..];
+                break;
+            }
+        }
         if (image.Contains('@')) return image;
         var (repo, tag) = SplitReference(image);
         return repo + ":" + tag;

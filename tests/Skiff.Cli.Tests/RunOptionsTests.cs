@@ -171,3 +171,32 @@ public class ReferenceTests
     [InlineData("", "invalid reference format")]
     public void Invalid(string r, string message) => Assert.Equal(message, Reference.Validate(r));
 }
+
+public class ApiHelperTests
+{
+    [Theory]
+    [InlineData("busybox", "busybox:latest")]
+    [InlineData("docker.io/library/busybox", "busybox:latest")]
+    [InlineData("docker.io/user/app:2", "user/app:2")]
+    [InlineData("localhost:5000/app", "localhost:5000/app:latest")]
+    [InlineData("app@sha256:abc", "app@sha256:abc")]
+    public void FamiliarNames(string image, string expected) => Assert.Equal(expected, Api.FamiliarWithTag(image));
+
+    [Theory]
+    [InlineData("busybox", "busybox", "latest")]
+    [InlineData("localhost:5000/app", "localhost:5000/app", "latest")]
+    [InlineData("localhost:5000/app:1", "localhost:5000/app", "1")]
+    [InlineData("app@sha256:abc", "app", "sha256:abc")]
+    public void SplitReferences(string image, string repo, string tag) => Assert.Equal((repo, tag), Api.SplitReference(image));
+
+    [Fact]
+    public void FiltersEncodeAsMapsOfBooleans()
+    {
+        Assert.Null(Api.Filters([]));
+        Assert.Equal("{\"label\":{\"a=b\":true,\"c\":true},\"status\":{\"exited\":true}}", Api.Filters(["status=exited", "label=c", "label=a=b"]));
+    }
+
+    [Fact]
+    public void QueryStringsEscapeAndSkipNulls()
+        => Assert.Equal("?a=1&c=x%20y%2Fz", Api.Q(("a", "1"), ("b", null), ("c", "x y/z")));
+}
