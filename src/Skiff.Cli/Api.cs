@@ -20,6 +20,9 @@ public static class Api
         return sb.ToString();
     }
 
+    /// <summary>The --format value, where "" and "table" alone mean the command's default table (null).</summary>
+    public static string? UserFormat(ParsedArgs a) => a.Get("format") is { } f && f.Trim() is not ("" or "table") ? f : null;
+
     /// <summary>Opens a local file for reading; failures use Go's "open PATH: reason" wording (exit 1).</summary>
     public static Stream OpenLocal(string path)
     {

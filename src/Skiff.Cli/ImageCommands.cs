@@ -143,7 +143,7 @@ public static class ImageCommands
                 ["Size"] = human ? Units.HumanSize(h.Size, 3) : h.Size.ToString(CultureInfo.InvariantCulture),
             };
         });
-        string format = a.Bool("quiet") ? "{{.ID}}" : a.Get("format") ?? (human ? "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}" : "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}");
+        string format = a.Bool("quiet") ? "{{.ID}}" : UserFormat(a) ?? (human ? "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}" : "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}");
         var headers = new JsonObject { ["Comment"] = "COMMENT", ["CreatedAt"] = "CREATED AT", ["CreatedBy"] = "CREATED BY", ["CreatedSince"] = "CREATED", ["ID"] = "IMAGE", ["Size"] = "SIZE" };
         ctx.Out.Write(Formatting.Render(format, rows, headers));
         return 0;

@@ -337,7 +337,7 @@ public static class SystemCommands
             names = list.Select(c => c.Id).ToList();
         }
         bool noTrunc = a.Bool("no-trunc");
-        string format = a.Get("format") ?? "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
+        string format = UserFormat(a) ?? "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
         var headers = new JsonObject
         {
             ["BlockIO"] = "BLOCK I/O", ["CPUPerc"] = "CPU %", ["Container"] = "CONTAINER", ["ID"] = "CONTAINER ID", ["MemPerc"] = "MEM %",
@@ -469,7 +469,7 @@ public static class SystemCommands
             ["Name"] = v.Name,
             ["Scope"] = v.Scope ?? "local",
         });
-        string format = a.Bool("quiet") ? "{{.Name}}" : a.Get("format") ?? "table {{.Driver}}\t{{.Name}}";
+        string format = a.Bool("quiet") ? "{{.Name}}" : UserFormat(a) ?? "table {{.Driver}}\t{{.Name}}";
         var headers = new JsonObject { ["Driver"] = "DRIVER", ["Labels"] = "LABELS", ["Mountpoint"] = "MOUNTPOINT", ["Name"] = "VOLUME NAME", ["Scope"] = "SCOPE" };
         ctx.Out.Write(Formatting.Render(format, rows, headers));
         return 0;
@@ -520,7 +520,7 @@ public static class SystemCommands
             ["Name"] = n.Name,
             ["Scope"] = n.Scope ?? "local",
         });
-        string format = a.Bool("quiet") ? "{{.ID}}" : a.Get("format") ?? "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}";
+        string format = a.Bool("quiet") ? "{{.ID}}" : UserFormat(a) ?? "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}";
         var headers = new JsonObject { ["Driver"] = "DRIVER", ["ID"] = "NETWORK ID", ["Internal"] = "INTERNAL", ["Labels"] = "LABELS", ["Name"] = "NAME", ["Scope"] = "SCOPE" };
         ctx.Out.Write(Formatting.Render(format, rows, headers));
         return 0;
@@ -620,7 +620,7 @@ public static class SystemCommands
             new JsonObject { ["Type"] = "Local Volumes", ["TotalCount"] = N(volumes.Count), ["Active"] = N(volActive), ["Size"] = Units.HumanSize(volSize), ["Reclaimable"] = Reclaim(volReclaim, volSize) },
             new JsonObject { ["Type"] = "Build Cache", ["TotalCount"] = "0", ["Active"] = "0", ["Size"] = "0B", ["Reclaimable"] = "0B" },
         };
-        string format = a.Get("format") ?? "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
+        string format = UserFormat(a) ?? "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
         var headers = new JsonObject { ["Type"] = "TYPE", ["TotalCount"] = "TOTAL", ["Active"] = "ACTIVE", ["Size"] = "SIZE", ["Reclaimable"] = "RECLAIMABLE" };
         ctx.Out.Write(Formatting.Render(format, rows, headers));
         return 0;
