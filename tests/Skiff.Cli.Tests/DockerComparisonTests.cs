@@ -279,4 +279,16 @@ public class DockerComparisonTests
             Directory.Delete(dir, true);
         }
     }
+
+    [DockerFact]
+    public async Task EventsInAWindowMatch()
+    {
+        string since = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(0, (await Skiff("run", "--rm", "--name", UniqueName(), "busybox", "true")).Code);
+        string until = (DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await Task.Delay(1100);
+        await AssertSame("events", "--since", since, "--until", until);
+        await AssertSame("events", "--since", since, "--until", until, "--format", "{{json .}}");
+        await AssertSame("events", "--since", since, "--until", until, "--filter", "event=start", "--format", "{{.Actor.Attributes.name}} {{.Status}}");
+    }
 }
