@@ -128,16 +128,22 @@ public static class ContainerCommands
         HijackedConnection? conn = null;
         try
         {
-            if (attachAny)
+            Task<WaitResponse> wait;
+            try
             {
-                conn = await ctx.Client.HijackAsync("/containers/" + id + "/attach" + Q(
-                    ("stream", "1"),
-                    ("stdin", B(body.AttachStdin)),
-                    ("stdout", B(body.AttachStdout)),
-                    ("stderr", B(body.AttachStderr)),
-                    ("detachKeys", spec.DetachKeys)), null).ConfigureAwait(false);
+                if (attachAny)
+                {
+                    conn = await ctx.Client.HijackAsync("/containers/" + id + "/attach" + Q(
+                        ("stream", "1"),
+                        ("stdin", B(body.AttachStdin)),
+                        ("stdout", B(body.AttachStdout)),
+                        ("stderr", B(body.AttachStderr)),
+                        ("detachKeys", spec.DetachKeys)), null).ConfigureAwait(false);
+                }
+                wait = await BeginWaitAsync(ctx, id, body.HostConfig?.AutoRemove == true ? "removed" : "next-exit").ConfigureAwait(false);
             }
-            Task<WaitResponse> wait = await BeginWaitAsync(ctx, id, body.HostConfig?.AutoRemove == true ? "removed" : "next-exit").ConfigureAwait(false);
+            catch (EngineApiException e) { throw RunError(ctx, e.DisplayMessage); }
+            catch (EngineConnectionException e) { throw RunError(ctx, e.Message); }
             await StartOrThrowAsync(ctx, id).ConfigureAwait(false);
 
             using var signals = !body.Tty && spec.SigProxy ? ProxySignals(ctx, id) : null;
