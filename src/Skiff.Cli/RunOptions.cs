@@ -93,6 +93,8 @@ public static class RunOptions
         new("uts", '\0', FlagKind.String),
         new("userns", '\0', FlagKind.String),
         new("cgroupns", '\0', FlagKind.String),
+        new("cgroup-parent", '\0', FlagKind.String),
+        new("memory-swappiness", '\0', FlagKind.String, Int64),
         new("runtime", '\0', FlagKind.String),
         new("platform", '\0', FlagKind.String),
         new("pull", '\0', FlagKind.String),
@@ -289,6 +291,8 @@ public static class RunOptions
         if (a.Get("uts") is { } uts) hc.UTSMode = uts;
         if (a.Get("userns") is { } userns) hc.UsernsMode = userns;
         if (a.Get("cgroupns") is { } cgns) hc.CgroupnsMode = cgns;
+        if (a.Get("cgroup-parent") is { } cgp) hc.CgroupParent = cgp;
+        if (a.Get("memory-swappiness") is { } msw) hc.MemorySwappiness = long.Parse(msw, CultureInfo.InvariantCulture);
         if (a.Get("runtime") is { } rt) hc.Runtime = rt;
         if (a.Get("volume-driver") is { } vd) hc.VolumeDriver = vd;
         if (a.Get("cidfile") is { } cid) hc.ContainerIDFile = cid;
@@ -424,7 +428,28 @@ public static class RunOptions
                 case "source" or "src": m.Source = val; break;
                 case "target" or "dst" or "destination": m.Target = val; break;
                 case "readonly" or "ro": m.ReadOnly = eq < 0 || val is "1" or "true"; break;
-                default: break;
+                case "consistency": m.Consistency = val; break;
+                case "bind-propagation": (m.BindOptions ??= new()).Propagation = val; break;
+                case "bind-nonrecursive": (m.BindOptions ??= new()).NonRecursive = eq < 0 || val is "1" or "true"; break;
+                case "bind-create-mountpoint": (m.BindOptions ??= new()).CreateMountpoint = eq < 0 || val is "1" or "true"; break;
+                case "volume-nocopy": (m.VolumeOptions ??= new()).NoCopy = eq < 0 || val is "1" or "true"; break;
+                case "volume-subpath": (m.VolumeOptions ??= new()).Subpath = val; break;
+                case "volume-label":
+                {
+                    int e2 = val.IndexOf('=');
+                    ((m.VolumeOptions ??= new()).Labels ??= new())[e2 < 0 ? val : val[..e2]] = e2 < 0 ? "" : val[(e2 + 1)..];
+                    break;
+                }
+                case "tmpfs-size":
+                    if (Units.TryParseRamInBytes(val, out long size) is { } err) throw new FlagException($"invalid argument \"{s}\" for \"--mount\" flag: {err}");
+                    (m.TmpfsOptions ??= new()).SizeBytes = size;
+                    break;
+                case "tmpfs-mode":
+                    try { (m.TmpfsOptions ??= new()).Mode = Convert.ToInt32(val, 8); }
+                    catch (FormatException) { throw new FlagException($"invalid argument \"{s}\" for \"--mount\" flag: invalid value for tmpfs-mode: {val}"); }
+                    break;
+                default:
+                    throw new FlagException($"invalid argument \"{s}\" for \"--mount\" flag: unexpected key '{key}' in '{field}'");
             }
         }
         if (string.IsNullOrEmpty(m.Target)) throw new FlagException($"invalid argument \"{s}\" for \"--mount\" flag: target is required");

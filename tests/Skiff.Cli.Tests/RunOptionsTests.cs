@@ -200,3 +200,19 @@ public class ApiHelperTests
     public void QueryStringsEscapeAndSkipNulls()
         => Assert.Equal("?a=1&c=x%20y%2Fz", Api.Q(("a", "1"), ("b", null), ("c", "x y/z")));
 }
+
+public class MountOptionTests
+{
+    [Fact]
+    public void MountOptionsMapToTheirApiStructs()
+    {
+        var m = RunOptions.ParseMount("type=tmpfs,target=/cache,tmpfs-size=64m,tmpfs-mode=1770");
+        Assert.Equal(("tmpfs", "/cache", 64L << 20, Convert.ToInt32("1770", 8)), (m.Type, m.Target, m.TmpfsOptions!.SizeBytes!.Value, m.TmpfsOptions.Mode!.Value));
+        var b = RunOptions.ParseMount("type=bind,src=/a,dst=/b,readonly,bind-propagation=rslave");
+        Assert.Equal(("bind", "/a", "/b", true, "rslave"), (b.Type, b.Source, b.Target, b.ReadOnly!.Value, b.BindOptions!.Propagation));
+        var v = RunOptions.ParseMount("source=data,target=/data,volume-nocopy");
+        Assert.Equal(("volume", true), (v.Type, v.VolumeOptions!.NoCopy!.Value));
+        Assert.Throws<FlagException>(() => RunOptions.ParseMount("type=bind,src=/a"));
+        Assert.Throws<FlagException>(() => RunOptions.ParseMount("type=bind,src=/a,target=/b,bogus=1"));
+    }
+}
