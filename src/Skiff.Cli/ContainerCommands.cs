@@ -144,7 +144,7 @@ public static class ContainerCommands
             }
             catch (EngineApiException e) { throw RunError(ctx, e.DisplayMessage); }
             catch (EngineConnectionException e) { throw RunError(ctx, e.Message); }
-            await StartOrThrowAsync(ctx, id).ConfigureAwait(false);
+            await StartOrThrowAsync(ctx, id, body.HostConfig?.AutoRemove == true ? wait : null).ConfigureAwait(false);
 
             using var signals = !body.Tty && spec.SigProxy ? ProxySignals(ctx, id) : null;
             if (conn is not null)
@@ -161,7 +161,11 @@ public static class ContainerCommands
         }
     }
 
-    private static async Task StartOrThrowAsync(CliContext ctx, string id)
+    /// <summary>
+    /// POST /containers/{id}/start. On failure with --rm, waits (up to 10 s) for the daemon to
+    /// remove the container first, as Docker's CLI does, so the name is free when the CLI exits.
+    /// </summary>
+    private static async Task StartOrThrowAsync(CliContext ctx, string id, Task<WaitResponse>? removed = null)
     {
         try
         {
@@ -169,6 +173,11 @@ public static class ContainerCommands
         }
         catch (EngineApiException e)
         {
+            if (removed is not null)
+            {
+                try { await removed.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false); }
+                catch (Exception) { }
+            }
             throw RunError(ctx, e.DisplayMessage, StartErrorExitCode(e.Message));
         }
     }
