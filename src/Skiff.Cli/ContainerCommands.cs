@@ -55,6 +55,8 @@ public static class ContainerCommands
     public static async Task<string> CreateAsync(CliContext ctx, ContainerSpec spec)
     {
         if (Reference.Validate(spec.Body.Image!) is { } invalid) throw new EngineStreamException(invalid);
+        if (spec.CidFile is { } cidPath && File.Exists(cidPath))
+            throw new EngineStreamException($"container ID file found, make sure the other container isn't running or delete {cidPath}");
         string path = "/containers/create" + Q(("name", spec.Name), ("platform", spec.Platform));
         string image = spec.Body.Image!;
         if (spec.Pull == "always") await PullAsync(ctx, image, spec.Platform, ctx.Err).ConfigureAwait(false);

@@ -114,8 +114,19 @@ public static class SystemCommands
     /// <summary>skiff info [--format]</summary>
     public static async Task<int> Info(CliContext ctx, ParsedArgs a)
     {
-        using var doc = await ctx.Client.GetDocumentAsync("/info").ConfigureAwait(false);
-        var info = JsonNode.Parse(doc.RootElement.GetRawText())!.AsObject();
+        JsonObject info;
+        try
+        {
+            using var doc = await ctx.Client.GetDocumentAsync("/info").ConfigureAwait(false);
+            info = JsonNode.Parse(doc.RootElement.GetRawText())!.AsObject();
+        }
+        catch (Exception e) when (e is EngineConnectionException or EngineApiException && a.Get("format") is null)
+        {
+            // Like Docker: the client part is still shown, the server part reports the error.
+            ctx.Out.Write($"Client:\n Version:    {App.Version}\n Context:    default\n Debug Mode: false\n\nServer:\n");
+            ctx.Out.Flush();
+            throw new CliException(e is EngineApiException ae ? ae.DisplayMessage : e.Message, 1);
+        }
         if (a.Get("format") is { } format)
         {
             ctx.Out.Write(Formatting.Render(format, [info], null));
