@@ -57,7 +57,7 @@ public static class Commands
     /// <summary>import</summary>
     public static readonly CommandDef Import = new("import", "import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]", "Import the contents from a tarball to create a filesystem image", [L("change", 'c'), S("message", 'm'), S("platform")], ImageCommands.Import, 1, 2);
     /// <summary>images</summary>
-    public static readonly CommandDef Images = new("images", "images [OPTIONS] [REPOSITORY[:TAG]]", "List images", [F("all", 'a'), F("quiet", 'q'), L("filter", 'f'), S("format"), F("no-trunc"), F("digests"), F("tree")], ListCommands.Images, 0, 1);
+    public static readonly CommandDef Images = new("images", "images [OPTIONS] [REPOSITORY[:TAG]]", "List images", [F("all", 'a'), F("quiet", 'q'), L("filter", 'f'), S("format"), F("no-trunc"), F("digests")], ListCommands.Images, 0, 1);
     /// <summary>rmi</summary>
     public static readonly CommandDef Rmi = new("rmi", "rmi [OPTIONS] IMAGE [IMAGE...]", "Remove one or more images", [F("force", 'f'), F("no-prune")], ImageCommands.Remove, 1);
     /// <summary>tag</summary>
