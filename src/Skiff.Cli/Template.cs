@@ -611,6 +611,7 @@ public sealed class GoTemplate
 
     private static double Num(Val v) => double.TryParse(Print(v), NumberStyles.Float, CultureInfo.InvariantCulture, out double d) ? d : 0;
 
+    /// <summary>Go's fmt verbs %s %v %d %q %f %x with flags '-', '0', width and precision.</summary>
     private static string Printf(string format, List<Val> args)
     {
         var sb = new StringBuilder();
@@ -619,15 +620,43 @@ public sealed class GoTemplate
         {
             char c = format[i];
             if (c != '%' || i + 1 >= format.Length) { sb.Append(c); continue; }
-            char verb = format[++i];
-            if (verb == '%') { sb.Append('%'); continue; }
+            i++;
+            if (format[i] == '%') { sb.Append('%'); continue; }
+            bool left = false, zero = false;
+            while (i < format.Length && format[i] is '-' or '0' or '+' or ' ' or '#')
+            {
+                if (format[i] == '-') left = true;
+                if (format[i] == '0') zero = true;
+                i++;
+            }
+            int width = 0;
+            while (i < format.Length && char.IsAsciiDigit(format[i])) width = width * 10 + (format[i++] - '0');
+            int precision = -1;
+            if (i < format.Length && format[i] == '.')
+            {
+                i++;
+                precision = 0;
+                while (i < format.Length && char.IsAsciiDigit(format[i])) precision = precision * 10 + (format[i++] - '0');
+            }
+            if (i >= format.Length) { sb.Append("%!(NOVERB)"); break; }
+            char verb = format[i];
             if (ai >= args.Count) { sb.Append("%!").Append(verb).Append("(MISSING)"); continue; }
             var v = args[ai++];
-            sb.Append(verb switch
+            string text = verb switch
             {
                 'q' => "\"" + Str(v).Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"",
+                'f' => Num(v).ToString("F" + (precision < 0 ? 6 : precision).ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture),
+                'd' => ((long)Num(v)).ToString(CultureInfo.InvariantCulture),
+                'x' => v.Node is JsonValue jv && jv.GetValueKind() == JsonValueKind.Number ? ((long)Num(v)).ToString("x", CultureInfo.InvariantCulture) : Convert.ToHexStringLower(Encoding.UTF8.GetBytes(Str(v))),
                 _ => Str(v),
-            });
+            };
+            if (verb is 's' or 'v' or 'q' && precision >= 0 && text.Length > precision) text = text[..precision];
+            if (text.Length < width)
+            {
+                if (left) text = text.PadRight(width);
+                else text = zero && verb is 'd' or 'f' ? text.PadLeft(width, '0') : text.PadLeft(width);
+            }
+            sb.Append(text);
         }
         return sb.ToString();
     }
