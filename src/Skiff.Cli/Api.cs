@@ -20,6 +20,18 @@ public static class Api
         return sb.ToString();
     }
 
+    /// <summary>The --format value, where "" and "table" alone mean the command's default table (null).</summary>
+    public static string? UserFormat(ParsedArgs a) => a.Get("format") is { } f && f.Trim() is not ("" or "table") ? f : null;
+
+    /// <summary>Opens a local file for reading; failures use Go's "open PATH: reason" wording (exit 1).</summary>
+    public static Stream OpenLocal(string path)
+    {
+        try { return File.OpenRead(path); }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw new CliException($"open {path}: no such file or directory", 1); }
+        catch (UnauthorizedAccessException) { throw new CliException($"open {path}: permission denied", 1); }
+        catch (IOException) { throw new CliException($"open {path}: input/output error", 1); }
+    }
+
     /// <summary>Escapes one path segment (container or image name).</summary>
     public static string P(string segment) => Uri.EscapeDataString(segment);
 
@@ -43,9 +55,39 @@ public static class Api
     /// <summary>The name Docker prints in "Unable to find image 'busybox:latest' locally".</summary>
     public static string FamiliarWithTag(string image)
     {
+        foreach (string prefix in new[] { "docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/" })
+        {
+            if (image.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                image = image[prefix.Length..];
+                break;
+            }
+        }
         if (image.Contains('@')) return image;
         var (repo, tag) = SplitReference(image);
         return repo + ":" + tag;
+    }
+
+    /// <summary>True when the reference names neither a tag nor a digest ("busybox", "r:5000/x").</summary>
+    public static bool HasNoTagOrDigest(string image)
+    {
+        if (image.Contains('@')) return false;
+        int slash = image.LastIndexOf('/');
+        return image.LastIndexOf(':') <= slash;
+    }
+
+    /// <summary>
+    /// The fully qualified name Docker prints after a pull: "busybox" -> "docker.io/library/busybox:latest",
+    /// "r.example:5000/x:1" unchanged; a first component with '.' or ':' or "localhost" is a registry.
+    /// </summary>
+    public static string FullyQualified(string image)
+    {
+        string named = FamiliarWithTag(image);
+        int slash = named.IndexOf('/');
+        string first = slash < 0 ? "" : named[..slash];
+        bool hasDomain = slash >= 0 && (first.Contains('.') || first.Contains(':') || first == "localhost");
+        if (hasDomain) return named;
+        return "docker.io/" + (slash < 0 ? "library/" : "") + named;
     }
 
     /// <summary>Encodes Docker filters ("k=v" strings) as the API's {"k":{"v":true}} JSON.</summary>
@@ -87,7 +129,8 @@ public static class Api
     public static async Task PullAsync(CliContext ctx, string image, string? platform, TextWriter w, bool quiet = false)
     {
         var (repo, tag) = SplitReference(image);
-        using var resp = await ctx.Client.SendAsync(HttpMethod.Post, "/images/create" + Q(("fromImage", repo), ("tag", tag), ("platform", platform)), stream: true).ConfigureAwait(false);
+        var auth = new[] { new KeyValuePair<string, string>("X-Registry-Auth", Credentials.RegistryAuthHeader(image)) };
+        using var resp = await ctx.Client.SendAsync(HttpMethod.Post, "/images/create" + Q(("fromImage", repo), ("tag", tag), ("platform", platform)), stream: true, headers: auth).ConfigureAwait(false);
         await using var body = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false);
         await ProgressPrinter.PrintAsync(body, w, quiet).ConfigureAwait(false);
     }

@@ -38,6 +38,12 @@ public sealed class CliContext(EngineEndpoint endpoint, TextWriter stdout, TextW
     /// <summary>The API client, connecting lazily so commands that fail on flags never touch the socket.</summary>
     public EngineClient Client => _client ??= new EngineClient(Endpoint, Environment.GetEnvironmentVariable("SKIFF_API_VERSION"));
 
+    /// <summary>Raw standard output for container streams (tests substitute a buffer).</summary>
+    public Stream RawOut { get; init; } = FdStream.Stdout();
+
+    /// <summary>Raw standard error for container streams (tests substitute a buffer).</summary>
+    public Stream RawErr { get; init; } = FdStream.Stderr();
+
     /// <summary>The command being run (for "Run 'skiff X --help'" lines).</summary>
     public string CommandName { get; set; } = "";
 
@@ -65,7 +71,10 @@ public static class App
     ];
 
     /// <summary>Runs the CLI and returns the exit status.</summary>
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
+    public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr) => RunAsync(args, stdout, stderr, null, null);
+
+    /// <summary>Runs the CLI with explicit raw output streams for container output (null: the process's fds).</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, Stream? rawOut, Stream? rawErr)
     {
         // Global flags end at the first positional (the command name).
         int cmdIndex = 0;
@@ -137,7 +146,7 @@ public static class App
             return 1;
         }
 
-        using var ctx = new CliContext(endpoint, stdout, stderr) { CommandName = def.Name };
+        using var ctx = new CliContext(endpoint, stdout, stderr) { CommandName = def.Name, RawOut = rawOut ?? FdStream.Stdout(), RawErr = rawErr ?? FdStream.Stderr() };
         ParsedArgs parsed;
         try
         {
@@ -202,6 +211,26 @@ public static class App
             stderr.WriteLine(prefix + e.Message);
             return 1;
         }
+        catch (HttpRequestException e)
+        {
+            stdout.Flush();
+            stderr.WriteLine("error during connect: " + (e.InnerException?.Message ?? e.Message));
+            return 1;
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException or FormatException or UnauthorizedAccessException)
+        {
+            stdout.Flush();
+            stderr.WriteLine("Error: " + e.Message);
+            return 1;
+        }
+        catch (BrokenPipeException)
+        {
+            return 141;
+        }
+        catch (IOException e) when (e.InnerException is BrokenPipeException)
+        {
+            return 141;
+        }
         catch (IOException e)
         {
             stdout.Flush();
@@ -257,12 +286,15 @@ public static class App
     {
         var sb = new StringBuilder();
         sb.Append("\nUsage:  skiff ").Append(def.Usage).Append("\n\n").Append(def.Summary).Append("\n\nOptions:\n");
-        foreach (var f in def.Flags.OrderBy(f => f.Long, StringComparer.Ordinal))
+        var lines = def.Flags.OrderBy(f => f.Long, StringComparer.Ordinal).Select(f =>
         {
             string left = f.Short != '\0' ? $"  -{f.Short}, --{f.Long}" : $"      --{f.Long}";
             if (f.Kind != FlagKind.Bool) left += f.Kind == FlagKind.List ? " list" : " string";
-            sb.Append(left).Append('\n');
-        }
+            return (left, Help.Describe(f.Long));
+        }).ToList();
+        int width = lines.Count == 0 ? 0 : lines.Max(l => l.left.Length) + 3;
+        foreach (var (left, text) in lines) sb.Append((left.PadRight(width) + text).TrimEnd()).Append('\n');
+        if (lines.Count == 0) sb.Length -= "\nOptions:\n".Length;
         w.Write(sb.ToString());
     }
 }

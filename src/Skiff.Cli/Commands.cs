@@ -7,6 +7,9 @@ public static class Commands
     private static FlagSpec S(string l, char s = '\0') => new(l, s, FlagKind.String);
     private static FlagSpec L(string l, char s = '\0') => new(l, s, FlagKind.List);
 
+    /// <summary>The run flags of the given names, with their validators (update shares run's resource flags).</summary>
+    private static FlagSpec[] RunFlags(params string[] names) => RunOptions.Flags.Where(f => names.Contains(f.Long)).ToArray();
+
     private static string? IntValidator(string v) => int.TryParse(v, out _) ? null : $"strconv.ParseInt: parsing \"{v}\": invalid syntax";
 
     /// <summary>run</summary>
@@ -35,6 +38,8 @@ public static class Commands
     public static readonly CommandDef Unpause = new("unpause", "unpause CONTAINER [CONTAINER...]", "Unpause all processes within one or more containers", [], ContainerCommands.Unpause, 1);
     /// <summary>rename</summary>
     public static readonly CommandDef Rename = new("rename", "rename CONTAINER NEW_NAME", "Rename a container", [], ContainerCommands.Rename, 2, 2);
+    /// <summary>attach</summary>
+    public static readonly CommandDef Attach = new("attach", "attach [OPTIONS] CONTAINER", "Attach local standard input, output, and error streams to a running container", [F("no-stdin"), F("sig-proxy"), S("detach-keys")], ContainerCommands.Attach, 1, 1);
     /// <summary>top</summary>
     public static readonly CommandDef Top = new("top", "top CONTAINER [ps OPTIONS]", "Display the running processes of a container", [], ContainerCommands.Top, 1, -1, true);
     /// <summary>port</summary>
@@ -48,11 +53,11 @@ public static class Commands
     /// <summary>exec</summary>
     public static readonly CommandDef Exec = new("exec", "exec [OPTIONS] CONTAINER COMMAND [ARG...]", "Execute a command in a running container", [F("detach", 'd'), F("interactive", 'i'), F("tty", 't'), S("user", 'u'), S("workdir", 'w'), L("env", 'e'), L("env-file"), F("privileged"), S("detach-keys")], ContainerCommands.Exec, 2, -1, true);
     /// <summary>update</summary>
-    public static readonly CommandDef Update = new("update", "update [OPTIONS] CONTAINER [CONTAINER...]", "Update configuration of one or more containers", [S("memory", 'm'), S("memory-swap"), S("memory-reservation"), S("cpus"), S("cpu-shares", 'c'), S("cpu-period"), S("cpu-quota"), S("cpuset-cpus"), S("pids-limit"), S("restart")], ContainerCommands.Update, 1);
+    public static readonly CommandDef Update = new("update", "update [OPTIONS] CONTAINER [CONTAINER...]", "Update configuration of one or more containers", RunFlags("memory", "memory-swap", "memory-reservation", "cpus", "cpu-shares", "cpu-period", "cpu-quota", "cpuset-cpus", "cpuset-mems", "pids-limit", "restart"), ContainerCommands.Update, 1);
     /// <summary>import</summary>
     public static readonly CommandDef Import = new("import", "import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]", "Import the contents from a tarball to create a filesystem image", [L("change", 'c'), S("message", 'm'), S("platform")], ImageCommands.Import, 1, 2);
     /// <summary>images</summary>
-    public static readonly CommandDef Images = new("images", "images [OPTIONS] [REPOSITORY[:TAG]]", "List images", [F("all", 'a'), F("quiet", 'q'), L("filter", 'f'), S("format"), F("no-trunc"), F("digests"), F("tree")], ListCommands.Images, 0, 1);
+    public static readonly CommandDef Images = new("images", "images [OPTIONS] [REPOSITORY[:TAG]]", "List images", [F("all", 'a'), F("quiet", 'q'), L("filter", 'f'), S("format"), F("no-trunc"), F("digests")], ListCommands.Images, 0, 1);
     /// <summary>rmi</summary>
     public static readonly CommandDef Rmi = new("rmi", "rmi [OPTIONS] IMAGE [IMAGE...]", "Remove one or more images", [F("force", 'f'), F("no-prune")], ImageCommands.Remove, 1);
     /// <summary>tag</summary>
@@ -82,6 +87,9 @@ public static class Commands
     /// <summary>login</summary>
     public static readonly CommandDef Login = new("login", "login [OPTIONS] [SERVER]", "Authenticate to a registry", [S("username", 'u'), S("password", 'p'), F("password-stdin")], SystemCommands.Login, 0, 1);
 
+    /// <summary>logout</summary>
+    public static readonly CommandDef Logout = new("logout", "logout [SERVER]", "Log out from a registry", [], SystemCommands.Logout, 0, 1);
+
     private static CommandDef Sub(string group, string name, string usage, string summary, FlagSpec[] flags, Func<CliContext, ParsedArgs, Task<int>> run, int min = 0, int max = -1)
         => new($"{group} {name}", $"{group} {usage}", summary, flags, run, min, max);
 
@@ -92,10 +100,10 @@ public static class Commands
     {
         ["run"] = Run, ["create"] = Create, ["start"] = Start, ["wait"] = Wait, ["logs"] = Logs, ["ps"] = Ps,
         ["rm"] = Rm, ["stop"] = Stop, ["restart"] = Restart, ["kill"] = Kill, ["pause"] = Pause, ["unpause"] = Unpause,
-        ["rename"] = Rename, ["top"] = Top, ["port"] = Port, ["diff"] = Diff, ["export"] = Export, ["cp"] = Cp,
+        ["rename"] = Rename, ["attach"] = Attach, ["top"] = Top, ["port"] = Port, ["diff"] = Diff, ["export"] = Export, ["cp"] = Cp,
         ["exec"] = Exec, ["update"] = Update, ["import"] = Import, ["images"] = Images, ["rmi"] = Rmi, ["tag"] = Tag,
         ["pull"] = Pull, ["push"] = Push, ["save"] = Save, ["load"] = Load, ["history"] = History, ["commit"] = Commit,
-        ["inspect"] = Inspect, ["version"] = VersionCmd, ["info"] = Info, ["events"] = Events, ["stats"] = Stats, ["login"] = Login,
+        ["inspect"] = Inspect, ["version"] = VersionCmd, ["info"] = Info, ["events"] = Events, ["stats"] = Stats, ["login"] = Login, ["logout"] = Logout,
     };
 
     /// <summary>Management commands ("container ls", "image rm", "volume create", ...).</summary>
@@ -111,7 +119,7 @@ public static class Commands
             ["rename"] = Alias(Rename, "container", "rename"), ["top"] = Alias(Top, "container", "top"), ["port"] = Alias(Port, "container", "port"),
             ["diff"] = Alias(Diff, "container", "diff"), ["export"] = Alias(Export, "container", "export"), ["cp"] = Alias(Cp, "container", "cp"),
             ["exec"] = Alias(Exec, "container", "exec"), ["update"] = Alias(Update, "container", "update"), ["commit"] = Alias(Commit, "container", "commit"),
-            ["stats"] = Alias(Stats, "container", "stats"),
+            ["stats"] = Alias(Stats, "container", "stats"), ["attach"] = Alias(Attach, "container", "attach"),
             ["inspect"] = Sub("container", "inspect", "inspect [OPTIONS] CONTAINER [CONTAINER...]", "Display detailed information on one or more containers", [S("format", 'f'), F("size", 's')], (c, a) => SystemCommands.Inspect(c, a, "container"), 1),
             ["prune"] = Sub("container", "prune", "prune [OPTIONS]", "Remove all stopped containers", [F("force", 'f'), L("filter")], ContainerCommands.Prune, 0, 0),
         },

@@ -21,14 +21,26 @@ public static class ContainerCommands
         return 125;
     }
 
+    /// <summary>The local terminal's size (stdout, else stdin), when either is a terminal.</summary>
+    private static (int Rows, int Cols)? TerminalSize() => Terminal.GetSize(Terminal.IsTerminal(1) ? 1 : 0) is { Rows: > 0 } s ? s : null;
+
     private static CliException RunError(CliContext ctx, string message, int code = 125)
         => new($"skiff: {message}\n\nRun 'skiff {ctx.CommandName} --help' for more information", code);
+
+    /// <summary>Reads an --env-file/--label-file, failing with Go's "open PATH: ..." wording.</summary>
+    private static string ReadFlagFile(string path)
+    {
+        try { return File.ReadAllText(path); }
+        catch (FileNotFoundException) { throw new FlagException($"open {path}: no such file or directory"); }
+        catch (DirectoryNotFoundException) { throw new FlagException($"open {path}: no such file or directory"); }
+        catch (UnauthorizedAccessException) { throw new FlagException($"open {path}: permission denied"); }
+    }
 
     private static ContainerSpec BuildSpec(ParsedArgs a)
     {
         try
         {
-            return RunOptions.Build(a, Environment.GetEnvironmentVariable, File.ReadAllText);
+            return RunOptions.Build(a, Environment.GetEnvironmentVariable, ReadFlagFile);
         }
         catch (IOException e)
         {
@@ -42,6 +54,9 @@ public static class ContainerCommands
     /// </summary>
     public static async Task<string> CreateAsync(CliContext ctx, ContainerSpec spec)
     {
+        if (Reference.Validate(spec.Body.Image!) is { } invalid) throw new EngineStreamException(invalid);
+        if (spec.CidFile is { } cidPath && File.Exists(cidPath))
+            throw new EngineStreamException($"container ID file found, make sure the other container isn't running or delete {cidPath}");
         string path = "/containers/create" + Q(("name", spec.Name), ("platform", spec.Platform));
         string image = spec.Body.Image!;
         if (spec.Pull == "always") await PullAsync(ctx, image, spec.Platform, ctx.Err).ConfigureAwait(false);
@@ -97,6 +112,7 @@ public static class ContainerCommands
             catch (FormatException e) { throw RunError(ctx, e.Message); }
         }
 
+        if (body.Tty && TerminalSize() is { } size) body.HostConfig!.ConsoleSize = [size.Rows, size.Cols];
         string id;
         try { id = await CreateAsync(ctx, spec).ConfigureAwait(false); }
         catch (EngineApiException e) { throw RunError(ctx, e.DisplayMessage); }
@@ -114,17 +130,23 @@ public static class ContainerCommands
         HijackedConnection? conn = null;
         try
         {
-            if (attachAny)
+            Task<WaitResponse> wait;
+            try
             {
-                conn = await ctx.Client.HijackAsync("/containers/" + id + "/attach" + Q(
-                    ("stream", "1"),
-                    ("stdin", B(body.AttachStdin)),
-                    ("stdout", B(body.AttachStdout)),
-                    ("stderr", B(body.AttachStderr)),
-                    ("detachKeys", spec.DetachKeys)), null).ConfigureAwait(false);
+                if (attachAny)
+                {
+                    conn = await ctx.Client.HijackAsync("/containers/" + id + "/attach" + Q(
+                        ("stream", "1"),
+                        ("stdin", B(body.AttachStdin)),
+                        ("stdout", B(body.AttachStdout)),
+                        ("stderr", B(body.AttachStderr)),
+                        ("detachKeys", spec.DetachKeys)), null).ConfigureAwait(false);
+                }
+                wait = await BeginWaitAsync(ctx, id, body.HostConfig?.AutoRemove == true ? "removed" : "next-exit").ConfigureAwait(false);
             }
-            Task<WaitResponse> wait = await BeginWaitAsync(ctx, id, body.HostConfig?.AutoRemove == true ? "removed" : "next-exit").ConfigureAwait(false);
-            await StartOrThrowAsync(ctx, id).ConfigureAwait(false);
+            catch (EngineApiException e) { throw RunError(ctx, e.DisplayMessage); }
+            catch (EngineConnectionException e) { throw RunError(ctx, e.Message); }
+            await StartOrThrowAsync(ctx, id, body.HostConfig?.AutoRemove == true ? wait : null).ConfigureAwait(false);
 
             using var signals = !body.Tty && spec.SigProxy ? ProxySignals(ctx, id) : null;
             if (conn is not null)
@@ -141,7 +163,11 @@ public static class ContainerCommands
         }
     }
 
-    private static async Task StartOrThrowAsync(CliContext ctx, string id)
+    /// <summary>
+    /// POST /containers/{id}/start. On failure with --rm, waits (up to 10 s) for the daemon to
+    /// remove the container first, as Docker's CLI does, so the name is free when the CLI exits.
+    /// </summary>
+    private static async Task StartOrThrowAsync(CliContext ctx, string id, Task<WaitResponse>? removed = null)
     {
         try
         {
@@ -149,6 +175,11 @@ public static class ContainerCommands
         }
         catch (EngineApiException e)
         {
+            if (removed is not null)
+            {
+                try { await removed.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false); }
+                catch (Exception) { }
+            }
             throw RunError(ctx, e.DisplayMessage, StartErrorExitCode(e.Message));
         }
     }
@@ -313,7 +344,14 @@ public static class ContainerCommands
     {
         string newName = a.Positionals[1].Trim();
         if (newName.Length == 0) throw new CliException("Error: neither old nor new names may be empty", 1);
-        await ctx.Client.SendNoContentAsync(HttpMethod.Post, "/containers/" + P(a.Positionals[0]) + "/rename" + Q(("name", newName))).ConfigureAwait(false);
+        try
+        {
+            await ctx.Client.SendNoContentAsync(HttpMethod.Post, "/containers/" + P(a.Positionals[0]) + "/rename" + Q(("name", newName))).ConfigureAwait(false);
+        }
+        catch (EngineApiException e)
+        {
+            throw new CliException($"{e.DisplayMessage}\nError: failed to rename container named {a.Positionals[0]}", 1);
+        }
         return 0;
     }
 
@@ -334,9 +372,9 @@ public static class ContainerCommands
         using var resp = await ctx.Client.SendAsync(HttpMethod.Get, path, stream: true).ConfigureAwait(false);
         await using var body = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false);
         ctx.Out.Flush();
-        var stdout = FdStream.Stdout();
+        var stdout = ctx.RawOut;
         if (info.Config?.Tty == true) await body.CopyToAsync(stdout).ConfigureAwait(false);
-        else await new MultiplexedStreamReader(body).CopyToAsync(stdout, FdStream.Stderr()).ConfigureAwait(false);
+        else await new MultiplexedStreamReader(body).CopyToAsync(stdout, ctx.RawErr).ConfigureAwait(false);
         return 0;
     }
 
@@ -365,6 +403,7 @@ public static class ContainerCommands
             WorkingDir = a.Get("workdir"),
             Privileged = a.Bool("privileged"),
             DetachKeys = a.Get("detach-keys"),
+            ConsoleSize = tty && TerminalSize() is { } size ? [size.Rows, size.Cols] : null,
         };
         var created = await ctx.Client.PostJsonAsync("/containers/" + P(container) + "/exec", req, ApiJson.Default.ExecCreateRequest, ApiJson.Default.IdResponse).ConfigureAwait(false);
         string execId = created.Id;
@@ -382,6 +421,24 @@ public static class ContainerCommands
         }
         var inspect = await ctx.Client.GetJsonAsync("/exec/" + execId + "/json", ApiJson.Default.ExecInspect).ConfigureAwait(false);
         return inspect.ExitCode ?? 0;
+    }
+
+    /// <summary>skiff attach [--no-stdin] [--sig-proxy] [--detach-keys] CONTAINER</summary>
+    public static async Task<int> Attach(CliContext ctx, ParsedArgs a)
+    {
+        var info = await InspectContainerAsync(ctx, a.Positionals[0]).ConfigureAwait(false);
+        if (info.State is { Running: false }) throw new CliException("You cannot attach to a stopped container, start it first", 1);
+        if (info.State is { Paused: true }) throw new CliException("You cannot attach to a paused container, unpause it first", 1);
+        bool tty = info.Config?.Tty == true;
+        bool stdin = !a.Bool("no-stdin") && info.Config?.OpenStdin == true;
+        if (stdin && tty && !Terminal.IsTerminal(0)) throw new CliException("the input device is not a TTY", 1);
+        using var conn = await ctx.Client.HijackAsync("/containers/" + P(info.Id) + "/attach" + Q(("stream", "1"), ("stdin", B(stdin)), ("stdout", "1"), ("stderr", "1"), ("detachKeys", a.Get("detach-keys"))), null).ConfigureAwait(false);
+        using var signals = !tty && (!a.Has("sig-proxy") || a.Bool("sig-proxy")) ? ProxySignals(ctx, info.Id) : null;
+        bool detached = await AttachPump.RunAsync(ctx, conn, tty, stdin, a.Get("detach-keys"),
+            (h, w) => ctx.Client.SendNoContentAsync(HttpMethod.Post, $"/containers/{info.Id}/resize?h={h}&w={w}")).ConfigureAwait(false);
+        if (detached) return 0;
+        var after = await InspectContainerAsync(ctx, info.Id).ConfigureAwait(false);
+        return after.State?.ExitCode ?? 0;
     }
 
     /// <summary>skiff top CONTAINER [ps OPTIONS]</summary>
@@ -451,7 +508,7 @@ public static class ContainerCommands
         if (output is null)
         {
             ctx.Out.Flush();
-            await body.CopyToAsync(FdStream.Stdout()).ConfigureAwait(false);
+            await body.CopyToAsync(ctx.RawOut).ConfigureAwait(false);
             return;
         }
         string tmp = output + ".skiff-tmp";
@@ -539,35 +596,71 @@ public static class ContainerCommands
                 return 0;
             }
             await using var body = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false);
-            await ExtractTarAsync(body, dp, Path.GetFileName(sp.TrimEnd('/'))).ConfigureAwait(false);
+            await ExtractTarAsync(body, dp).ConfigureAwait(false);
             return 0;
         }
+        string container = dc!;
+        string targetPath = dp;
         Stream tar;
-        if (sp == "-") tar = FdStream.Stdin();
+        if (sp == "-")
+        {
+            tar = FdStream.Stdin();
+        }
         else
         {
-            var ms = new MemoryStream();
             string full = Path.GetFullPath(sp);
-            await System.Formats.Tar.TarFile.CreateFromDirectoryAsync(Directory.Exists(full) ? full : Path.GetDirectoryName(full)!, ms, includeBaseDirectory: Directory.Exists(full)).ConfigureAwait(false);
-            if (!Directory.Exists(full))
+            if (!File.Exists(full) && !Directory.Exists(full))
+                throw new CliException($"lstat {full}: no such file or directory", 1);
+            // Like Docker: copying into an existing directory (or a path ending in '/') keeps the
+            // source's name; otherwise the archive goes to the parent and carries the new name.
+            string entryName = Path.GetFileName(full.TrimEnd('/'));
+            if (!dp.EndsWith('/') && !await IsContainerDirectoryAsync(ctx, container, dp).ConfigureAwait(false))
             {
-                ms = new MemoryStream();
-                await using (var w = new System.Formats.Tar.TarWriter(ms, leaveOpen: true))
-                    await w.WriteEntryAsync(full, Path.GetFileName(full)).ConfigureAwait(false);
+                entryName = Path.GetFileName(dp.TrimEnd('/'));
+                string? parent = Path.GetDirectoryName(dp.TrimEnd('/'));
+                targetPath = string.IsNullOrEmpty(parent) ? "/" : parent;
+            }
+            var ms = new MemoryStream();
+            await using (var w = new System.Formats.Tar.TarWriter(ms, System.Formats.Tar.TarEntryFormat.Pax, leaveOpen: true))
+            {
+                await w.WriteEntryAsync(full, entryName).ConfigureAwait(false);
+                if (Directory.Exists(full) && !File.GetAttributes(full).HasFlag(FileAttributes.ReparsePoint))
+                {
+                    var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false };
+                    foreach (string entry in Directory.EnumerateFileSystemEntries(full, "*", options))
+                        await w.WriteEntryAsync(entry, entryName + "/" + Path.GetRelativePath(full, entry)).ConfigureAwait(false);
+                }
             }
             ms.Position = 0;
             tar = ms;
         }
         var content = new StreamContent(tar);
         content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-tar");
-        await ctx.Client.SendNoContentAsync(HttpMethod.Put, "/containers/" + P(dc!) + "/archive" + Q(("path", dp)), content).ConfigureAwait(false);
+        await ctx.Client.SendNoContentAsync(HttpMethod.Put, "/containers/" + P(container) + "/archive" + Q(("path", targetPath)), content).ConfigureAwait(false);
         return 0;
     }
 
-    private static async Task ExtractTarAsync(Stream body, string dest, string srcName)
+    /// <summary>HEAD /containers/{id}/archive: true when the path exists and is a directory (Go's ModeDir bit in the stat header).</summary>
+    private static async Task<bool> IsContainerDirectoryAsync(CliContext ctx, string container, string path)
+    {
+        try
+        {
+            using var resp = await ctx.Client.SendAsync(HttpMethod.Head, "/containers/" + P(container) + "/archive" + Q(("path", path))).ConfigureAwait(false);
+            if (!resp.Headers.TryGetValues("X-Docker-Container-Path-Stat", out var values)) return false;
+            using var doc = JsonDocument.Parse(Convert.FromBase64String(values.First()));
+            return doc.RootElement.TryGetProperty("mode", out var mode) && (mode.GetUInt32() & (1u << 31)) != 0;
+        }
+        catch (EngineApiException e) when (e.Status == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+    }
+
+    private static async Task ExtractTarAsync(Stream body, string dest)
     {
         // The archive's top entry is the source's base name; copying to an existing directory puts
-        // it inside, otherwise the destination names the copy.
+        // it inside, otherwise the destination names the copy. Regular files, directories and
+        // symlinks are restored; ownership and special files are not (the CLI runs unprivileged).
         bool destIsDir = Directory.Exists(dest);
         await using var reader = new System.Formats.Tar.TarReader(body);
         System.Formats.Tar.TarEntry? entry;
@@ -581,7 +674,8 @@ public static class ContainerCommands
                 name = Path.GetFileName(dest) + name[first.Length..];
             }
             string target = Path.GetFullPath(Path.Combine(root, name));
-            if (!target.StartsWith(root, StringComparison.Ordinal)) continue;
+            // Entries may not leave the destination (".." or absolute names from a hostile archive).
+            if (target != root && !target.StartsWith(root.TrimEnd('/') + "/", StringComparison.Ordinal)) continue;
             switch (entry.EntryType)
             {
                 case System.Formats.Tar.TarEntryType.Directory:
@@ -599,6 +693,5 @@ public static class ContainerCommands
                     break;
             }
         }
-        _ = srcName;
     }
 }

@@ -10,6 +10,7 @@ namespace Skiff.Cli;
 public sealed partial class FdStream(int fd, bool writable) : Stream
 {
     private const int EINTR = 4;
+    private const int EPIPE = 32;
 
     [LibraryImport("libc", SetLastError = true)]
     private static unsafe partial nint read(int fd, byte* buf, nint count);
@@ -56,6 +57,7 @@ public sealed partial class FdStream(int fd, bool writable) : Stream
                 {
                     int err = Marshal.GetLastPInvokeError();
                     if (err == EINTR) continue;
+                    if (err == EPIPE) throw new BrokenPipeException();
                     throw new IOException($"write fd {fd}: errno {err}");
                 }
                 done += (int)n;
@@ -99,3 +101,6 @@ public sealed partial class FdStream(int fd, bool writable) : Stream
     /// <inheritdoc/>
     public override void SetLength(long value) => throw new NotSupportedException();
 }
+
+/// <summary>The reader of stdout went away (e.g. <c>skiff ps | head -1</c>); the CLI exits quietly.</summary>
+public sealed class BrokenPipeException() : IOException("broken pipe");

@@ -23,10 +23,7 @@ public static class ImageCommands
         HttpContent? content = null;
         if (!isUrl)
         {
-            Stream input;
-            try { input = source == "-" ? FdStream.Stdin() : File.OpenRead(source); }
-            catch (IOException e) { throw new CliException("open " + source + ": " + e.Message, 1); }
-            catch (UnauthorizedAccessException e) { throw new CliException("open " + source + ": " + e.Message, 1); }
+            Stream input = source == "-" ? FdStream.Stdin() : OpenLocal(source);
             content = new StreamContent(input, 64 * 1024);
             content.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
         }
@@ -81,16 +78,18 @@ public static class ImageCommands
     {
         string image = a.Positionals[0];
         if (a.Bool("all-tags")) throw new CliException("--all-tags is not supported", 1);
+        if (Reference.Validate(image) is { } invalid) throw new CliException(invalid, 1);
+        if (HasNoTagOrDigest(image) && !a.Bool("quiet")) ctx.Out.WriteLine("Using default tag: latest");
         await PullAsync(ctx, image, a.Get("platform"), ctx.Out, a.Bool("quiet")).ConfigureAwait(false);
-        ctx.Out.WriteLine(FamiliarWithTag(image));
+        ctx.Out.WriteLine(FullyQualified(image));
         return 0;
     }
 
-    /// <summary>skiff push NAME[:TAG] (anonymous credentials: X-Registry-Auth is an empty JSON object).</summary>
+    /// <summary>skiff push NAME[:TAG], with stored credentials for the registry (or <c>{}</c>) in X-Registry-Auth.</summary>
     public static async Task<int> Push(CliContext ctx, ParsedArgs a)
     {
         var (repo, tag) = SplitReference(a.Positionals[0]);
-        var auth = new[] { new KeyValuePair<string, string>("X-Registry-Auth", "e30=") };
+        var auth = new[] { new KeyValuePair<string, string>("X-Registry-Auth", Credentials.RegistryAuthHeader(repo)) };
         using var resp = await ctx.Client.SendAsync(HttpMethod.Post, "/images/" + P(repo) + "/push" + Q(("tag", tag)), stream: true, headers: auth).ConfigureAwait(false);
         await using var body = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false);
         await ProgressPrinter.PrintAsync(body, ctx.Out, a.Bool("quiet")).ConfigureAwait(false);
@@ -115,7 +114,7 @@ public static class ImageCommands
         string? input = a.Get("input");
         if (input is null && Terminal.IsTerminal(0))
             throw new CliException("requested load from stdin, but stdin is empty", 1);
-        Stream s = input is null ? FdStream.Stdin() : File.OpenRead(input);
+        Stream s = input is null ? FdStream.Stdin() : OpenLocal(input);
         var content = new StreamContent(s, 64 * 1024);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
         using var resp = await ctx.Client.SendAsync(HttpMethod.Post, "/images/load" + Q(("quiet", B(a.Bool("quiet")))), content, stream: true).ConfigureAwait(false);
@@ -137,17 +136,24 @@ public static class ImageCommands
             return (JsonNode?)new JsonObject
             {
                 ["Comment"] = h.Comment ?? "",
-                ["CreatedAt"] = human ? created.ToString("yyyy-MM-dd'T'HH:mm:ssK", CultureInfo.InvariantCulture) : created.ToString("o", CultureInfo.InvariantCulture),
+                ["CreatedAt"] = Rfc3339(created),
                 ["CreatedBy"] = noTrunc ? by : Formatting.Ellipsis(by, 45),
-                ["CreatedSince"] = human ? Units.HumanDuration(now - created) + " ago" : created.ToString("yyyy-MM-dd'T'HH:mm:ssK", CultureInfo.InvariantCulture),
+                ["CreatedSince"] = human ? Units.HumanDuration(now - created) + " ago" : Rfc3339(created),
                 ["ID"] = h.Id == "<missing>" ? h.Id : noTrunc ? h.Id : Formatting.ShortId(h.Id),
                 ["Size"] = human ? Units.HumanSize(h.Size, 3) : h.Size.ToString(CultureInfo.InvariantCulture),
             };
         });
-        string format = a.Bool("quiet") ? "{{.ID}}" : a.Get("format") ?? "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+        string format = a.Bool("quiet") ? "{{.ID}}" : UserFormat(a) ?? (human ? "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}" : "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}");
         var headers = new JsonObject { ["Comment"] = "COMMENT", ["CreatedAt"] = "CREATED AT", ["CreatedBy"] = "CREATED BY", ["CreatedSince"] = "CREATED", ["ID"] = "IMAGE", ["Size"] = "SIZE" };
         ctx.Out.Write(Formatting.Render(format, rows, headers));
         return 0;
+    }
+
+    /// <summary>Go's time.RFC3339 in local time: "2026-11-23T16:48:45Z" or "...+01:00".</summary>
+    public static string Rfc3339(DateTimeOffset t)
+    {
+        var local = t.ToLocalTime();
+        return local.ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture) + (local.Offset == TimeSpan.Zero ? "Z" : local.ToString("zzz", CultureInfo.InvariantCulture));
     }
 
     /// <summary>skiff commit [-a] [-c] [-m] [-p] CONTAINER [REPOSITORY[:TAG]]</summary>

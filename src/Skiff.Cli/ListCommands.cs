@@ -38,7 +38,7 @@ public static class ListCommands
         int? last = a.Get("last") is { } n ? int.Parse(n, CultureInfo.InvariantCulture) : null;
         if (a.Bool("latest")) last = 1;
         bool all = a.Bool("all") || (last is > 0);
-        string format = quiet ? "{{.ID}}" : a.Get("format") ?? (a.Bool("size") ? PsDefaultFormat + "\t{{.Size}}" : PsDefaultFormat);
+        string format = quiet ? "{{.ID}}" : UserFormat(a) ?? (a.Bool("size") ? PsDefaultFormat + "\t{{.Size}}" : PsDefaultFormat);
         bool size = a.Bool("size") || (!quiet && (format.Contains(".Size", StringComparison.Ordinal) || format.Contains("json .", StringComparison.Ordinal) || format.Trim() == "json"));
         string path = "/containers/json" + Q(("all", B(all)), ("limit", last is > 0 ? last.Value.ToString(CultureInfo.InvariantCulture) : null), ("size", B(size)), ("filters", Filters(a.GetAll("filter"))));
         var list = await ctx.Client.GetJsonAsync(path, ApiJson.Default.ListContainerSummary).ConfigureAwait(false);
@@ -80,7 +80,16 @@ public static class ListCommands
             ["Size"] = sizeText,
             ["State"] = c.State ?? "",
             ["Status"] = c.Status ?? "",
+            ["\0Labels"] = LabelMap(c.Labels),
         };
+    }
+
+    /// <summary>The hidden raw label map that <c>.Label "key"</c> reads.</summary>
+    public static JsonObject LabelMap(Dictionary<string, string>? labels)
+    {
+        var o = new JsonObject();
+        foreach (var (k, v) in labels ?? []) o[k] = v;
+        return o;
     }
 
     /// <summary>
@@ -128,10 +137,10 @@ public static class ListCommands
         var now = DateTimeOffset.UtcNow;
         if (quiet)
         {
-            foreach (string id in list.Select(i => noTrunc ? i.Id : Formatting.ShortId(i.Id)).Distinct()) ctx.Out.WriteLine(id);
+            foreach (var row in list.SelectMany(i => ImageRows(i, now, !noTrunc))) ctx.Out.WriteLine((string)row!["ID"]!);
             return 0;
         }
-        string format = a.Get("format") ?? (digests ? "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}" : ImagesDefaultFormat);
+        string format = UserFormat(a) ?? (digests ? "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}" : ImagesDefaultFormat);
         ctx.Out.Write(Formatting.Render(format, list.SelectMany(i => ImageRows(i, now, !noTrunc)), ImageHeaders()));
         return 0;
     }

@@ -93,6 +93,8 @@ public static class RunOptions
         new("uts", '\0', FlagKind.String),
         new("userns", '\0', FlagKind.String),
         new("cgroupns", '\0', FlagKind.String),
+        new("cgroup-parent", '\0', FlagKind.String),
+        new("memory-swappiness", '\0', FlagKind.String, Int64),
         new("runtime", '\0', FlagKind.String),
         new("platform", '\0', FlagKind.String),
         new("pull", '\0', FlagKind.String),
@@ -206,7 +208,7 @@ public static class RunOptions
         if (a.Bool("publish-all")) hc.PublishAllPorts = true;
 
         string? network = a.Get("network") ?? a.Get("net");
-        if (network is not null) hc.NetworkMode = network;
+        hc.NetworkMode = network ?? "default";
         var aliases = a.GetAll("network-alias");
         if (aliases.Count > 0)
         {
@@ -236,6 +238,7 @@ public static class RunOptions
         if (a.Bool("oom-kill-disable")) hc.OomKillDisable = true;
 
         bool rm = a.Bool("rm");
+        hc.RestartPolicy = new RestartPolicy { Name = "no" };
         if (a.Get("restart") is { } restart)
         {
             hc.RestartPolicy = ParseRestart(restart);
@@ -248,8 +251,8 @@ public static class RunOptions
         if (a.Bool("privileged")) hc.Privileged = true;
         if (a.Bool("read-only")) hc.ReadonlyRootfs = true;
         List<string>? L(string flag) => a.GetAll(flag) is { Count: > 0 } l ? l.ToList() : null;
-        hc.CapAdd = L("cap-add");
-        hc.CapDrop = L("cap-drop");
+        hc.CapAdd = L("cap-add")?.Select(NormalizeCapability).ToList();
+        hc.CapDrop = L("cap-drop")?.Select(NormalizeCapability).ToList();
         hc.Dns = L("dns");
         hc.DnsSearch = L("dns-search");
         hc.DnsOptions = L("dns-option");
@@ -288,6 +291,8 @@ public static class RunOptions
         if (a.Get("uts") is { } uts) hc.UTSMode = uts;
         if (a.Get("userns") is { } userns) hc.UsernsMode = userns;
         if (a.Get("cgroupns") is { } cgns) hc.CgroupnsMode = cgns;
+        if (a.Get("cgroup-parent") is { } cgp) hc.CgroupParent = cgp;
+        if (a.Get("memory-swappiness") is { } msw) hc.MemorySwappiness = long.Parse(msw, CultureInfo.InvariantCulture);
         if (a.Get("runtime") is { } rt) hc.Runtime = rt;
         if (a.Get("volume-driver") is { } vd) hc.VolumeDriver = vd;
         if (a.Get("cidfile") is { } cid) hc.ContainerIDFile = cid;
@@ -336,6 +341,13 @@ public static class RunOptions
     }
 
     private static long Check(long ns, string flag) => ns < 0 ? throw new FlagException($"{flag} cannot be negative") : ns;
+
+    /// <summary>Docker's capability normalization: upper case with a CAP_ prefix, except ALL.</summary>
+    public static string NormalizeCapability(string cap)
+    {
+        string c = cap.ToUpperInvariant();
+        return c == "ALL" || c.StartsWith("CAP_", StringComparison.Ordinal) ? c : "CAP_" + c;
+    }
 
     /// <summary>Parses --restart: no, always, unless-stopped, on-failure[:max-retries].</summary>
     public static RestartPolicy ParseRestart(string s)
@@ -416,7 +428,28 @@ public static class RunOptions
                 case "source" or "src": m.Source = val; break;
                 case "target" or "dst" or "destination": m.Target = val; break;
                 case "readonly" or "ro": m.ReadOnly = eq < 0 || val is "1" or "true"; break;
-                default: break;
+                case "consistency": m.Consistency = val; break;
+                case "bind-propagation": (m.BindOptions ??= new()).Propagation = val; break;
+                case "bind-nonrecursive": (m.BindOptions ??= new()).NonRecursive = eq < 0 || val is "1" or "true"; break;
+                case "bind-create-mountpoint": (m.BindOptions ??= new()).CreateMountpoint = eq < 0 || val is "1" or "true"; break;
+                case "volume-nocopy": (m.VolumeOptions ??= new()).NoCopy = eq < 0 || val is "1" or "true"; break;
+                case "volume-subpath": (m.VolumeOptions ??= new()).Subpath = val; break;
+                case "volume-label":
+                {
+                    int e2 = val.IndexOf('=');
+                    ((m.VolumeOptions ??= new()).Labels ??= new())[e2 < 0 ? val : val[..e2]] = e2 < 0 ? "" : val[(e2 + 1)..];
+                    break;
+                }
+                case "tmpfs-size":
+                    if (Units.TryParseRamInBytes(val, out long size) is { } err) throw new FlagException($"invalid argument \"{s}\" for \"--mount\" flag: {err}");
+                    (m.TmpfsOptions ??= new()).SizeBytes = size;
+                    break;
+                case "tmpfs-mode":
+                    try { (m.TmpfsOptions ??= new()).Mode = Convert.ToInt32(val, 8); }
+                    catch (FormatException) { throw new FlagException($"invalid argument \"{s}\" for \"--mount\" flag: invalid value for tmpfs-mode: {val}"); }
+                    break;
+                default:
+                    throw new FlagException($"invalid argument \"{s}\" for \"--mount\" flag: unexpected key '{key}' in '{field}'");
             }
         }
         if (string.IsNullOrEmpty(m.Target)) throw new FlagException($"invalid argument \"{s}\" for \"--mount\" flag: target is required");

@@ -75,8 +75,8 @@ public static class AttachPump
     public static async Task<bool> RunAsync(CliContext ctx, HijackedConnection conn, bool tty, bool sendStdin, string? detachKeys, Func<int, int, Task>? resize)
     {
         ctx.Out.Flush();
-        Stream stdout = FdStream.Stdout();
-        Stream stderr = FdStream.Stderr();
+        Stream stdout = ctx.RawOut;
+        Stream stderr = ctx.RawErr;
         bool localTty = tty && sendStdin && Terminal.IsTerminal(0);
         if (localTty) Terminal.MakeRaw();
         PosixSignalRegistration? winch = null;
@@ -172,7 +172,7 @@ public static class ProgressPrinter
 {
     /// <summary>
     /// Reads newline-delimited JSON messages; prints "id: status" (or status, or stream text).
-    /// Progress-bar updates are skipped unless the output is a terminal. An error message throws
+    /// Progress-bar updates are skipped (as Docker does when the output is not a terminal). An error message throws
     /// <see cref="EngineStreamException"/>. Returns the last Aux.ID or status seen.
     /// </summary>
     public static async Task<string?> PrintAsync(Stream body, TextWriter w, bool quiet = false)
@@ -193,8 +193,8 @@ public static class ProgressPrinter
             if (quiet) { if (m.Status is { } s0) last ??= s0; continue; }
             if (m.Stream is { } text) { w.Write(text); continue; }
             if (m.Status is null) continue;
-            if (m.Progress is not null) continue;
-            if (m.Status is "Downloading" or "Extracting" or "Waiting" or "Verifying Checksum" or "Pushing") continue;
+            // Without a terminal Docker drops progress-bar updates and prints every other status.
+            if (!string.IsNullOrEmpty(m.Progress)) continue;
             w.WriteLine(m.Id is { Length: > 0 } ? $"{m.Id}: {m.Status}" : m.Status);
             last = m.Status;
         }

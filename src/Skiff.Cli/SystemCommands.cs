@@ -72,7 +72,7 @@ public static class SystemCommands
                         sb.Append($"  API version:      {details?["ApiVersion"]} (minimum version {details?["MinAPIVersion"]})\n");
                         if (details?["GoVersion"] is { } gv) sb.Append($"  Go version:       {gv}\n");
                         sb.Append($"  Git commit:       {details?["GitCommit"]}\n");
-                        sb.Append($"  Built:            {details?["BuildTime"]}\n");
+                        sb.Append($"  Built:            {GoAnsic(details?["BuildTime"]?.GetValue<string>())}\n");
                         sb.Append($"  OS/Arch:          {details?["Os"]}/{details?["Arch"]}\n");
                         sb.Append($"  Experimental:     {details?["Experimental"]}\n");
                     }
@@ -103,11 +103,30 @@ public static class SystemCommands
         return 0;
     }
 
+    /// <summary>Docker prints build times in Go's ANSIC layout, local time: "Thu May  7 21:09:36 2026".</summary>
+    public static string GoAnsic(string? rfc3339)
+    {
+        if (rfc3339 is null || !DateTimeOffset.TryParse(rfc3339, CultureInfo.InvariantCulture, DateTimeStyles.None, out var t)) return rfc3339 ?? "";
+        t = t.ToLocalTime();
+        return t.ToString("ddd MMM ", CultureInfo.InvariantCulture) + t.Day.ToString(CultureInfo.InvariantCulture).PadLeft(2) + t.ToString(" HH:mm:ss yyyy", CultureInfo.InvariantCulture);
+    }
+
     /// <summary>skiff info [--format]</summary>
     public static async Task<int> Info(CliContext ctx, ParsedArgs a)
     {
-        using var doc = await ctx.Client.GetDocumentAsync("/info").ConfigureAwait(false);
-        var info = JsonNode.Parse(doc.RootElement.GetRawText())!.AsObject();
+        JsonObject info;
+        try
+        {
+            using var doc = await ctx.Client.GetDocumentAsync("/info").ConfigureAwait(false);
+            info = JsonNode.Parse(doc.RootElement.GetRawText())!.AsObject();
+        }
+        catch (Exception e) when (e is EngineConnectionException or EngineApiException && a.Get("format") is null)
+        {
+            // Like Docker: the client part is still shown, the server part reports the error.
+            ctx.Out.Write($"Client:\n Version:    {App.Version}\n Context:    default\n Debug Mode: false\n\nServer:\n");
+            ctx.Out.Flush();
+            throw new CliException(e is EngineApiException ae ? ae.DisplayMessage : e.Message, 1);
+        }
         if (a.Get("format") is { } format)
         {
             ctx.Out.Write(Formatting.Render(format, [info], null));
@@ -132,9 +151,20 @@ public static class SystemCommands
         sb.Append($" Logging Driver: {S("LoggingDriver")}\n");
         sb.Append($" Cgroup Driver: {S("CgroupDriver")}\n");
         sb.Append($" Cgroup Version: {S("CgroupVersion")}\n");
+        if (info["Plugins"] is JsonObject plugins)
+        {
+            sb.Append(" Plugins:\n");
+            foreach (string kind in new[] { "Volume", "Network", "Authorization", "Log" })
+                if (plugins[kind] is JsonArray list && list.Count > 0)
+                    sb.Append($"  {kind}: {string.Join(' ', list.Select(x => PrintScalar(x!)))}\n");
+        }
+        if (info["Swarm"]?["LocalNodeState"] is JsonNode swarm) sb.Append($" Swarm: {PrintScalar(swarm)}\n");
         if (info["Runtimes"] is JsonObject rts) sb.Append($" Runtimes: {string.Join(' ', rts.Select(k => k.Key).Order(StringComparer.Ordinal))}\n");
         sb.Append($" Default Runtime: {S("DefaultRuntime")}\n");
         sb.Append($" Init Binary: {S("InitBinary")}\n");
+        if (info["ContainerdCommit"]?["ID"] is JsonNode cdc) sb.Append($" containerd version: {PrintScalar(cdc)}\n");
+        if (info["RuncCommit"]?["ID"] is JsonNode rc) sb.Append($" runc version: {PrintScalar(rc)}\n");
+        if (info["InitCommit"]?["ID"] is JsonNode ic) sb.Append($" init version: {PrintScalar(ic)}\n");
         if (info["SecurityOptions"] is JsonArray so && so.Count > 0)
         {
             sb.Append(" Security Options:\n");
@@ -159,11 +189,27 @@ public static class SystemCommands
         sb.Append($" Docker Root Dir: {S("DockerRootDir")}\n");
         sb.Append($" Debug Mode: {S("Debug")}\n");
         sb.Append($" Experimental: {S("ExperimentalBuild")}\n");
-        sb.Append($" Live Restore Enabled: {S("LiveRestoreEnabled")}\n");
+        if (info["RegistryConfig"] is JsonObject reg)
+        {
+            var insecure = new List<string>();
+            foreach (var (name, cfg) in (reg["IndexConfigs"] as JsonObject ?? []).OrderBy(k => k.Key, StringComparer.Ordinal))
+                if (cfg?["Secure"]?.GetValueKind() == JsonValueKind.False) insecure.Add(name);
+            foreach (var cidr in reg["InsecureRegistryCIDRs"] as JsonArray ?? []) insecure.Add(PrintScalar(cidr!));
+            if (insecure.Count > 0)
+            {
+                sb.Append(" Insecure Registries:\n");
+                foreach (string i in insecure) sb.Append($"  {i}\n");
+            }
+            if (reg["Mirrors"] is JsonArray mirrors && mirrors.Count > 0)
+            {
+                sb.Append(" Registry Mirrors:\n");
+                foreach (var m in mirrors) sb.Append($"  {PrintScalar(m!)}\n");
+            }
+        }
+        sb.Append($" Live Restore Enabled: {S("LiveRestoreEnabled")}\n\n");
         ctx.Out.Write(sb.ToString());
         if (info["Warnings"] is JsonArray warnings && warnings.Count > 0)
         {
-            ctx.Out.Write("\n");
             ctx.Out.Flush();
             foreach (var w in warnings) ctx.Err.WriteLine(PrintScalar(w!));
         }
@@ -237,7 +283,7 @@ public static class SystemCommands
             {
                 foreach (var e in found) ctx.Out.Write(Formatting.Render(format, [JsonNode.Parse(e.GetRawText())], null));
             }
-            else if (found.Count > 0 || rc == 0)
+            else
                 ctx.Out.Write(IndentedArray(found));
         }
         finally
@@ -278,7 +324,8 @@ public static class SystemCommands
     {
         long nanos = ev["timeNano"]?.GetValue<long>() ?? (ev["time"]?.GetValue<long>() ?? 0) * 1_000_000_000;
         var t = DateTimeOffset.FromUnixTimeMilliseconds(nanos / 1_000_000).ToLocalTime();
-        string ts = t.ToString("yyyy-MM-dd'T'HH:mm:ss.", CultureInfo.InvariantCulture) + (nanos % 1_000_000_000).ToString("D9", CultureInfo.InvariantCulture) + t.ToString("zzz", CultureInfo.InvariantCulture);
+        string ts = t.ToString("yyyy-MM-dd'T'HH:mm:ss.", CultureInfo.InvariantCulture) + (nanos % 1_000_000_000).ToString("D9", CultureInfo.InvariantCulture)
+            + (t.Offset == TimeSpan.Zero ? "Z" : t.ToString("zzz", CultureInfo.InvariantCulture));
         string type = ev["Type"]?.GetValue<string>() ?? "";
         string action = ev["Action"]?.GetValue<string>() ?? "";
         string id = ev["Actor"]?["ID"]?.GetValue<string>() ?? "";
@@ -287,7 +334,11 @@ public static class SystemCommands
         return $"{ts} {type} {action} {id}" + (attrText.Length > 0 ? $" ({attrText})" : "");
     }
 
-    /// <summary>skiff stats --no-stream [CONTAINER...]: one sample per container.</summary>
+    /// <summary>
+    /// skiff stats [--no-stream] [-a] [CONTAINER...]: with --no-stream one sample per container
+    /// (GET stats?stream=0); otherwise one streaming request per container and a table redrawn every
+    /// second (clear screen, cursor home) until interrupted or every stream ended.
+    /// </summary>
     public static async Task<int> Stats(CliContext ctx, ParsedArgs a)
     {
         var names = a.Positionals.ToList();
@@ -297,21 +348,65 @@ public static class SystemCommands
             names = list.Select(c => c.Id).ToList();
         }
         bool noTrunc = a.Bool("no-trunc");
-        var rows = new List<JsonNode?>();
-        foreach (string name in names)
-        {
-            using var doc = await ctx.Client.GetDocumentAsync("/containers/" + P(name) + "/stats" + Q(("stream", "0"), ("one-shot", null))).ConfigureAwait(false);
-            rows.Add(StatsRow(doc.RootElement, name, noTrunc));
-        }
-        string format = a.Get("format") ?? "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
+        string format = UserFormat(a) ?? "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
         var headers = new JsonObject
         {
             ["BlockIO"] = "BLOCK I/O", ["CPUPerc"] = "CPU %", ["Container"] = "CONTAINER", ["ID"] = "CONTAINER ID", ["MemPerc"] = "MEM %",
             ["MemUsage"] = "MEM USAGE / LIMIT", ["Name"] = "NAME", ["NetIO"] = "NET I/O", ["PIDs"] = "PIDS",
         };
-        ctx.Out.Write(Formatting.Render(format, rows, headers));
-        if (!a.Bool("no-stream")) ctx.Err.WriteLine("(streaming stats is not implemented; showing one sample)");
-        return 0;
+        if (a.Bool("no-stream"))
+        {
+            var rows = new List<JsonNode?>();
+            int rc = 0;
+            foreach (string name in names)
+            {
+                try
+                {
+                    using var doc = await ctx.Client.GetDocumentAsync("/containers/" + P(name) + "/stats" + Q(("stream", "0"))).ConfigureAwait(false);
+                    rows.Add(StatsRow(doc.RootElement, name, noTrunc));
+                }
+                catch (EngineApiException e)
+                {
+                    ctx.Err.WriteLine(e.DisplayMessage);
+                    rc = 1;
+                }
+            }
+            ctx.Out.Write(Formatting.Render(format, rows, headers));
+            return rc;
+        }
+
+        var latest = new JsonNode?[names.Count];
+        var gate = new Lock();
+        var readers = names.Select((name, i) => Task.Run(async () =>
+        {
+            try
+            {
+                using var resp = await ctx.Client.SendAsync(HttpMethod.Get, "/containers/" + P(name) + "/stats" + Q(("stream", "1")), stream: true).ConfigureAwait(false);
+                using var reader = new StreamReader(await resp.Content.ReadAsStreamAsync().ConfigureAwait(false));
+                string? line;
+                while ((line = await reader.ReadLineAsync().ConfigureAwait(false)) is not null)
+                {
+                    if (line.Length == 0) continue;
+                    using var doc = JsonDocument.Parse(line);
+                    var row = StatsRow(doc.RootElement, name, noTrunc);
+                    lock (gate) latest[i] = row;
+                }
+            }
+            catch (Exception e) when (e is EngineApiException or IOException or HttpRequestException or JsonException)
+            {
+            }
+        })).ToArray();
+        var all = Task.WhenAll(readers);
+        while (true)
+        {
+            bool finished = await Task.WhenAny(all, Task.Delay(1000)).ConfigureAwait(false) == all;
+            JsonNode?[] snapshot;
+            lock (gate) snapshot = latest.Where(r => r is not null).Select(r => r!.DeepClone()).ToArray();
+            ctx.Out.Write("\u001b[2J\u001b[H");
+            ctx.Out.Write(Formatting.Render(format, snapshot, headers));
+            ctx.Out.Flush();
+            if (finished) return 0;
+        }
     }
 
     /// <summary>Docker's stats row computations (cgroup v1 and v2 memory, CPU delta percentage).</summary>
@@ -385,7 +480,7 @@ public static class SystemCommands
             ["Name"] = v.Name,
             ["Scope"] = v.Scope ?? "local",
         });
-        string format = a.Bool("quiet") ? "{{.Name}}" : a.Get("format") ?? "table {{.Driver}}\t{{.Name}}";
+        string format = a.Bool("quiet") ? "{{.Name}}" : UserFormat(a) ?? "table {{.Driver}}\t{{.Name}}";
         var headers = new JsonObject { ["Driver"] = "DRIVER", ["Labels"] = "LABELS", ["Mountpoint"] = "MOUNTPOINT", ["Name"] = "VOLUME NAME", ["Scope"] = "SCOPE" };
         ctx.Out.Write(Formatting.Render(format, rows, headers));
         return 0;
@@ -436,7 +531,7 @@ public static class SystemCommands
             ["Name"] = n.Name,
             ["Scope"] = n.Scope ?? "local",
         });
-        string format = a.Bool("quiet") ? "{{.ID}}" : a.Get("format") ?? "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}";
+        string format = a.Bool("quiet") ? "{{.ID}}" : UserFormat(a) ?? "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}";
         var headers = new JsonObject { ["Driver"] = "DRIVER", ["ID"] = "NETWORK ID", ["Internal"] = "INTERNAL", ["Labels"] = "LABELS", ["Name"] = "NAME", ["Scope"] = "SCOPE" };
         ctx.Out.Write(Formatting.Render(format, rows, headers));
         return 0;
@@ -513,38 +608,92 @@ public static class SystemCommands
         var images = Arr(root, "Images").ToList();
         var containers = Arr(root, "Containers").ToList();
         var volumes = Arr(root, "Volumes").ToList();
-        long imgSize = L(root, "LayersSize");
+        // Docker's disk-usage formulas (cli/command/formatter/disk_usage.go): image reclaimable is
+        // the layers total minus the unique size of images in use; 4-digit human sizes.
+        long layers = L(root, "LayersSize");
+        long imgUsed = images.Where(i => L(i, "Containers") != 0 && L(i, "Size") != -1 && L(i, "SharedSize") != -1).Sum(i => L(i, "Size") - L(i, "SharedSize"));
         long imgActive = images.Count(i => L(i, "Containers") > 0);
-        long imgReclaim = images.Where(i => L(i, "Containers") <= 0).Sum(i => L(i, "Size") - Math.Max(0, L(i, "SharedSize")));
+        static bool Active(JsonElement c) => c.TryGetProperty("State", out var s) && s.GetString() is "running" or "paused" or "restarting";
         long ctrSize = containers.Sum(c => L(c, "SizeRw"));
-        long ctrActive = containers.Count(c => c.TryGetProperty("State", out var s) && s.GetString() == "running");
-        long ctrReclaim = containers.Where(c => !(c.TryGetProperty("State", out var s) && s.GetString() == "running")).Sum(c => L(c, "SizeRw"));
-        long volSize = volumes.Sum(v => v.TryGetProperty("UsageData", out var u) ? Math.Max(0, L(u, "Size")) : 0);
-        long volActive = volumes.Count(v => v.TryGetProperty("UsageData", out var u) && L(u, "RefCount") > 0);
-        string Pct(long part, long whole) => whole > 0 ? $" ({part * 100 / whole}%)" : "";
+        long ctrActive = containers.Count(Active);
+        long ctrReclaim = containers.Where(c => !Active(c)).Sum(c => L(c, "SizeRw"));
+        static long VolSize(JsonElement v) => v.TryGetProperty("UsageData", out var u) && u.ValueKind == JsonValueKind.Object ? L(u, "Size") : -1;
+        static long VolRefs(JsonElement v) => v.TryGetProperty("UsageData", out var u) && u.ValueKind == JsonValueKind.Object ? L(u, "RefCount") : 0;
+        long volSize = volumes.Where(v => VolSize(v) != -1).Sum(VolSize);
+        long volReclaim = volumes.Where(v => VolSize(v) != -1 && VolRefs(v) == 0).Sum(VolSize);
+        long volActive = volumes.Count(v => VolRefs(v) > 0);
+        static string Reclaim(long part, long whole) => whole > 0 ? $"{Units.HumanSize(part)} ({part * 100 / whole}%)" : Units.HumanSize(part);
+        static string N(long v) => v.ToString(CultureInfo.InvariantCulture);
         var rows = new List<JsonNode?>
         {
-            new JsonObject { ["Type"] = "Images", ["TotalCount"] = images.Count.ToString(CultureInfo.InvariantCulture), ["Active"] = imgActive.ToString(CultureInfo.InvariantCulture), ["Size"] = Units.HumanSize(imgSize, 3), ["Reclaimable"] = Units.HumanSize(imgReclaim, 3) + Pct(imgReclaim, imgSize) },
-            new JsonObject { ["Type"] = "Containers", ["TotalCount"] = containers.Count.ToString(CultureInfo.InvariantCulture), ["Active"] = ctrActive.ToString(CultureInfo.InvariantCulture), ["Size"] = Units.HumanSize(ctrSize, 3), ["Reclaimable"] = Units.HumanSize(ctrReclaim, 3) + Pct(ctrReclaim, ctrSize) },
-            new JsonObject { ["Type"] = "Local Volumes", ["TotalCount"] = volumes.Count.ToString(CultureInfo.InvariantCulture), ["Active"] = volActive.ToString(CultureInfo.InvariantCulture), ["Size"] = Units.HumanSize(volSize, 3), ["Reclaimable"] = Units.HumanSize(0, 3) },
+            new JsonObject { ["Type"] = "Images", ["TotalCount"] = N(images.Count), ["Active"] = N(imgActive), ["Size"] = Units.HumanSize(layers), ["Reclaimable"] = Reclaim(layers - imgUsed, layers) },
+            new JsonObject { ["Type"] = "Containers", ["TotalCount"] = N(containers.Count), ["Active"] = N(ctrActive), ["Size"] = Units.HumanSize(ctrSize), ["Reclaimable"] = Reclaim(ctrReclaim, ctrSize) },
+            new JsonObject { ["Type"] = "Local Volumes", ["TotalCount"] = N(volumes.Count), ["Active"] = N(volActive), ["Size"] = Units.HumanSize(volSize), ["Reclaimable"] = Reclaim(volReclaim, volSize) },
             new JsonObject { ["Type"] = "Build Cache", ["TotalCount"] = "0", ["Active"] = "0", ["Size"] = "0B", ["Reclaimable"] = "0B" },
         };
-        string format = a.Get("format") ?? "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
+        string format = UserFormat(a) ?? "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
         var headers = new JsonObject { ["Type"] = "TYPE", ["TotalCount"] = "TOTAL", ["Active"] = "ACTIVE", ["Size"] = "SIZE", ["Reclaimable"] = "RECLAIMABLE" };
         ctx.Out.Write(Formatting.Render(format, rows, headers));
         return 0;
     }
 
-    /// <summary>skiff login [-u] [-p | --password-stdin] [SERVER]: checks credentials with POST /auth (they are not stored).</summary>
+    /// <summary>
+    /// skiff login [-u USER] [-p PASS | --password-stdin] [SERVER]: prompts on a terminal for what
+    /// is missing, checks the credentials with POST /auth, then stores them for pull/push.
+    /// </summary>
     public static async Task<int> Login(CliContext ctx, ParsedArgs a)
     {
+        string server = Credentials.NormalizeServer(a.Positionals.Count > 0 ? a.Positionals[0] : null);
         string? user = a.Get("username");
         string? password = a.Get("password");
-        if (a.Bool("password-stdin")) password = new StreamReader(FdStream.Stdin()).ReadToEnd().TrimEnd('\n', '\r');
-        if (user is null || password is null) throw new CliException("Error: Cannot perform an interactive login from a non TTY device", 1);
-        var req = new AuthConfig { Username = user, Password = password, ServerAddress = a.Positionals.Count > 0 ? a.Positionals[0] : "https://index.docker.io/v1/" };
+        if (a.Bool("password-stdin"))
+        {
+            if (password is not null) throw new CliException("--password and --password-stdin are mutually exclusive", 1);
+            if (user is null) throw new CliException("Must provide --username with --password-stdin", 1);
+            password = new StreamReader(FdStream.Stdin()).ReadToEnd().TrimEnd('\n', '\r');
+        }
+        else if (password is not null)
+        {
+            ctx.Err.WriteLine("WARNING! Using --password via the CLI is insecure. Use --password-stdin.");
+        }
+        if (user is null || password is null)
+        {
+            if (!Terminal.IsTerminal(0)) throw new CliException("Error: Cannot perform an interactive login from a non TTY device", 1);
+            var stdin = new StreamReader(FdStream.Stdin());
+            if (user is null)
+            {
+                ctx.Out.Write("Username: ");
+                ctx.Out.Flush();
+                user = stdin.ReadLine()?.Trim() ?? "";
+            }
+            if (password is null)
+            {
+                ctx.Out.Write("Password: ");
+                ctx.Out.Flush();
+                Terminal.SetEcho(false);
+                try { password = stdin.ReadLine() ?? ""; }
+                finally { Terminal.SetEcho(true); }
+                ctx.Out.WriteLine();
+            }
+        }
+        if (user.Length == 0) throw new CliException("Error: Non-null Username Required", 1);
+        var req = new AuthConfig { Username = user, Password = password, ServerAddress = server };
         var r = await ctx.Client.PostJsonAsync("/auth", req, ApiJson.Default.AuthConfig, ApiJson.Default.AuthResponse).ConfigureAwait(false);
-        ctx.Out.WriteLine(r.Status ?? "Login Succeeded");
+        Credentials.Store(server, user, password);
+        ctx.Out.WriteLine(string.IsNullOrEmpty(r.Status) ? "Login Succeeded" : r.Status);
         return 0;
+    }
+
+    /// <summary>skiff logout [SERVER]: forgets stored credentials.</summary>
+    public static Task<int> Logout(CliContext ctx, ParsedArgs a)
+    {
+        string server = Credentials.NormalizeServer(a.Positionals.Count > 0 ? a.Positionals[0] : null);
+        if (!Credentials.Remove(server))
+        {
+            ctx.Out.WriteLine($"Not logged in to {server}");
+            return Task.FromResult(0);
+        }
+        ctx.Out.WriteLine($"Removing login credentials for {server}");
+        return Task.FromResult(0);
     }
 }

@@ -15,7 +15,8 @@ public sealed class TemplateException(string message, bool execution = false) : 
 
 /// <summary>
 /// The subset of Go text/template that Docker's <c>--format</c> users rely on, evaluated over JSON
-/// nodes: field paths (<c>.State.Status</c>, <c>$.Name</c>), pipelines, <c>if/else/range/with/end</c>,
+/// nodes: field paths (<c>.State.Status</c>, <c>$.Name</c>), variables (<c>$x :=</c>,
+/// <c>range $k, $v :=</c>), pipelines, <c>if/else/range/with/end</c>,
 /// trim markers, and Docker's functions json, join, lower, upper, title, split, index, len,
 /// printf, println, truncate, pad, plus eq/ne/lt/gt/not/and/or. A field name followed by
 /// arguments (<c>.Label "k"</c>) looks the arguments up in the plural map field (<c>Labels</c>).
@@ -29,13 +30,20 @@ public sealed class GoTemplate
     private sealed record IfNode(Pipeline Pipe, List<Node> Then, List<Node>? Else, bool IsWith) : Node;
     private sealed record RangeNode(Pipeline Pipe, List<Node> Body, List<Node>? Else) : Node;
 
-    private sealed record Pipeline(List<Command> Commands);
+    private sealed record Pipeline(List<Command> Commands, string[]? Decls = null);
     private sealed record Command(List<Term> Terms);
     private abstract record Term;
-    private sealed record FieldTerm(bool FromRoot, string[] Path, string Text, int Col) : Term;
+    private sealed record FieldTerm(string? Var, string[] Path, string Text, int Col) : Term;
     private sealed record LiteralTerm(JsonNode? Value) : Term;
     private sealed record IdentTerm(string Name) : Term;
     private sealed record SubPipeTerm(Pipeline Pipe) : Term;
+
+    /// <summary>Variables visible at a point of execution; "$" is the data passed to Execute.</summary>
+    private sealed class Scope(Dictionary<string, Val> vars)
+    {
+        public Dictionary<string, Val> Vars { get; } = vars;
+        public Scope Child() => new(new Dictionary<string, Val>(Vars, StringComparer.Ordinal));
+    }
 
     /// <summary>A value: a JSON node, or "missing" (a map key that does not exist).</summary>
     private readonly record struct Val(JsonNode? Node, bool Missing = false);
@@ -67,7 +75,7 @@ public sealed class GoTemplate
         var sb = new StringBuilder();
         try
         {
-            Exec(_root, new Val(data), data, sb);
+            Exec(_root, new Val(data), new Scope(new(StringComparer.Ordinal) { ["$"] = new Val(data) }), sb);
         }
         catch (TemplateException e) when (!e.Message.StartsWith("template:", StringComparison.Ordinal))
         {
@@ -189,9 +197,39 @@ public sealed class GoTemplate
     private static Pipeline ParsePipeline(string text, int offset)
     {
         int pos = 0;
+        string[]? decls = TryParseDeclaration(text, ref pos);
         var p = ParsePipelineAt(text, ref pos, false, offset);
+        if (decls is not null) p = p with { Decls = decls };
         if (pos < text.Length) throw new TemplateException($"unexpected \"{text[pos..]}\" in command");
         return p;
+    }
+
+    /// <summary>Recognizes "$x :=" or "$k, $v :=" at the start of a pipeline; leaves pos unchanged otherwise.</summary>
+    private static string[]? TryParseDeclaration(string text, ref int pos)
+    {
+        int i = pos;
+        string? Var()
+        {
+            while (i < text.Length && char.IsWhiteSpace(text[i])) i++;
+            if (i >= text.Length || text[i] != '$') return null;
+            int start = i++;
+            while (i < text.Length && (char.IsLetterOrDigit(text[i]) || text[i] == '_')) i++;
+            return i - start > 1 ? text[start..i] : null;
+        }
+        var names = new List<string>();
+        if (Var() is not { } first) return null;
+        names.Add(first);
+        while (i < text.Length && char.IsWhiteSpace(text[i])) i++;
+        if (i < text.Length && text[i] == ',')
+        {
+            i++;
+            if (Var() is not { } second) return null;
+            names.Add(second);
+            while (i < text.Length && char.IsWhiteSpace(text[i])) i++;
+        }
+        if (i + 1 >= text.Length || text[i] != ':' || text[i + 1] != '=') return null;
+        pos = i + 2;
+        return [.. names];
     }
 
     private static Pipeline ParsePipelineAt(string text, ref int pos, bool inParen, int offset)
@@ -232,10 +270,14 @@ public sealed class GoTemplate
             while (pos < text.Length && !char.IsWhiteSpace(text[pos]) && text[pos] is not ('|' or '(' or ')')) pos++;
             string word = text[start..pos];
             int col = offset + start + Math.Max(0, word.LastIndexOf('.'));
-            if (word == ".") terms.Add(new FieldTerm(false, [], word, col));
-            else if (word[0] == '.') terms.Add(new FieldTerm(false, word[1..].Split('.'), word, col));
-            else if (word == "$") terms.Add(new FieldTerm(true, [], word, col));
-            else if (word.StartsWith("$.", StringComparison.Ordinal)) terms.Add(new FieldTerm(true, word[2..].Split('.'), word, col));
+            if (word == ".") terms.Add(new FieldTerm(null, [], word, col));
+            else if (word[0] == '.') terms.Add(new FieldTerm(null, word[1..].Split('.'), word, col));
+            else if (word[0] == '$')
+            {
+                int dot = word.IndexOf('.');
+                string name = dot < 0 ? word : word[..dot];
+                terms.Add(new FieldTerm(name, dot < 0 ? [] : word[(dot + 1)..].Split('.'), word, col));
+            }
             else if (word is "true" or "false") terms.Add(new LiteralTerm(JsonValue.Create(word == "true")));
             else if (word == "nil") terms.Add(new LiteralTerm(null));
             else if (char.IsAsciiDigit(word[0]) || (word[0] == '-' && word.Length > 1))
@@ -272,50 +314,68 @@ public sealed class GoTemplate
 
     // ---- execution ----
 
-    private static void Exec(List<Node> nodes, Val dot, JsonNode? root, StringBuilder sb)
+    private static void Exec(List<Node> nodes, Val dot, Scope sc, StringBuilder sb)
     {
         foreach (var n in nodes)
         {
             switch (n)
             {
                 case TextNode t: sb.Append(t.Text); break;
-                case ActionNode a: sb.Append(Print(Eval(a.Pipe, dot, root))); break;
+                case ActionNode a:
+                {
+                    var v = Eval(a.Pipe, dot, sc);
+                    if (a.Pipe.Decls is { } decls) sc.Vars[decls[0]] = v;
+                    else sb.Append(Print(v));
+                    break;
+                }
                 case IfNode f:
                 {
-                    var v = Eval(f.Pipe, dot, root);
-                    if (Truthy(v)) Exec(f.Then, f.IsWith ? v : dot, root, sb);
-                    else if (f.Else is not null) Exec(f.Else, dot, root, sb);
+                    var inner = sc.Child();
+                    var v = Eval(f.Pipe, dot, inner);
+                    if (f.Pipe.Decls is { } d) inner.Vars[d[0]] = v;
+                    if (Truthy(v)) Exec(f.Then, f.IsWith ? v : dot, inner, sb);
+                    else if (f.Else is not null) Exec(f.Else, dot, sc.Child(), sb);
                     break;
                 }
                 case RangeNode r:
                 {
-                    var v = Eval(r.Pipe, dot, root);
+                    var v = Eval(r.Pipe, dot, sc);
+                    var decls = r.Pipe.Decls;
                     int count = 0;
+                    void Body(Val key, Val item)
+                    {
+                        var inner = sc.Child();
+                        if (decls is { Length: 1 }) inner.Vars[decls[0]] = item;
+                        if (decls is { Length: 2 }) { inner.Vars[decls[0]] = key; inner.Vars[decls[1]] = item; }
+                        count++;
+                        Exec(r.Body, item, inner, sb);
+                    }
                     if (v.Node is JsonArray arr)
-                        foreach (var item in arr) { count++; Exec(r.Body, new Val(item), root, sb); }
+                        for (int i = 0; i < arr.Count; i++) Body(new Val(JsonValue.Create(i)), new Val(arr[i]));
                     else if (v.Node is JsonObject obj)
-                        foreach (var kv in obj.OrderBy(k => k.Key, StringComparer.Ordinal)) { count++; Exec(r.Body, new Val(kv.Value), root, sb); }
-                    if (count == 0 && r.Else is not null) Exec(r.Else, dot, root, sb);
+                        foreach (var kv in obj.Where(kv => !kv.Key.StartsWith('\0')).OrderBy(k => k.Key, StringComparer.Ordinal).ToList())
+                            Body(new Val(JsonValue.Create(kv.Key)), new Val(kv.Value));
+                    if (count == 0 && r.Else is not null) Exec(r.Else, dot, sc.Child(), sb);
                     break;
                 }
             }
         }
     }
 
-    private static Val Eval(Pipeline p, Val dot, JsonNode? root)
+    private static Val Eval(Pipeline p, Val dot, Scope sc)
     {
         Val? piped = null;
-        foreach (var cmd in p.Commands) piped = EvalCommand(cmd, dot, root, piped);
+        foreach (var cmd in p.Commands) piped = EvalCommand(cmd, dot, sc, piped);
         return piped!.Value;
     }
 
-    private static Val EvalCommand(Command cmd, Val dot, JsonNode? root, Val? piped)
+    private static Val EvalCommand(Command cmd, Val dot, Scope sc, Val? piped)
     {
         var first = cmd.Terms[0];
         if (first is IdentTerm id)
         {
             var args = new List<Val>();
-            for (int i = 1; i < cmd.Terms.Count; i++) args.Add(EvalTerm(cmd.Terms[i], dot, root));
+            for (int i = 1; i < cmd.Terms.Count; i++) args.Add(EvalTerm(cmd.Terms[i], dot, sc));
             if (piped is { } pv) args.Add(pv);
             return CallFunction(id.Name, args);
         }
@@ -324,28 +384,39 @@ public sealed class GoTemplate
             if (first is FieldTerm ft && ft.Path.Length > 0)
             {
                 // Method-style call: .Label "key" looks the key up in .Labels.
-                var owner = ft.Path.Length == 1 ? (ft.FromRoot ? new Val(root) : dot) : Walk(ft.FromRoot ? new Val(root) : dot, ft.Path[..^1], ft);
+                var owner = ft.Path.Length == 1 ? Start(ft, dot, sc) : Walk(Start(ft, dot, sc), ft.Path[..^1], ft);
                 string method = ft.Path[^1];
                 var args = new List<Val>();
-                for (int i = 1; i < cmd.Terms.Count; i++) args.Add(EvalTerm(cmd.Terms[i], dot, root));
+                for (int i = 1; i < cmd.Terms.Count; i++) args.Add(EvalTerm(cmd.Terms[i], dot, sc));
                 if (piped is { } pv) args.Add(pv);
-                var map = Walk(owner, [method + "s"], null);
+                // Rows may carry the raw map under a hidden "\0" key next to its display string.
+                var map = Walk(owner, ["\0" + method + "s"], null);
+                if (map.Missing) map = Walk(owner, [method + "s"], null);
                 if (args.Count == 1 && map.Node is JsonObject lm)
                     return lm.TryGetPropertyValue(Print(args[0]), out var found) ? new Val(found) : new Val(JsonValue.Create(""));
+                // Header rows hold plain strings; Docker's header for .Label "k" is the key itself.
+                if (args.Count == 1 && map.Node is JsonValue hv && hv.GetValueKind() == JsonValueKind.String)
+                    return new Val(JsonValue.Create(Print(args[0])));
                 throw new TemplateException($"can't give argument to non-function {Describe(ft)}");
             }
             throw new TemplateException("can't give argument to non-function");
         }
-        return EvalTerm(first, dot, root);
+        return EvalTerm(first, dot, sc);
     }
 
-    private static string Describe(FieldTerm f) => (f.FromRoot ? "$" : "") + "." + string.Join('.', f.Path);
+    private static string Describe(FieldTerm f) => f.Text;
 
-    private static Val EvalTerm(Term t, Val dot, JsonNode? root) => t switch
+    private static Val Start(FieldTerm f, Val dot, Scope sc)
     {
-        FieldTerm f => Walk(f.FromRoot ? new Val(root) : dot, f.Path, f),
+        if (f.Var is null) return dot;
+        return sc.Vars.TryGetValue(f.Var, out var v) ? v : throw new TemplateException($"undefined variable \"{f.Var}\"");
+    }
+
+    private static Val EvalTerm(Term t, Val dot, Scope sc) => t switch
+    {
+        FieldTerm f => Walk(Start(f, dot, sc), f.Path, f),
         LiteralTerm l => new Val(l.Value),
-        SubPipeTerm s => Eval(s.Pipe, dot, root),
+        SubPipeTerm s => Eval(s.Pipe, dot, sc),
         IdentTerm i => CallFunction(i.Name, []),
         _ => throw new TemplateException("bad term"),
     };
@@ -421,7 +492,7 @@ public sealed class GoTemplate
             case JsonValueKind.Number: return n.ToJsonString();
             case JsonValueKind.Array: return "[" + string.Join(' ', n.AsArray().Select(PrintNode)) + "]";
             case JsonValueKind.Object:
-                return "map[" + string.Join(' ', n.AsObject().OrderBy(k => k.Key, StringComparer.Ordinal).Select(kv => kv.Key + ":" + PrintNode(kv.Value))) + "]";
+                return "map[" + string.Join(' ', n.AsObject().Where(kv => !kv.Key.StartsWith('\0')).OrderBy(k => k.Key, StringComparer.Ordinal).Select(kv => kv.Key + ":" + PrintNode(kv.Value))) + "]";
             default: return "<nil>";
         }
     }
@@ -432,6 +503,13 @@ public sealed class GoTemplate
     public static string ToJson(JsonNode? n)
     {
         if (n is null) return "null";
+        if (n is JsonObject o && o.Any(kv => kv.Key.StartsWith('\0')))
+        {
+            var visible = new JsonObject();
+            foreach (var kv in o)
+                if (!kv.Key.StartsWith('\0')) visible[kv.Key] = kv.Value?.DeepClone();
+            n = visible;
+        }
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms, CompactJson)) n.WriteTo(w);
         // Go's encoder escapes only <, > and & (HTML safety); the relaxed encoder escapes none of them.
@@ -533,6 +611,7 @@ public sealed class GoTemplate
 
     private static double Num(Val v) => double.TryParse(Print(v), NumberStyles.Float, CultureInfo.InvariantCulture, out double d) ? d : 0;
 
+    /// <summary>Go's fmt verbs %s %v %d %q %f %x with flags '-', '0', width and precision.</summary>
     private static string Printf(string format, List<Val> args)
     {
         var sb = new StringBuilder();
@@ -541,15 +620,43 @@ public sealed class GoTemplate
         {
             char c = format[i];
             if (c != '%' || i + 1 >= format.Length) { sb.Append(c); continue; }
-            char verb = format[++i];
-            if (verb == '%') { sb.Append('%'); continue; }
+            i++;
+            if (format[i] == '%') { sb.Append('%'); continue; }
+            bool left = false, zero = false;
+            while (i < format.Length && format[i] is '-' or '0' or '+' or ' ' or '#')
+            {
+                if (format[i] == '-') left = true;
+                if (format[i] == '0') zero = true;
+                i++;
+            }
+            int width = 0;
+            while (i < format.Length && char.IsAsciiDigit(format[i])) width = width * 10 + (format[i++] - '0');
+            int precision = -1;
+            if (i < format.Length && format[i] == '.')
+            {
+                i++;
+                precision = 0;
+                while (i < format.Length && char.IsAsciiDigit(format[i])) precision = precision * 10 + (format[i++] - '0');
+            }
+            if (i >= format.Length) { sb.Append("%!(NOVERB)"); break; }
+            char verb = format[i];
             if (ai >= args.Count) { sb.Append("%!").Append(verb).Append("(MISSING)"); continue; }
             var v = args[ai++];
-            sb.Append(verb switch
+            string text = verb switch
             {
                 'q' => "\"" + Str(v).Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"",
+                'f' => Num(v).ToString("F" + (precision < 0 ? 6 : precision).ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture),
+                'd' => ((long)Num(v)).ToString(CultureInfo.InvariantCulture),
+                'x' => v.Node is JsonValue jv && jv.GetValueKind() == JsonValueKind.Number ? ((long)Num(v)).ToString("x", CultureInfo.InvariantCulture) : Convert.ToHexStringLower(Encoding.UTF8.GetBytes(Str(v))),
                 _ => Str(v),
-            });
+            };
+            if (verb is 's' or 'v' or 'q' && precision >= 0 && text.Length > precision) text = text[..precision];
+            if (text.Length < width)
+            {
+                if (left) text = text.PadRight(width);
+                else text = zero && verb is 'd' or 'f' ? text.PadLeft(width, '0') : text.PadLeft(width);
+            }
+            sb.Append(text);
         }
         return sb.ToString();
     }

@@ -59,6 +59,18 @@ public static partial class Terminal
         }
     }
 
+    /// <summary>Turns terminal echo on fd 0 on or off (for password prompts). c_lflag is the fourth 32-bit field.</summary>
+    public static void SetEcho(bool on)
+    {
+        const uint ECHO = 0x8;
+        var t = new byte[TermiosSize];
+        if (tcgetattr(0, t) != 0) return;
+        uint lflag = BitConverter.ToUInt32(t, 12);
+        lflag = on ? lflag | ECHO : lflag & ~ECHO;
+        BitConverter.TryWriteBytes(t.AsSpan(12), lflag);
+        tcsetattr(0, TCSANOW, t);
+    }
+
     /// <summary>The window size (rows, columns) of fd, or null when it is not a terminal.</summary>
     public static unsafe (int Rows, int Cols)? GetSize(int fd)
     {

@@ -126,9 +126,13 @@ public sealed class EngineClient : IDisposable
         {
             return await _http.SendAsync(req, completion, ct).ConfigureAwait(false);
         }
-        catch (HttpRequestException e)
+        catch (HttpRequestException e) when (e.InnerException is EngineConnectionException ce)
         {
-            throw e.InnerException as EngineConnectionException ?? new EngineConnectionException(Endpoint.Original, e);
+            throw ce;
+        }
+        catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.ConnectionError)
+        {
+            throw new EngineConnectionException(Endpoint.Original, e);
         }
     }
 

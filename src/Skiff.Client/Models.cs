@@ -53,6 +53,8 @@ public sealed class HostConfig
 {
     public List<string>? Binds { get; set; }
     public string? ContainerIDFile { get; set; }
+    /// <summary>Initial TTY size [height, width] (API 1.42+).</summary>
+    public int[]? ConsoleSize { get; set; }
     public LogConfig? LogConfig { get; set; }
     public string? NetworkMode { get; set; }
     public Dictionary<string, List<PortBinding>>? PortBindings { get; set; }
@@ -63,6 +65,8 @@ public sealed class HostConfig
     public List<string>? CapAdd { get; set; }
     public List<string>? CapDrop { get; set; }
     public string? CgroupnsMode { get; set; }
+    public string? CgroupParent { get; set; }
+    public long? MemorySwappiness { get; set; }
     public List<string>? Dns { get; set; }
     public List<string>? DnsOptions { get; set; }
     public List<string>? DnsSearch { get; set; }
@@ -137,6 +141,30 @@ public sealed class Mount
     public string? Source { get; set; }
     public string? Target { get; set; }
     public bool? ReadOnly { get; set; }
+    public string? Consistency { get; set; }
+    public BindOptions? BindOptions { get; set; }
+    public VolumeOptions? VolumeOptions { get; set; }
+    public TmpfsOptions? TmpfsOptions { get; set; }
+}
+
+public sealed class BindOptions
+{
+    public string? Propagation { get; set; }
+    public bool? NonRecursive { get; set; }
+    public bool? CreateMountpoint { get; set; }
+}
+
+public sealed class VolumeOptions
+{
+    public bool? NoCopy { get; set; }
+    public Dictionary<string, string>? Labels { get; set; }
+    public string? Subpath { get; set; }
+}
+
+public sealed class TmpfsOptions
+{
+    public long? SizeBytes { get; set; }
+    public int? Mode { get; set; }
 }
 
 public sealed class NetworkingConfig
@@ -249,6 +277,8 @@ public sealed class ExecCreateRequest
     public bool Privileged { get; set; }
     public string? User { get; set; }
     public string? WorkingDir { get; set; }
+    /// <summary>Initial TTY size [height, width] (API 1.42+).</summary>
+    public int[]? ConsoleSize { get; set; }
 }
 
 /// <summary>Answer of POST /containers/{id}/exec.</summary>
@@ -449,6 +479,7 @@ public sealed class WarningsResponse
 [JsonSerializable(typeof(ContainerCreateResponse))]
 [JsonSerializable(typeof(WaitResponse))]
 [JsonSerializable(typeof(List<ContainerSummary>))]
+[JsonSerializable(typeof(ContainerSummary))]
 [JsonSerializable(typeof(List<ImageSummary>))]
 [JsonSerializable(typeof(List<ImageDeleteItem>))]
 [JsonSerializable(typeof(ExecCreateRequest))]
