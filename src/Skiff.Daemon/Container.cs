@@ -15,11 +15,12 @@ public sealed class Container
     private readonly TaskCompletionSource<WaitResult> _removed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<Func<ShimClient, Task>> _pendingAttach = [];
 
-    internal Container(ContainerRecord record, string directory, string bundle)
+    internal Container(ContainerRecord record, string directory, string bundle, string shimSocket)
     {
         Record = record;
         Directory = directory;
         Bundle = bundle;
+        ShimSocket = shimSocket;
     }
 
     public ContainerRecord Record { get; }
@@ -32,7 +33,8 @@ public sealed class Container
 
     /// <summary>Serialises start/stop/kill/remove of this container.</summary>
     internal SemaphoreSlim Lock { get; } = new(1, 1);
-    internal ShimClient Shim => new(Bundle);
+    internal string ShimSocket { get; }
+    internal ShimClient Shim => new(ShimSocket);
     internal bool Removed => _removed.Task.IsCompleted;
 
     internal string RecordPath => Path.Combine(Directory, "config.v2.json");

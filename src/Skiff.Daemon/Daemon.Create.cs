@@ -64,7 +64,7 @@ public sealed partial class Daemon
             HostsPath = Path.Combine(dir, "hosts"),
             ResolvConfPath = Path.Combine(dir, "resolv.conf"),
         };
-        var c = new Container(record, dir, Path.Combine(Options.BundlesRoot, id));
+        var c = new Container(record, dir, Path.Combine(Options.BundlesRoot, id), Options.ShimSocket(id));
         System.IO.Directory.CreateDirectory(dir);
         try
         {

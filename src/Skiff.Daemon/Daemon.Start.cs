@@ -105,6 +105,7 @@ public sealed partial class Daemon
         psi.ArgumentList.Add("--id"); psi.ArgumentList.Add(r.Id);
         psi.ArgumentList.Add("--bundle"); psi.ArgumentList.Add(c.Bundle);
         psi.ArgumentList.Add("--log"); psi.ArgumentList.Add(r.LogPath);
+        psi.ArgumentList.Add("--socket"); psi.ArgumentList.Add(c.ShimSocket);
         var (maxSize, maxFiles) = LogLimits(r.HostConfig);
         psi.ArgumentList.Add("--log-max-size"); psi.ArgumentList.Add(maxSize.ToString(CultureInfo.InvariantCulture));
         psi.ArgumentList.Add("--log-max-file"); psi.ArgumentList.Add(maxFiles.ToString(CultureInfo.InvariantCulture));

@@ -44,7 +44,7 @@ public sealed partial class Daemon : IDisposable
         {
             var record = AtomicFile.ReadRecord(Path.Combine(dir, "config.v2.json"));
             if (record is null) continue;
-            var c = new Container(record, dir, Path.Combine(Options.BundlesRoot, record.Id));
+            var c = new Container(record, dir, Path.Combine(Options.BundlesRoot, record.Id), Options.ShimSocket(record.Id));
             if (record.State.Status == ContainerStatus.Removing)
             {
                 DeleteFiles(c);

@@ -14,4 +14,10 @@ public sealed class DaemonOptions
 
     public string ContainersRoot => Path.Combine(DataRoot, "containers");
     public string BundlesRoot => Path.Combine(ExecRoot, "containers");
+
+    /// <summary>
+    /// A container's shim socket. Kept short and outside the bundle because a unix socket path is
+    /// limited to 107 bytes, which a bundle path with a 64-character ID can exceed.
+    /// </summary>
+    public string ShimSocket(string id) => Path.Combine(ExecRoot, "s", id[..16] + ".sock");
 }

@@ -12,7 +12,8 @@ public sealed class ShimClient
 {
     private readonly string _socketPath;
 
-    public ShimClient(string bundle) => _socketPath = Path.Combine(bundle, ShimFiles.Socket);
+    /// <param name="socketPath">The shim's socket (see <c>--socket</c> of the shim).</param>
+    public ShimClient(string socketPath) => _socketPath = socketPath;
 
     /// <summary>Sends one op and reads its answer. Throws <see cref="SocketException"/> when the shim is gone.</summary>
     public async Task<ShimResponse> CallAsync(ShimRequest request, CancellationToken ct = default)

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 namespace Skiff.Shim;
 
 /// <summary>
-/// Entry point of <c>skiff-runtime shim --id ID --bundle DIR --log PATH [--log-max-size N]
+/// Entry point of <c>skiff-runtime shim --id ID --bundle DIR --log PATH [--socket PATH] [--log-max-size N]
 /// [--log-max-file N] [--tty] [--stdin] [--stdin-once]</c>.
 /// </summary>
 public static class ShimProgram
@@ -14,7 +14,7 @@ public static class ShimProgram
 
     public static int Run(string[] args, Func<LaunchRequest, IContainerTask> launch)
     {
-        string? id = null, bundle = null, log = null;
+        string? id = null, bundle = null, log = null, socketPath = null;
         long maxSize = 20 * 1024 * 1024;
         int maxFiles = 5;
         bool tty = false, stdin = false, stdinOnce = false;
@@ -26,6 +26,7 @@ public static class ShimProgram
                 case "--id": id = Next(); break;
                 case "--bundle": bundle = Next(); break;
                 case "--log": log = Next(); break;
+                case "--socket": socketPath = Next(); break;
                 case "--log-max-size": maxSize = long.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--log-max-file": maxFiles = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--tty": tty = true; break;
@@ -45,7 +46,8 @@ public static class ShimProgram
         Native.setsid();
         Native.prctl(Native.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
-        var socketPath = Path.Combine(bundle, ShimFiles.Socket);
+        socketPath ??= Path.Combine(bundle, ShimFiles.Socket);
+        Directory.CreateDirectory(Path.GetDirectoryName(socketPath)!);
         File.Delete(socketPath);
         using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(new UnixDomainSocketEndPoint(socketPath));

@@ -31,6 +31,8 @@ public sealed class ShimServer
     private readonly object _lock = new();
     private readonly TaskCompletionSource<ShimResponse> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly (int Read, int Write) _stdinPipe = (-1, -1);
     private IContainerTask? _task;
     private FileStream? _stdin;
     private JsonFileLog? _log;
@@ -41,6 +43,13 @@ public sealed class ShimServer
     {
         _options = options;
         _launch = launch;
+        // The stdin pipe exists from the start: a client attached before the container starts
+        // (docker run -i) may send input at once, and the pipe holds it until the process reads.
+        if (options.OpenStdin && !options.Terminal)
+        {
+            _stdinPipe = Native.Pipe();
+            _stdin = new FileStream(new SafeFileHandle(_stdinPipe.Write, ownsHandle: true), FileAccess.Write, 1);
+        }
     }
 
     /// <summary>Completes when the shim has nothing left to do (container exited and reported, or start failed).</summary>
@@ -162,7 +171,9 @@ public sealed class ShimServer
             {
                 var n = await client.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false);
                 if (n == 0) break;
-                var target = _options.Terminal ? _task?.Terminal : _stdin;
+                if (_options.Terminal) await _started.Task.ConfigureAwait(false);
+                Stream? target;
+                lock (_lock) target = _options.Terminal ? _task?.Terminal : _stdin;
                 if (target is null) continue;
                 await target.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
                 await target.FlushAsync().ConfigureAwait(false);
@@ -189,12 +200,11 @@ public sealed class ShimServer
             _startRequested = true;
         }
         _log = new JsonFileLog(_options.LogPath, _options.LogMaxSize, _options.LogMaxFiles);
-        (int Read, int Write) stdin = (-1, -1), stdout = (-1, -1), stderr = (-1, -1);
+        (int Read, int Write) stdin = (_stdinPipe.Read, -1), stdout = (-1, -1), stderr = (-1, -1);
         try
         {
             if (!_options.Terminal)
             {
-                if (_options.OpenStdin) stdin = Native.Pipe();
                 stdout = Native.Pipe();
                 stderr = Native.Pipe();
             }
@@ -227,11 +237,11 @@ public sealed class ShimServer
         }
         else
         {
-            if (stdin.Write >= 0) _stdin = new FileStream(new SafeFileHandle(stdin.Write, ownsHandle: true), FileAccess.Write, 1);
             pumps.Add(Task.Factory.StartNew(() => Pump(FromFd(stdout.Read), "stdout", 1), TaskCreationOptions.LongRunning));
             pumps.Add(Task.Factory.StartNew(() => Pump(FromFd(stderr.Read), "stderr", 2), TaskCreationOptions.LongRunning));
         }
         var task = _task;
+        _started.TrySetResult();
         new Thread(() => Reap(task, pumps)) { IsBackground = true, Name = "reap" }.Start();
         return new ShimResponse { Pid = task.Pid, Running = true, StartedAt = _startedAt };
     }
