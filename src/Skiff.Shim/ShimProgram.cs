@@ -1,3 +1,4 @@
+using Skiff.Linux;
 using System.Globalization;
 using System.Net.Sockets;
 
@@ -43,8 +44,8 @@ public static class ShimProgram
 
         // A session of its own: signals sent to the daemon's process group never reach the shim,
         // and being a subreaper makes orphans of the container come back to it, not to host init.
-        Native.setsid();
-        Native.prctl(Native.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        Libc.setsid();
+        Libc.prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
         socketPath ??= Path.Combine(bundle, ShimFiles.Socket);
         Directory.CreateDirectory(Path.GetDirectoryName(socketPath)!);
@@ -80,8 +81,8 @@ public static class ShimProgram
         using var logFile = new FileStream(shimLog, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
         var nullFd = (int)devnull.SafeFileHandle.DangerousGetHandle();
         var logFd = (int)logFile.SafeFileHandle.DangerousGetHandle();
-        Native.dup2(nullFd, 0);
-        Native.dup2(nullFd, 1);
-        Native.dup2(logFd, 2);
+        Libc.dup3(nullFd, 0, 0);
+        Libc.dup3(nullFd, 1, 0);
+        Libc.dup3(logFd, 2, 0);
     }
 }

@@ -1,3 +1,4 @@
+using Skiff.Linux;
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text.Json;
@@ -47,7 +48,7 @@ public sealed class ShimServer
         // (docker run -i) may send input at once, and the pipe holds it until the process reads.
         if (options.OpenStdin && !options.Terminal)
         {
-            _stdinPipe = Native.Pipe();
+            _stdinPipe = Pipes.Create();
             _stdin = new FileStream(new SafeFileHandle(_stdinPipe.Write, ownsHandle: true), FileAccess.Write, 1);
         }
     }
@@ -205,8 +206,8 @@ public sealed class ShimServer
         {
             if (!_options.Terminal)
             {
-                stdout = Native.Pipe();
-                stderr = Native.Pipe();
+                stdout = Pipes.Create();
+                stderr = Pipes.Create();
             }
             _task = _launch(new LaunchRequest
             {
@@ -221,14 +222,14 @@ public sealed class ShimServer
         catch
         {
             foreach (var fd in new[] { stdin.Read, stdin.Write, stdout.Read, stdout.Write, stderr.Read, stderr.Write })
-                if (fd >= 0) Native.close(fd);
+                if (fd >= 0) Libc.close(fd);
             _done.TrySetResult();
             throw;
         }
         _startedAt = DateTimeOffset.UtcNow;
         // The child has its copies now; closing ours lets the pumps see EOF when the container's end closes.
         foreach (var fd in new[] { stdin.Read, stdout.Write, stderr.Write })
-            if (fd >= 0) Native.close(fd);
+            if (fd >= 0) Libc.close(fd);
 
         var pumps = new List<Task>();
         if (_options.Terminal)
