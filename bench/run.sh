@@ -1,29 +1,71 @@
 #!/usr/bin/env bash
 # Compares Skiff with Docker (docker.io from Debian) and Podman on this machine, in one run.
-# Needs root. Starts its own dockerd and skiffd on private sockets and data roots, stops them (by
-# PID) at the end. Prints Markdown tables on stdout.
+# Needs root. Starts its own dockerd (which starts its own containerd) and skiffd on private
+# sockets and data roots, stops them (by PID) at the end, and puts back what the engines leave on
+# the host (host-wide state dirs, cgroups, the hugetlb mount crun needs). Prints Markdown on stdout;
+# progress goes to stderr. RUNS (default 100) is the number of timed runs per command, after 3 warmups.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${RUNS:-30}
+RUNS=${RUNS:-100}
+WARMUP=${WARMUP:-3}
+NPS=${NPS:-10}   # containers present (created, never started) during the `ps -a` benchmark
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for p in docker.io podman runc crun hyperfine busybox-static; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+for p in docker.io containerd podman runc crun hyperfine busybox-static jq; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
 if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; fi
 [ -x out/bin/skiffd ] || scripts/build.sh
+log() { echo "[bench] $*" >&2; }
 
 work=$(mktemp -d /tmp/skiff-bench.XXXXXX)
+# Host-wide paths that podman, crun and containerd create whatever their flags say (state dirs,
+# podman's blob-info cache, the CNI lock): the ones that do not exist now are removed at the end.
+watch=(/run/crun /run/runc /run/containers /run/libpod /run/containerd /run/docker /var/lib/containers
+  /etc/cni/net.d/cni.lock /root/.docker)
+absent=()
+for p in "${watch[@]}"; do [ -e "$p" ] || absent+=("$p"); done
+# Cgroup directories that exist now; new ones (docker/, libpod_parent/, ...) are removed at the end.
+find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$work/cgroups.before"
 pids=()
+hugetlb_mounted=0 hugetlb_dir_made=0
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 1
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  grep " $work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  set +e
+  # dockerd stops its containerd on SIGTERM: give it time (a SIGKILL would orphan containerd).
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null
+  done
+  [ -n "${ctrd:-}" ] && kill -0 "$ctrd" 2>/dev/null && { kill "$ctrd"; sleep 2; kill -9 "$ctrd" 2>/dev/null; }
+  grep " $work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  # New cgroups that Docker, Podman and the raw runtimes leave (docker/, libpod_parent/, bench-*),
+  # deepest first; rmdir only removes empty ones. Not skiff/: other skiffds may share this host.
+  find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$work/cgroups.after"
+  comm -13 "$work/cgroups.before" "$work/cgroups.after" | grep -E '/(docker|libpod_parent)(/|$)|/bench-(skiff|crun|runc)$' |
+    awk '{print length, $0}' | sort -rn | cut -d' ' -f2- | while read -r d; do rmdir "$d" 2>/dev/null; done
+  if [ "$hugetlb_mounted" = 1 ]; then
+    find /sys/fs/cgroup/hugetlb -mindepth 1 -type d | awk '{print length, $0}' | sort -rn | cut -d' ' -f2- |
+      while read -r d; do rmdir "$d" 2>/dev/null; done
+    umount /sys/fs/cgroup/hugetlb
+  fi
+  [ "$hugetlb_dir_made" = 1 ] && rmdir /sys/fs/cgroup/hugetlb
+  for p in "${absent[@]}"; do rm -rf "$p"; done
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-scripts/make-busybox-image.sh > "$work/busybox.tar"
+# crun refuses cgroup v1/v2 hybrid mode while a controller (here hugetlb, not mounted as v1) shows
+# in cgroup2's cgroup.controllers: mount hugetlb as a v1 hierarchy for the run (undone at the end).
+if [ -s /sys/fs/cgroup/unified/cgroup.controllers ] && grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers &&
+  ! grep -q ' /sys/fs/cgroup/hugetlb ' /proc/self/mountinfo; then
+  [ -d /sys/fs/cgroup/hugetlb ] || { mkdir /sys/fs/cgroup/hugetlb; hugetlb_dir_made=1; }
+  mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
+  hugetlb_mounted=1
+fi
 
+export DOCKER_CONFIG="$work/docker-config"   # both docker CLIs (and podman, for auth) read it
+mkdir -p "$DOCKER_CONFIG" && echo "{}" >"$DOCKER_CONFIG/config.json"
+scripts/make-busybox-image.sh > "$work/busybox.tar"
+log "starting skiffd"
 # Skiff
 SK="unix://$work/skiff/skiff.sock"
 out/bin/skiffd -H "$SK" --data-root "$work/skiff/data" --exec-root "$work/skiff/exec" --pidfile "$work/skiff/pid" --runtime "$PWD/out/bin/skiff-runtime" >"$work/skiffd.log" 2>&1 &
@@ -31,42 +73,136 @@ pids+=($!)
 for _ in $(seq 100); do out/bin/skiff -H "$SK" version >/dev/null 2>&1 && break; sleep 0.1; done
 out/bin/skiff -H "$SK" import -c 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
 
-# Docker (Debian's docker.io: its own dockerd and containerd on private paths)
+# Docker (Debian's docker.io: its own dockerd, which starts its own containerd under --exec-root)
+log "starting dockerd"
 DK="unix://$work/docker/docker.sock"
 mkdir -p "$work/docker"
 dockerd -H "$DK" --data-root "$work/docker/data" --exec-root "$work/docker/exec" --pidfile "$work/docker/pid" \
   --iptables=false --ip-masq=false --bridge=none --containerd-namespace skiffbench --containerd-plugins-namespace skiffbenchp \
   >"$work/dockerd.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 200); do /usr/bin/docker -H "$DK" version >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 300); do /usr/bin/docker -H "$DK" version >/dev/null 2>&1 && break; sleep 0.1; done
+/usr/bin/docker -H "$DK" version >/dev/null || { cat "$work/dockerd.log" >&2; exit 1; }
+ctrd=$(pgrep -P "${pids[1]}" -x containerd || true)
 /usr/bin/docker -H "$DK" import -c 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
 
-# Podman (daemonless) with its own storage
-PODMAN=(podman --root "$work/podman/root" --runroot "$work/podman/run" --cgroup-manager cgroupfs --events-backend none)
-"${PODMAN[@]}" import -c 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
+# Podman (daemonless) with its own storage. Podman asks for RLIMIT_NOFILE 1048576 and its own
+# RLIMIT_NPROC, above this machine's hard limits (no CAP_SYS_RESOURCE: crun's setrlimit fails with
+# EPERM), so pass the limits the other engines' containers inherit: the hard nofile limit, and
+# nproc capped at 32768 (what podman's conmon runs with here).
+nproc_hard=$(ulimit -Hu); [ "$nproc_hard" = unlimited ] || [ "$nproc_hard" -gt 32768 ] && nproc_hard=32768
+PODMAN=(podman --root "$work/podman/root" --runroot "$work/podman/run" --tmpdir "$work/podman/tmp" --cgroup-manager cgroupfs --events-backend none)
+PODRUN=(--ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" --ulimit "nproc=$nproc_hard:$nproc_hard")
+"${PODMAN[@]}" import -q -c 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
 
-echo "## run --rm busybox true (CLI end to end, network none)"
-hyperfine -N --warmup 3 --runs "$RUNS" --export-markdown "$work/run.md" \
+# Check that every command works once before timing it (hyperfine's own error hides the message).
+check() { "$@" >/dev/null 2>"$work/check.err" || { echo "failed: $*" >&2; cat "$work/check.err" >&2; exit 1; }; }
+check out/bin/skiff -H "$SK" run --rm --network none busybox true
+check /usr/bin/docker -H "$DK" run --rm --network none busybox true
+check "${PODMAN[@]}" run --rm --network none "${PODRUN[@]}" busybox true
+check /usr/local/bin/docker -H "$SK" run --rm --network none busybox true
+check /usr/local/bin/docker -H "$DK" run --rm --network none busybox true
+
+# hyperfine -> JSON -> a table with mean ± stddev, median, min, max (ms).
+table() {
+  echo "| command | mean ± σ (ms) | median (ms) | min (ms) | max (ms) | runs |"
+  echo "|---|---|---|---|---|---|"
+  jq -r '.results[] | "| \(.command) | \(.mean*1000*100|round/100) ± \(.stddev*1000*100|round/100) | \(.median*1000*100|round/100) | \(.min*1000*100|round/100) | \(.max*1000*100|round/100) | \(.times|length) |"' "$1"
+}
+bench() { # bench NAME [-n label cmd]...
+  local name=$1; shift
+  log "hyperfine: $name"
+  local a=("$@") i
+  for ((i = 0; i < ${#a[@]}; i += 3)); do echo "$name / ${a[i+1]}: ${a[i+2]}" >>"$work/commands.txt"; done
+  hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --export-json "$work/$name.json" "$@" >"$work/$name.txt"
+  cp "$work/$name.json" "${BENCH_OUT:-$work}/$name.json" 2>/dev/null || true
+  table "$work/$name.json"
+}
+rss() { ps -o rss= -p "$1" | tr -d ' '; }
+
+echo "## Machine"
+echo
+echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "- nproc: $(nproc); kernel: $(uname -r); memory: $(free -m | awk '/^Mem:/{print $2}') MiB; $(. /etc/os-release; echo "$PRETTY_NAME")"
+echo "- load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "- skiff: $(out/bin/skiff --version); skiff-runtime: $(out/bin/skiff-runtime --version | head -1)"
+echo "- dockerd: $(dockerd --version); containerd: $(containerd --version | awk '{print $3}'); docker CLI: $(/usr/bin/docker --version) and $(/usr/local/bin/docker --version) (/usr/local/bin)"
+echo "- podman: $(podman --version); conmon: $(conmon --version | head -1)"
+echo "- runc: $(runc --version | head -1); crun: $(crun --version | head -1); hyperfine: $(hyperfine --version)"
+echo "- runs per command: $RUNS after $WARMUP warmups (hyperfine -N)"
+echo
+
+sleep 2
+sk_rss0=$(rss "${pids[0]}"); dk_rss0=$(rss "${pids[1]}"); ct_rss0=$([ -n "$ctrd" ] && rss "$ctrd" || echo n/a)
+
+echo "## run --rm --network none busybox true (CLI end to end)"
+echo
+bench run \
   -n skiff "out/bin/skiff -H $SK run --rm --network none busybox true" \
   -n docker "/usr/bin/docker -H $DK run --rm --network none busybox true" \
-  -n podman "${PODMAN[*]} run --rm --network none busybox true" >/dev/null
-cat "$work/run.md"
+  -n podman "${PODMAN[*]} run --rm --network none ${PODRUN[*]} busybox true"
+
+echo
+echo "## Docker CLI $(/usr/local/bin/docker --version | awk '{print $3}' | tr -d ,) run --rm --network none busybox true: skiffd vs dockerd"
+echo
+bench dockercli \
+  -n docker-cli-skiffd "/usr/local/bin/docker -H $SK run --rm --network none busybox true" \
+  -n docker-cli-dockerd "/usr/local/bin/docker -H $DK run --rm --network none busybox true"
 
 echo
 echo "## OCI runtime: run of \`true\` on one busybox bundle"
+echo
+# runc's default spec, with Docker's device cgroup rules (deny all, allow the default nodes and
+# mknod) instead of runc spec's bare deny-all: skiff-runtime applies the bare deny-all before it
+# creates /dev/null & co (mknod: EPERM), runc and crun add the default allow rules themselves.
 bundle="$work/bundle"
 mkdir -p "$bundle/rootfs"
 tar -C "$bundle/rootfs" -xf "$work/busybox.tar"
-(cd "$bundle" && runc spec && sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"true"/' config.json)
-hyperfine -N --warmup 3 --runs "$RUNS" --export-markdown "$work/rt.md" \
+(cd "$bundle" && runc spec && jq '.process.terminal=false | .process.args=["true"] | .linux.resources.devices=[
+  {"allow":false,"access":"rwm"},
+  {"allow":true,"type":"c","access":"m"}, {"allow":true,"type":"b","access":"m"},
+  {"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"}, {"allow":true,"type":"c","major":1,"minor":5,"access":"rwm"},
+  {"allow":true,"type":"c","major":1,"minor":7,"access":"rwm"}, {"allow":true,"type":"c","major":1,"minor":8,"access":"rwm"},
+  {"allow":true,"type":"c","major":1,"minor":9,"access":"rwm"}, {"allow":true,"type":"c","major":5,"minor":0,"access":"rwm"},
+  {"allow":true,"type":"c","major":5,"minor":1,"access":"rwm"}, {"allow":true,"type":"c","major":5,"minor":2,"access":"rwm"},
+  {"allow":true,"type":"c","major":136,"access":"rwm"}, {"allow":true,"type":"c","major":10,"minor":200,"access":"rwm"}]' \
+  config.json >config.new && mv config.new config.json)
+check out/bin/skiff-runtime --root "$work/rt-skiff" run --bundle "$bundle" bench-skiff
+check crun --root "$work/rt-crun" run --bundle "$bundle" bench-crun
+check runc --root "$work/rt-runc" run --bundle "$bundle" bench-runc
+bench runtime \
   -n skiff-runtime "out/bin/skiff-runtime --root $work/rt-skiff run --bundle $bundle bench-skiff" \
   -n crun "crun --root $work/rt-crun run --bundle $bundle bench-crun" \
-  -n runc "runc --root $work/rt-runc run --bundle $bundle bench-runc" >/dev/null
-cat "$work/rt.md"
+  -n runc "runc --root $work/rt-runc run --bundle $bundle bench-runc"
 
 echo
+echo "## ps -a with $NPS created containers"
+echo
+for i in $(seq "$NPS"); do
+  out/bin/skiff -H "$SK" create --network none busybox true >/dev/null
+  /usr/bin/docker -H "$DK" create --network none busybox true >/dev/null
+  "${PODMAN[@]}" create --network none "${PODRUN[@]}" busybox true >/dev/null
+done
+bench ps \
+  -n skiff "out/bin/skiff -H $SK ps -a" \
+  -n docker "/usr/bin/docker -H $DK ps -a" \
+  -n podman "${PODMAN[*]} ps -a" \
+  -n docker-cli-skiffd "/usr/local/bin/docker -H $SK ps -a" \
+  -n docker-cli-dockerd "/usr/local/bin/docker -H $DK ps -a"
+
+sleep 2
+echo
 echo "## idle daemon memory (RSS, KiB)"
-echo "| daemon | RSS |"
-echo "|---|---|"
-echo "| skiffd | $(ps -o rss= -p "${pids[0]}") |"
-echo "| dockerd | $(ps -o rss= -p "${pids[1]}") |"
+echo
+echo "| daemon | after start + import | after the benchmarks |"
+echo "|---|---|---|"
+echo "| skiffd | $sk_rss0 | $(rss "${pids[0]}") |"
+echo "| dockerd | $dk_rss0 | $(rss "${pids[1]}") |"
+echo "| containerd (started by dockerd) | $ct_rss0 | $([ -n "$ctrd" ] && rss "$ctrd" || echo n/a) |"
+echo
+echo "Commands as run (hyperfine -N --warmup $WARMUP --runs $RUNS; the private socket is \`$work/...\`):"
+echo
+echo '```'
+cat "$work/commands.txt"
+echo '```'
+log "done"

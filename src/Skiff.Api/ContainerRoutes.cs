@@ -73,6 +73,25 @@ internal static class ContainerRoutes
             ctx.Response.StatusCode = 204;
         }));
 
+        app.MapPost("/containers/{id}/pause", Errors.Handle(async ctx =>
+        {
+            await d.PauseAsync(Id(ctx)).ConfigureAwait(false);
+            ctx.Response.StatusCode = 204;
+        }));
+
+        app.MapPost("/containers/{id}/unpause", Errors.Handle(async ctx =>
+        {
+            await d.UnpauseAsync(Id(ctx)).ConfigureAwait(false);
+            ctx.Response.StatusCode = 204;
+        }));
+
+        app.MapGet("/containers/{id}/top", Errors.Handle(async ctx =>
+        {
+            var top = await d.TopAsync(Id(ctx), Query.Str(ctx, "ps_args")).ConfigureAwait(false);
+            var body = new TopDto { Titles = [.. top.Titles], Processes = top.Processes.Select(p => p.ToList()).ToList() };
+            await SystemRoutes.WriteJson(ctx, body, ApiJson.Default.TopDto).ConfigureAwait(false);
+        }));
+
         app.MapDelete("/containers/{id}", Errors.Handle(async ctx =>
         {
             await d.RemoveAsync(Id(ctx), Query.Bool(ctx, "force"), Query.Bool(ctx, "v")).ConfigureAwait(false);

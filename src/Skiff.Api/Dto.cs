@@ -332,6 +332,12 @@ internal sealed class WaitResponseDto
     public WaitErrorDto? Error { get; set; }
 }
 
+internal sealed class TopDto
+{
+    public List<string> Titles { get; set; } = [];
+    public List<List<string>> Processes { get; set; } = [];
+}
+
 internal sealed class WaitErrorDto
 {
     public string Message { get; set; } = "";
@@ -377,6 +383,7 @@ internal sealed class StringOrListConverter : JsonConverter<List<string>?>
 [JsonSerializable(typeof(ContainerInspectDto))]
 [JsonSerializable(typeof(List<ContainerSummaryDto>))]
 [JsonSerializable(typeof(WaitResponseDto))]
+[JsonSerializable(typeof(TopDto))]
 [JsonSerializable(typeof(Dictionary<string, List<string>>))]
 [JsonSerializable(typeof(Dictionary<string, Dictionary<string, bool>>))]
 [JsonSourceGenerationOptions(PropertyNameCaseInsensitive = true, NumberHandling = JsonNumberHandling.AllowReadingFromString)]

@@ -17,6 +17,7 @@ public sealed partial class Daemon
         var exited = c.NextExit();
         c.Record.State.StoppedByUser = true;
         if (!await TrySignalAsync(c, sig).ConfigureAwait(false)) return;
+        await ThawIfPausedAsync(c).ConfigureAwait(false);
         if (timeout < 0)
         {
             await exited.ConfigureAwait(false);
@@ -35,6 +36,7 @@ public sealed partial class Daemon
         if (sig is 9 or 15 or 2) c.Record.State.StoppedByUser = true;
         if (!await TrySignalAsync(c, sig).ConfigureAwait(false))
             throw DaemonException.Conflict($"Cannot kill container: {idOrName}: container {c.Id} is not running");
+        if (sig is 9 or 15 or 2) await ThawIfPausedAsync(c).ConfigureAwait(false);
     }
 
     /// <summary>Stops (if running) then starts the container again.</summary>

@@ -20,6 +20,11 @@ public interface IContainerTask
     /// <summary>The pty master when the container has a terminal, otherwise null.</summary>
     Stream? Terminal { get; }
     void Kill(int signal);
+    /// <summary>Freezes every process of the container (cgroup freezer).</summary>
+    void Pause();
+    void Resume();
+    /// <summary>Host PIDs of every process in the container.</summary>
+    IReadOnlyList<int> Pids();
     void Resize(int rows, int cols);
     /// <summary>Blocks until the init exits; returns its exit code, or 128+signal when it was killed.</summary>
     int WaitForExit();

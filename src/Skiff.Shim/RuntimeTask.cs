@@ -66,6 +66,9 @@ internal sealed class RuntimeTask : IContainerTask
     public bool OomKilled => _container.OomKilled;
 
     public void Kill(int signal) => _container.Kill(signal);
+    public void Pause() => _container.Pause();
+    public void Resume() => _container.Resume();
+    public IReadOnlyList<int> Pids() => _container.Pids();
 
     public unsafe void Resize(int rows, int cols)
     {

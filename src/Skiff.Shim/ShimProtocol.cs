@@ -5,7 +5,7 @@ namespace Skiff.Shim;
 
 /// <summary>
 /// One request to a shim, sent as a single JSON line on <c>shim.sock</c>. Ops: <c>attach</c>,
-/// <c>start</c>, <c>wait</c>, <c>kill</c>, <c>state</c>, <c>resize</c>, <c>shutdown</c>
+/// <c>start</c>, <c>wait</c>, <c>kill</c>, <c>pause</c>, <c>resume</c>, <c>pids</c>, <c>state</c>, <c>resize</c>, <c>shutdown</c>
 /// (see docs/architecture.md, "Shim contract").
 /// </summary>
 public sealed class ShimRequest
@@ -28,6 +28,7 @@ public sealed class ShimResponse
     [JsonPropertyName("oomKilled")] public bool OomKilled { get; set; }
     [JsonPropertyName("startedAt")] public DateTimeOffset StartedAt { get; set; }
     [JsonPropertyName("finishedAt")] public DateTimeOffset FinishedAt { get; set; }
+    [JsonPropertyName("pids")] public List<int>? Pids { get; set; }
 }
 
 /// <summary>

@@ -103,6 +103,17 @@ public sealed class ShimServer
                         (_task ?? throw new InvalidOperationException("container is not running")).Kill(request.Signal);
                         response = new ShimResponse();
                         break;
+                    case "pause":
+                        Running().Pause();
+                        response = new ShimResponse();
+                        break;
+                    case "resume":
+                        Running().Resume();
+                        response = new ShimResponse();
+                        break;
+                    case "pids":
+                        response = new ShimResponse { Pids = [.. Running().Pids()] };
+                        break;
                     case "resize":
                         _task?.Resize(request.Rows, request.Cols);
                         response = new ShimResponse();
@@ -134,6 +145,9 @@ public sealed class ShimServer
             if (!keep) client.Dispose();
         }
     }
+
+    private IContainerTask Running() =>
+        _task is not null && !_exited.Task.IsCompleted ? _task : throw new InvalidOperationException("container is not running");
 
     private static async Task Reply(Stream stream, ShimResponse response)
     {

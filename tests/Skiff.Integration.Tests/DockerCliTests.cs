@@ -185,6 +185,39 @@ public sealed class DockerCliTests(DaemonFixture f)
     }
 
     [Fact]
+    public void PauseUnpauseAndTop()
+    {
+        var run = f.Docker("run", "-d", "--name", "it-pause", "busybox", "sh", "-c", "while true; do date +%s%N > /tmp/t; sleep 0.05; done");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        try
+        {
+            var top = f.Docker("top", "it-pause");
+            Assert.True(top.ExitCode == 0, top.ToString());
+            Assert.Contains("PID", top.Stdout);
+            Assert.Contains("while true", top.Stdout);
+
+            Assert.Equal(0, f.Docker("pause", "it-pause").ExitCode);
+            Assert.Equal("paused\n", f.Docker("inspect", "-f", "{{.State.Status}}", "it-pause").Stdout);
+            Assert.Contains("(Paused)", f.Docker("ps", "--filter", "name=it-pause", "--format", "{{.Status}}").Stdout);
+            Assert.Contains("is already paused", f.Docker("pause", "it-pause").Stderr);
+
+            Assert.Equal(0, f.Docker("unpause", "it-pause").ExitCode);
+            Assert.Equal("running\n", f.Docker("inspect", "-f", "{{.State.Status}}", "it-pause").Stdout);
+            Assert.Contains("is not paused", f.Docker("unpause", "it-pause").Stderr);
+
+            // A paused container still stops promptly.
+            Assert.Equal(0, f.Docker("pause", "it-pause").ExitCode);
+            var stop = f.Docker("stop", "-t", "2", "it-pause");
+            Assert.True(stop.ExitCode == 0, stop.ToString());
+            Assert.Equal("exited\n", f.Docker("inspect", "-f", "{{.State.Status}}", "it-pause").Stdout);
+        }
+        finally
+        {
+            f.Docker("rm", "-f", "it-pause");
+        }
+    }
+
+    [Fact]
     public void ApiErrorsAreJson()
     {
         var r = f.Docker("container", "inspect", "no-such-container");
