@@ -42,6 +42,8 @@ cleanup() {
   find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$work/cgroups.after"
   comm -13 "$work/cgroups.before" "$work/cgroups.after" | grep -E '/(docker|libpod_parent)(/|$)|/bench-(skiff|crun|runc)$' |
     awk '{print length, $0}' | sort -rn | cut -d' ' -f2- | while read -r d; do rmdir "$d" 2>/dev/null; done
+  find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort | comm -13 "$work/cgroups.before" - |
+    sed 's/^/[bench] cgroup created during the run and still there: /' >&2
   if [ "$hugetlb_mounted" = 1 ]; then
     find /sys/fs/cgroup/hugetlb -mindepth 1 -type d | awk '{print length, $0}' | sort -rn | cut -d' ' -f2- |
       while read -r d; do rmdir "$d" 2>/dev/null; done

@@ -24,6 +24,7 @@ internal sealed class HalfCloseConnection : ConnectionContext
     private HalfCloseConnection(ConnectionContext inner)
     {
         _inner = inner;
+        _flag.Connection = inner;
         inner.Items[ItemKey] = _flag;
         inner.ConnectionClosed.Register(() => { if (!_flag.Hijacked) _closed.Cancel(); });
     }
@@ -49,9 +50,59 @@ internal sealed class HalfCloseConnection : ConnectionContext
         if (items is not null && items.TryGetValue(ItemKey, out var value) && value is HijackFlag flag) flag.Hijacked = true;
     }
 
+    /// <summary>
+    /// Takes the raw connection of a request Kestrel will not upgrade (it refuses upgrades of
+    /// requests with a body, and the Docker CLI sends exec start with one): writes the 101 answer
+    /// itself and returns the raw byte stream. The caller must call <see cref="EndHijackAsync"/> when
+    /// done, which closes the connection so Kestrel writes no response of its own.
+    /// </summary>
+    public static async Task<Stream?> HijackAsync(Microsoft.AspNetCore.Http.HttpContext http, string contentType)
+    {
+        var items = http.Features.Get<IConnectionItemsFeature>()?.Items;
+        if (items is null || !items.TryGetValue(ItemKey, out var value) || value is not HijackFlag flag || flag.Connection is null) return null;
+        flag.Hijacked = true;
+        var transport = flag.Connection.Transport;
+        var head = System.Text.Encoding.ASCII.GetBytes(
+            $"HTTP/1.1 101 UPGRADED\r\nContent-Type: {contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: {ApiVersion.Current}\r\n\r\n");
+        await transport.Output.WriteAsync(head).ConfigureAwait(false);
+        return new RawStream(transport);
+    }
+
+    /// <summary>
+    /// Ends a hijacked connection: completing the output lets the transport send what is buffered
+    /// and then close; Kestrel's own response for the request has nowhere to go.
+    /// </summary>
+    public static async Task EndHijackAsync(Microsoft.AspNetCore.Http.HttpContext http)
+    {
+        var items = http.Features.Get<IConnectionItemsFeature>()?.Items;
+        if (items is not null && items.TryGetValue(ItemKey, out var value) && value is HijackFlag { Connection: { } c })
+            await c.Transport.Output.CompleteAsync().ConfigureAwait(false);
+    }
+
     private sealed class HijackFlag
     {
         public volatile bool Hijacked;
+        public ConnectionContext? Connection;
+    }
+
+    /// <summary>The raw bytes of a hijacked connection, both ways.</summary>
+    private sealed class RawStream(IDuplexPipe pipe) : Stream
+    {
+        private readonly Stream _in = pipe.Input.AsStream(leaveOpen: true);
+        private readonly Stream _out = pipe.Output.AsStream(leaveOpen: true);
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() => _out.Flush();
+        public override Task FlushAsync(CancellationToken ct) => _out.FlushAsync(ct);
+        public override int Read(byte[] buffer, int offset, int count) => _in.Read(buffer, offset, count);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) => _in.ReadAsync(buffer, ct);
+        public override void Write(byte[] buffer, int offset, int count) => _out.Write(buffer, offset, count);
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default) => _out.WriteAsync(buffer, ct);
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 
     public override string ConnectionId { get => _inner.ConnectionId; set => _inner.ConnectionId = value; }

@@ -23,6 +23,13 @@ public interface IContainerTask
     /// <summary>Freezes every process of the container (cgroup freezer).</summary>
     void Pause();
     void Resume();
+    /// <summary>
+    /// Starts another process in the container, a child of the shim. Without a terminal, the given
+    /// fds become its stdio (-1 for /dev/null); with one, the pty master comes back.
+    /// </summary>
+    (int Pid, Stream? Terminal) Exec(ShimRequest request, int stdinFd, int stdoutFd, int stderrFd);
+    /// <summary>Waits for an exec'd process; returns its exit code, or 128+signal.</summary>
+    int Reap(int pid);
     /// <summary>Host PIDs of every process in the container.</summary>
     IReadOnlyList<int> Pids();
     void Resize(int rows, int cols);

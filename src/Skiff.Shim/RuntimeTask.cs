@@ -70,6 +70,35 @@ internal sealed class RuntimeTask : IContainerTask
     public void Resume() => _container.Resume();
     public IReadOnlyList<int> Pids() => _container.Pids();
 
+    public (int Pid, Stream? Terminal) Exec(ShimRequest request, int stdinFd, int stdoutFd, int stderrFd)
+    {
+        int devNull = -1;
+        try
+        {
+            if (!request.Tty && (stdinFd < 0 || stdoutFd < 0 || stderrFd < 0))
+                devNull = LinuxException.ThrowIfError(Libc.open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC, 0), "open", "/dev/null");
+            var process = _container.Exec(new ExecOptions
+            {
+                Args = request.Args ?? [],
+                Env = request.Env,
+                Cwd = string.IsNullOrEmpty(request.Cwd) ? null : request.Cwd,
+                User = string.IsNullOrEmpty(request.User) ? null : request.User,
+                Terminal = request.Tty,
+                Stdio = request.Tty ? null : new StdioFds(stdinFd >= 0 ? stdinFd : devNull, stdoutFd >= 0 ? stdoutFd : devNull, stderrFd >= 0 ? stderrFd : devNull),
+                Capabilities = request.Privileged ? Skiff.Runtime.Spec.Capabilities.All : null,
+                InitPath = Environment.ProcessPath,
+            });
+            Stream? terminal = process.ConsoleMaster is { } master ? new FileStream(master, FileAccess.ReadWrite, 1) : null;
+            return (process.Pid, terminal);
+        }
+        finally
+        {
+            if (devNull >= 0) Libc.close(devNull);
+        }
+    }
+
+    public int Reap(int pid) => LinuxContainer.Reap(pid);
+
     public unsafe void Resize(int rows, int cols)
     {
         if (_container.ConsoleMaster is not { } master) return;

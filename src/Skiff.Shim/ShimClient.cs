@@ -53,7 +53,12 @@ public sealed class ShimClient
         }
     }
 
-    private async Task<Socket> ConnectAsync(CancellationToken ct)
+    /// <summary>Parses one answer line of the shim.</summary>
+    public static ShimResponse ParseResponse(string line) =>
+        JsonSerializer.Deserialize(line, ShimJson.Default.ShimResponse) ?? new ShimResponse();
+
+    /// <summary>Connects to the shim; the caller speaks the protocol (for streaming ops such as exec).</summary>
+    public async Task<Socket> ConnectAsync(CancellationToken ct = default)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
@@ -68,7 +73,7 @@ public sealed class ShimClient
         }
     }
 
-    internal static async Task SendAsync(Stream stream, ShimRequest request, CancellationToken ct)
+    public static async Task SendAsync(Stream stream, ShimRequest request, CancellationToken ct)
     {
         var bytes = JsonSerializer.SerializeToUtf8Bytes(request, ShimJson.Default.ShimRequest);
         var buffer = new byte[bytes.Length + 1];
@@ -78,7 +83,7 @@ public sealed class ShimClient
     }
 
     /// <summary>Reads one '\n'-terminated line byte by byte, so that nothing after it is consumed from the stream.</summary>
-    internal static async Task<string?> ReadLineAsync(Stream stream, CancellationToken ct)
+    public static async Task<string?> ReadLineAsync(Stream stream, CancellationToken ct)
     {
         using var line = new MemoryStream();
         var one = new byte[1];

@@ -15,6 +15,12 @@ public sealed class ShimRequest
     [JsonPropertyName("stdin")] public bool Stdin { get; set; }
     [JsonPropertyName("rows")] public int Rows { get; set; }
     [JsonPropertyName("cols")] public int Cols { get; set; }
+    [JsonPropertyName("args")] public List<string>? Args { get; set; }
+    [JsonPropertyName("env")] public List<string>? Env { get; set; }
+    [JsonPropertyName("cwd")] public string? Cwd { get; set; }
+    [JsonPropertyName("user")] public string? User { get; set; }
+    [JsonPropertyName("tty")] public bool Tty { get; set; }
+    [JsonPropertyName("privileged")] public bool Privileged { get; set; }
 }
 
 /// <summary>The single JSON line a shim answers with; <see cref="Error"/> is set when the op failed.</summary>

@@ -24,7 +24,7 @@ public sealed class ShimOptions
 /// The per-container shim: owns the container's init process (its exit code) and its output (log
 /// file and attached clients), and answers the daemon on <c>shim.sock</c>. It outlives the daemon.
 /// </summary>
-public sealed class ShimServer
+public sealed partial class ShimServer
 {
     private readonly ShimOptions _options;
     private readonly Func<LaunchRequest, IContainerTask> _launch;
@@ -92,6 +92,9 @@ public sealed class ShimServer
                 {
                     case "attach":
                         keep = await AttachAsync(client, stream, request.Stdin).ConfigureAwait(false);
+                        return;
+                    case "exec":
+                        keep = await ExecAsync(client, request).ConfigureAwait(false);
                         return;
                     case "start":
                         response = Start();

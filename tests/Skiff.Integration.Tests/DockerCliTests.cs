@@ -218,6 +218,40 @@ public sealed class DockerCliTests(DaemonFixture f)
     }
 
     [Fact]
+    public void ExecRunsInsideTheContainer()
+    {
+        var run = f.Docker("run", "-d", "--name", "it-exec", "-e", "FROM_RUN=1", "busybox", "sh", "-c", "echo pid1 > /tmp/who; sleep 30");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        try
+        {
+            var r = f.Docker("exec", "-e", "EXTRA=2", "-w", "/tmp", "it-exec", "sh", "-c", "cat who; pwd; echo $FROM_RUN$EXTRA; hostname; echo err >&2; exit 5");
+            Assert.Equal(5, r.ExitCode);
+            var lines = r.Stdout.Split('\n');
+            Assert.Equal("pid1", lines[0]);
+            Assert.Equal("/tmp", lines[1]);
+            Assert.Equal("12", lines[2]);
+            Assert.Equal(run.Stdout.Trim()[..12], lines[3]);
+            Assert.Equal("err\n", r.Stderr);
+
+            var stdin = Proc.Run(DaemonFixture.DockerCli, ["exec", "-i", "it-exec", "sh", "-c", "cat > /tmp/in; wc -c < /tmp/in"], f.DockerEnv, stdin: "12345");
+            Assert.True(stdin.ExitCode == 0, stdin.ToString());
+            Assert.Equal("5", stdin.Stdout.Trim());
+
+            var user = f.Docker("exec", "-u", "nobody", "it-exec", "id", "-u");
+            Assert.Equal("65534\n", user.Stdout);
+
+            var missing = f.Docker("exec", "it-exec", "no-such-command");
+            Assert.Equal(127, missing.ExitCode);
+            Assert.Contains("executable file not found", missing.Stdout + missing.Stderr);
+            Assert.Equal(126, f.Docker("exec", "it-exec", "/etc/passwd").ExitCode);
+        }
+        finally
+        {
+            f.Docker("rm", "-f", "it-exec");
+        }
+    }
+
+    [Fact]
     public void ApiErrorsAreJson()
     {
         var r = f.Docker("container", "inspect", "no-such-container");

@@ -1,0 +1,164 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using Skiff.Shim;
+
+namespace Skiff.Daemon;
+
+/// <summary>An exec instance: a process to run (or that ran) inside a running container.</summary>
+public sealed class ExecRecord
+{
+    public string Id { get; init; } = "";
+    public string ContainerId { get; init; } = "";
+    public List<string> Cmd { get; init; } = [];
+    public List<string> Env { get; init; } = [];
+    public string WorkingDir { get; init; } = "";
+    public string User { get; init; } = "";
+    public bool Tty { get; init; }
+    public bool Privileged { get; init; }
+    public bool AttachStdin { get; init; }
+    public bool AttachStdout { get; init; }
+    public bool AttachStderr { get; init; }
+    public bool Running { get; internal set; }
+    public int Pid { get; internal set; }
+    /// <summary>Null until the process has exited.</summary>
+    public int? ExitCode { get; internal set; }
+    internal bool Started { get; set; }
+}
+
+public sealed partial class Daemon
+{
+    private readonly ConcurrentDictionary<string, ExecRecord> _execs = new();
+
+    /// <summary>Creates an exec instance for a running container (Docker's exec create).</summary>
+    public ExecRecord CreateExec(string idOrName, ExecRecord request)
+    {
+        var c = Containers.Get(idOrName);
+        if (c.Record.State.Status == ContainerStatus.Paused) throw DaemonException.Conflict($"Container {c.Id} is paused, unpause the container before exec");
+        if (!c.Record.State.Running) throw DaemonException.Conflict($"Container {c.Id} is not running");
+        if (request.Cmd.Count == 0) throw DaemonException.Invalid("No exec command specified");
+        var exec = new ExecRecord
+        {
+            Id = Names.NewId(),
+            ContainerId = c.Id,
+            Cmd = request.Cmd,
+            Env = MergeEnv(c.Record.Config.Env, request.Env),
+            WorkingDir = string.IsNullOrEmpty(request.WorkingDir) ? c.Record.Config.WorkingDir : request.WorkingDir,
+            User = string.IsNullOrEmpty(request.User) ? c.Record.Config.User : request.User,
+            Tty = request.Tty,
+            Privileged = request.Privileged,
+            AttachStdin = request.AttachStdin,
+            AttachStdout = request.AttachStdout,
+            AttachStderr = request.AttachStderr,
+        };
+        _execs[exec.Id] = exec;
+        return exec;
+    }
+
+    public ExecRecord GetExec(string id) =>
+        _execs.TryGetValue(id, out var e) ? e : throw DaemonException.NotFound($"No such exec instance: {id}");
+
+    /// <summary>
+    /// Starts an exec instance. With a client stream, its output is copied there (Docker's framing,
+    /// raw for a tty) and the client's bytes go to the process's stdin, until the process exits;
+    /// detached, the process runs on its own. Errors such as a missing executable are thrown before
+    /// anything is written to the client.
+    /// </summary>
+    public async Task<Func<Stream?, CancellationToken, Task>> StartExecAsync(string id)
+    {
+        var exec = GetExec(id);
+        lock (exec)
+        {
+            if (exec.Started) throw DaemonException.Conflict($"Error: Exec command {id} has already run");
+            exec.Started = true;
+        }
+        var c = Containers.Get(exec.ContainerId);
+        if (!c.Record.State.Running) throw DaemonException.Conflict($"Container {c.Id} is not running");
+        var socket = await c.Shim.ConnectAsync().ConfigureAwait(false);
+        var stream = new NetworkStream(socket, ownsSocket: true);
+        try
+        {
+            await ShimClient.SendAsync(stream, new ShimRequest
+            {
+                Op = "exec", Args = exec.Cmd, Env = exec.Env, Cwd = exec.WorkingDir, User = exec.User,
+                Tty = exec.Tty, Stdin = exec.AttachStdin, Privileged = exec.Privileged,
+            }, default).ConfigureAwait(false);
+            var line = await ShimClient.ReadLineAsync(stream, default).ConfigureAwait(false) ?? throw new IOException("shim closed the exec connection");
+            var answer = ShimClient.ParseResponse(line);
+            if (answer.Error is not null)
+            {
+                exec.ExitCode = ExitCodeForStartError(answer.Error);
+                var kind = exec.ExitCode is 126 or 127 ? ErrorKind.InvalidArgument : ErrorKind.Internal;
+                throw new DaemonException(kind, "OCI runtime exec failed: " + answer.Error);
+            }
+            exec.Pid = answer.Pid;
+            exec.Running = true;
+        }
+        catch
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return async (client, ct) =>
+        {
+            await using (stream)
+            {
+                Task input = client is not null && exec.AttachStdin ? CopyToShimAsync(client, socket, ct) : Task.CompletedTask;
+                exec.ExitCode = await PumpExecOutputAsync(stream, client, exec, ct).ConfigureAwait(false);
+                exec.Running = false;
+                _ = input;
+            }
+        };
+    }
+
+    private static async Task CopyToShimAsync(Stream client, Socket shim, CancellationToken ct)
+    {
+        var buffer = new byte[16 * 1024];
+        try
+        {
+            while (true)
+            {
+                var n = await client.ReadAsync(buffer, ct).ConfigureAwait(false);
+                if (n == 0) break;
+                await shim.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, ct).ConfigureAwait(false);
+            }
+            shim.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Forwards output frames until the exit frame; returns the exit code (-1 if the shim went away).</summary>
+    private static async Task<int> PumpExecOutputAsync(Stream shim, Stream? client, ExecRecord exec, CancellationToken ct)
+    {
+        var header = new byte[8];
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            while (true)
+            {
+                await shim.ReadExactlyAsync(header, ct).ConfigureAwait(false);
+                var length = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(4));
+                var payload = length <= buffer.Length ? buffer : new byte[length];
+                await shim.ReadExactlyAsync(payload.AsMemory(0, length), ct).ConfigureAwait(false);
+                if (header[0] == ShimServer.ExitFrame) return BinaryPrimitives.ReadInt32BigEndian(payload);
+                if (client is null || !(header[0] == 2 ? exec.AttachStderr : exec.AttachStdout)) continue;
+                try
+                {
+                    if (!exec.Tty) await client.WriteAsync(header, ct).ConfigureAwait(false);
+                    await client.WriteAsync(payload.AsMemory(0, length), ct).ConfigureAwait(false);
+                    await client.FlushAsync(ct).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is IOException or ObjectDisposedException)
+                {
+                    client = null; // the client left; keep reading to learn the exit code
+                }
+            }
+        }
+        catch (Exception e) when (e is EndOfStreamException or IOException or SocketException or OperationCanceledException)
+        {
+            return -1;
+        }
+    }
+}

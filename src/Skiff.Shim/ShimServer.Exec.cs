@@ -1,0 +1,135 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Text.Json;
+using Microsoft.Win32.SafeHandles;
+using Skiff.Linux;
+
+namespace Skiff.Shim;
+
+public sealed partial class ShimServer
+{
+    /// <summary>The stream id of the frame that ends an exec stream: its 4-byte payload is the exit code.</summary>
+    public const byte ExitFrame = 255;
+
+    /// <summary>
+    /// Runs an exec'd process for one connection: answers <c>{"pid":N}</c>, then streams its output
+    /// in Docker's framing (stream 1 for a terminal), forwards the client's bytes to its stdin, and
+    /// ends with an <see cref="ExitFrame"/> carrying the exit code.
+    /// </summary>
+    private async Task<bool> ExecAsync(Socket client, ShimRequest request)
+    {
+        var task = Running();
+        (int Read, int Write) stdin = (-1, -1), stdout = (-1, -1), stderr = (-1, -1);
+        int pid;
+        Stream? terminal;
+        try
+        {
+            if (!request.Tty)
+            {
+                if (request.Stdin) stdin = Pipes.Create();
+                stdout = Pipes.Create();
+                stderr = Pipes.Create();
+            }
+            (pid, terminal) = task.Exec(request, stdin.Read, stdout.Write, stderr.Write);
+        }
+        catch
+        {
+            foreach (var fd in new[] { stdin.Read, stdin.Write, stdout.Read, stdout.Write, stderr.Read, stderr.Write })
+                if (fd >= 0) Libc.close(fd);
+            throw;
+        }
+        foreach (var fd in new[] { stdin.Read, stdout.Write, stderr.Write })
+            if (fd >= 0) Libc.close(fd);
+
+        var sendLock = new object();
+        void Send(ReadOnlySpan<byte> frame)
+        {
+            lock (sendLock)
+            {
+                var sent = 0;
+                while (sent < frame.Length) sent += client.Send(frame[sent..]);
+            }
+        }
+        Send(JsonSerializer.SerializeToUtf8Bytes(new ShimResponse { Pid = pid }, ShimJson.Default.ShimResponse));
+        Send("\n"u8);
+
+        var pumps = new List<Task>();
+        if (terminal is not null)
+        {
+            pumps.Add(Task.Factory.StartNew(() => PumpFrames(terminal, 1, Send), TaskCreationOptions.LongRunning));
+        }
+        else
+        {
+            pumps.Add(Task.Factory.StartNew(() => PumpFrames(FromFd(stdout.Read), 1, Send), TaskCreationOptions.LongRunning));
+            pumps.Add(Task.Factory.StartNew(() => PumpFrames(FromFd(stderr.Read), 2, Send), TaskCreationOptions.LongRunning));
+        }
+        Stream? input = terminal ?? (stdin.Write >= 0 ? new FileStream(new SafeFileHandle(stdin.Write, ownsHandle: true), FileAccess.Write, 1) : null);
+        if (request.Stdin && input is not null) _ = Task.Run(() => CopyInputAsync(client, input, closeAtEnd: terminal is null));
+
+        _ = Task.Factory.StartNew(() =>
+        {
+            var code = task.Reap(pid);
+            Task.WaitAll(pumps.ToArray(), TimeSpan.FromSeconds(2));
+            var trailer = new byte[12];
+            trailer[0] = ExitFrame;
+            BinaryPrimitives.WriteInt32BigEndian(trailer.AsSpan(4), 4);
+            BinaryPrimitives.WriteInt32BigEndian(trailer.AsSpan(8), code);
+            try
+            {
+                Send(trailer);
+                client.Shutdown(SocketShutdown.Both);
+            }
+            catch (SocketException)
+            {
+            }
+            client.Dispose();
+            terminal?.Dispose();
+        }, TaskCreationOptions.LongRunning);
+        return await Task.FromResult(true).ConfigureAwait(false);
+    }
+
+    private static void PumpFrames(Stream source, byte streamId, SendFrame send)
+    {
+        var buffer = new byte[32 * 1024 + 8];
+        try
+        {
+            while (true)
+            {
+                var n = source.Read(buffer, 8, buffer.Length - 8);
+                if (n <= 0) break;
+                buffer[0] = streamId;
+                buffer[1] = buffer[2] = buffer[3] = 0;
+                BinaryPrimitives.WriteInt32BigEndian(buffer.AsSpan(4), n);
+                send(buffer.AsSpan(0, n + 8));
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException)
+        {
+        }
+        finally
+        {
+            if (streamId != 1 || source is not FileStream { CanWrite: true }) source.Dispose();
+        }
+    }
+
+    private delegate void SendFrame(ReadOnlySpan<byte> frame);
+
+    private static async Task CopyInputAsync(Socket client, Stream target, bool closeAtEnd)
+    {
+        var buffer = new byte[16 * 1024];
+        try
+        {
+            while (true)
+            {
+                var n = await client.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false);
+                if (n == 0) break;
+                await target.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
+                await target.FlushAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+        }
+        if (closeAtEnd) await target.DisposeAsync().ConfigureAwait(false);
+    }
+}
