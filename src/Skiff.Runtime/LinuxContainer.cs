@@ -87,7 +87,7 @@ public sealed class LinuxContainer : IDisposable
 
             Trace.Mark("create: state dir");
             cgroup.Create();
-            cgroup.Apply(ToCgroupResources(spec.Linux?.Resources));
+            cgroup.Apply(ToCgroupResources(spec.Linux?.Resources, spec.Linux?.Devices));
 
             Trace.Mark("create: cgroup ready");
             int unshare = 0;
@@ -516,6 +516,26 @@ public sealed class LinuxContainer : IDisposable
             !id.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '_' or '-' or '.'))
             throw new ArgumentException($"invalid container id: {id}");
     }
+
+    /// <summary>
+    /// The cgroup settings of a spec. As runc does, the device rules are followed by allow rules for
+    /// the devices the spec creates and for the standard nodes every container has (null, zero,
+    /// full, random, urandom, tty, console, ptmx, pts): a bundle whose rules start with "deny all"
+    /// (what <c>runc spec</c> writes) must still be able to create and use its own /dev.
+    /// </summary>
+    internal static CgroupResources ToCgroupResources(OciResources? r, IEnumerable<OciDevice>? devices = null)
+    {
+        var resources = ToCgroupResources(r);
+        if (resources.Devices is null) return resources;
+        var rules = new List<DeviceRule>(resources.Devices);
+        foreach (var d in devices ?? [])
+            if (d.Type is "c" or "b") rules.Add(new DeviceRule(true, d.Type[0], d.Major, d.Minor, "rwm"));
+        foreach (var (major, minor) in StandardDevices) rules.Add(new DeviceRule(true, 'c', major, minor, "rwm"));
+        return resources with { Devices = rules };
+    }
+
+    private static readonly (long Major, long? Minor)[] StandardDevices =
+        [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (136, null)];
 
     internal static CgroupResources ToCgroupResources(OciResources? r) => r is null ? new CgroupResources() : new CgroupResources
     {

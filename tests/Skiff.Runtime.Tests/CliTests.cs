@@ -62,6 +62,18 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void DenyAllDeviceRulesStillAllowTheStandardNodes()
+    {
+        // What `runc spec` writes: one "deny all" device rule and nothing else; runc still runs it.
+        using var b = new BusyboxBundle("sh", "-c", "echo x > /dev/null && head -c 4 /dev/zero | wc -c && ls /dev/tty");
+        b.Spec.Linux!.Resources!.Devices = [new Skiff.Runtime.Spec.OciDeviceRule { Allow = false, Access = "rwm" }];
+        b.Save();
+        RunResult r = Cli(b, "run", "--bundle", b.Dir, b.Id);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal("4\n/dev/tty\n", r.Stdout);
+    }
+
+    [Fact]
     public void RunPassesStdioThroughAndDetachedRunLeavesItRunning()
     {
         using var b = new BusyboxBundle("sh", "-c", "echo out; echo err >&2; exit 7");
