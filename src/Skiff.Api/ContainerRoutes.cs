@@ -73,6 +73,26 @@ internal static class ContainerRoutes
             ctx.Response.StatusCode = 204;
         }));
 
+        app.MapPost("/containers/{id}/rename", Errors.Handle(async ctx =>
+        {
+            await d.RenameAsync(Id(ctx), Query.Str(ctx, "name") ?? "").ConfigureAwait(false);
+            ctx.Response.StatusCode = 204;
+        }));
+
+        app.MapPost("/containers/prune", Errors.Handle(async ctx =>
+        {
+            var filters = Query.Filters(ctx);
+            foreach (var key in filters.Keys)
+                if (key is not ("label" or "label!" or "until")) throw new BadRequestException($"invalid filter '{key}'");
+            var until = filters.TryGetValue("until", out var u) && u.Count > 0 ? ParseUntil(u[0]) : (DateTimeOffset?)null;
+            var (removed, reclaimed) = await d.PruneContainersAsync(r =>
+                (until is null || r.Created < until) &&
+                Matches(r, filters.Where(f => f.Key == "label").ToDictionary()) &&
+                !(filters.TryGetValue("label!", out var not) && not.Any(v => LabelMatches(r, v)))).ConfigureAwait(false);
+            var body = new PruneDto { ContainersDeleted = [.. removed], SpaceReclaimed = reclaimed };
+            await SystemRoutes.WriteJson(ctx, body, ApiJson.Default.PruneDto).ConfigureAwait(false);
+        }));
+
         app.MapPost("/containers/{id}/pause", Errors.Handle(async ctx =>
         {
             await d.PauseAsync(Id(ctx)).ConfigureAwait(false);
@@ -214,9 +234,29 @@ internal static class ContainerRoutes
 
     private static string Id(HttpContext ctx) => (string)ctx.Request.RouteValues["id"]!;
 
-    private static bool Matches(Container c, Dictionary<string, List<string>> filters)
+    private static bool Matches(Container c, Dictionary<string, List<string>> filters) => Matches(c.Record, filters);
+
+    private static bool LabelMatches(ContainerRecord r, string filter)
     {
-        var r = c.Record;
+        var kv = filter.Split('=', 2);
+        return r.Config.Labels.TryGetValue(kv[0], out var val) && (kv.Length == 1 || val == kv[1]);
+    }
+
+    /// <summary>An "until" filter: Unix seconds, RFC 3339, or a duration such as "24h" before now.</summary>
+    private static DateTimeOffset ParseUntil(string v)
+    {
+        if (long.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var secs)) return DateTimeOffset.FromUnixTimeSeconds(secs);
+        if (DateTimeOffset.TryParse(v, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t)) return t;
+        if (v.Length > 1 && double.TryParse(v[..^1], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var n))
+        {
+            var span = v[^1] switch { 's' => TimeSpan.FromSeconds(n), 'm' => TimeSpan.FromMinutes(n), 'h' => TimeSpan.FromHours(n), _ => (TimeSpan?)null };
+            if (span is { } s) return DateTimeOffset.UtcNow - s;
+        }
+        throw new BadRequestException($"invalid until filter: {v}");
+    }
+
+    private static bool Matches(ContainerRecord r, Dictionary<string, List<string>> filters)
+    {
         foreach (var (key, values) in filters)
         {
             if (values.Count == 0) continue;
@@ -226,11 +266,7 @@ internal static class ContainerRoutes
                 "name" => values.Any(v => r.Name.Contains(v.TrimStart('/'), StringComparison.Ordinal)),
                 "status" => values.Any(v => v == Mapping.StatusName(r.State.Status)),
                 "exited" => r.State.Status == ContainerStatus.Exited && values.Any(v => v == r.State.ExitCode.ToString(CultureInfo.InvariantCulture)),
-                "label" => values.All(v =>
-                {
-                    var kv = v.Split('=', 2);
-                    return r.Config.Labels.TryGetValue(kv[0], out var val) && (kv.Length == 1 || val == kv[1]);
-                }),
+                "label" => values.All(v => LabelMatches(r, v)),
                 "ancestor" => values.Any(v => r.Config.Image == v || r.ImageId == v || r.ImageId.StartsWith("sha256:" + v, StringComparison.Ordinal)),
                 _ => throw new BadRequestException($"invalid filter '{key}'"),
             };

@@ -332,6 +332,12 @@ internal sealed class WaitResponseDto
     public WaitErrorDto? Error { get; set; }
 }
 
+internal sealed class PruneDto
+{
+    public List<string> ContainersDeleted { get; set; } = [];
+    public long SpaceReclaimed { get; set; }
+}
+
 internal sealed class TopDto
 {
     public List<string> Titles { get; set; } = [];
@@ -384,6 +390,7 @@ internal sealed class StringOrListConverter : JsonConverter<List<string>?>
 [JsonSerializable(typeof(List<ContainerSummaryDto>))]
 [JsonSerializable(typeof(WaitResponseDto))]
 [JsonSerializable(typeof(TopDto))]
+[JsonSerializable(typeof(PruneDto))]
 [JsonSerializable(typeof(Dictionary<string, List<string>>))]
 [JsonSerializable(typeof(Dictionary<string, Dictionary<string, bool>>))]
 [JsonSourceGenerationOptions(PropertyNameCaseInsensitive = true, NumberHandling = JsonNumberHandling.AllowReadingFromString)]

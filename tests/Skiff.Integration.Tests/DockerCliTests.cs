@@ -252,6 +252,32 @@ public sealed class DockerCliTests(DaemonFixture f)
     }
 
     [Fact]
+    public void RenameAndPrune()
+    {
+        Assert.Equal(0, f.Docker("create", "--name", "it-old", "--label", "prune=me", "busybox", "true").ExitCode);
+        Assert.Equal(0, f.Docker("create", "--name", "it-keep", "busybox", "true").ExitCode);
+        try
+        {
+            Assert.Equal(0, f.Docker("rename", "it-old", "it-new").ExitCode);
+            Assert.Equal("/it-new\n", f.Docker("inspect", "-f", "{{.Name}}", "it-new").Stdout);
+            Assert.NotEqual(0, f.Docker("inspect", "it-old").ExitCode);
+            Assert.Contains("already in use", f.Docker("rename", "it-new", "it-keep").Stderr);
+
+            var prune = f.Docker("container", "prune", "-f", "--filter", "label=prune=me");
+            Assert.True(prune.ExitCode == 0, prune.ToString());
+            Assert.Contains("Total reclaimed space", prune.Stdout);
+            var names = f.Docker("ps", "-a", "--format", "{{.Names}}").Stdout;
+            Assert.DoesNotContain("it-new", names);
+            Assert.Contains("it-keep", names);
+        }
+        finally
+        {
+            f.Docker("rm", "-f", "it-new");
+            f.Docker("rm", "-f", "it-keep");
+        }
+    }
+
+    [Fact]
     public void ApiErrorsAreJson()
     {
         var r = f.Docker("container", "inspect", "no-such-container");
