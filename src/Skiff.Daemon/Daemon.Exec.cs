@@ -103,30 +103,12 @@ public sealed partial class Daemon
         {
             await using (stream)
             {
-                Task input = client is not null && exec.AttachStdin ? CopyToShimAsync(client, socket, ct) : Task.CompletedTask;
+                // Input ends on its own when the client half-closes or the connection goes away.
+                if (client is not null && exec.AttachStdin) _ = PumpInputAsync(client, socket, ct);
                 exec.ExitCode = await PumpExecOutputAsync(stream, client, exec, ct).ConfigureAwait(false);
                 exec.Running = false;
-                _ = input;
             }
         };
-    }
-
-    private static async Task CopyToShimAsync(Stream client, Socket shim, CancellationToken ct)
-    {
-        var buffer = new byte[16 * 1024];
-        try
-        {
-            while (true)
-            {
-                var n = await client.ReadAsync(buffer, ct).ConfigureAwait(false);
-                if (n == 0) break;
-                await shim.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, ct).ConfigureAwait(false);
-            }
-            shim.Shutdown(SocketShutdown.Send);
-        }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
-        {
-        }
     }
 
     /// <summary>Forwards output frames until the exit frame; returns the exit code (-1 if the shim went away).</summary>
