@@ -34,6 +34,8 @@ public sealed class Container
     /// <summary>Serialises start/stop/kill/remove of this container.</summary>
     internal SemaphoreSlim Lock { get; } = new(1, 1);
     internal string ShimSocket { get; }
+    /// <summary>The current restart-policy back-off (not persisted: a daemon restart starts over).</summary>
+    internal TimeSpan RestartBackoff { get; set; }
     internal ShimClient Shim => new(ShimSocket);
     internal bool Removed => _removed.Task.IsCompleted;
 

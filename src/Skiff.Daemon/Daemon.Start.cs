@@ -12,13 +12,24 @@ public sealed partial class Daemon
     /// runtime (such as an executable that is not found) is recorded on the container, as Docker
     /// does, and thrown.
     /// </summary>
-    public async Task StartAsync(string idOrName, CancellationToken ct = default)
+    public Task StartAsync(string idOrName, CancellationToken ct = default) => StartAsync(idOrName, byPolicy: false, ct);
+
+    /// <summary>
+    /// A start by the restart policy does nothing once the user has stopped the container
+    /// (checked under the lock, so a concurrent stop wins).
+    /// </summary>
+    private async Task StartAsync(string idOrName, bool byPolicy, CancellationToken ct = default)
     {
         var c = Containers.Get(idOrName);
         await c.Lock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             var state = c.Record.State;
+            if (byPolicy)
+            {
+                if (state.StoppedByUser || c.Removed || state.Running) return;
+                c.Record.RestartCount++;
+            }
             if (state.Status == ContainerStatus.Paused)
                 throw DaemonException.Conflict("cannot start a paused container, try unpause instead");
             if (state.Running) throw DaemonException.NotModified("container already started");

@@ -11,13 +11,29 @@ public sealed partial class Daemon
     public async Task StopAsync(string idOrName, int? timeoutSeconds = null, string? signal = null)
     {
         var c = Containers.Get(idOrName);
-        if (!c.Record.State.Running) throw DaemonException.NotModified("container already stopped");
         var sig = Signals.Parse(signal ?? c.Record.Config.StopSignal, 15);
         var timeout = timeoutSeconds ?? c.Record.Config.StopTimeout ?? Options.StopTimeout;
-        var exited = c.NextExit();
-        c.Record.State.StoppedByUser = true;
-        if (!await TrySignalAsync(c, sig).ConfigureAwait(false)) return;
-        await ThawIfPausedAsync(c).ConfigureAwait(false);
+        Task<WaitResult> exited;
+        // Under the container's lock, so a start in progress (also one by the restart policy)
+        // finishes first and is then stopped, rather than racing with the stop.
+        await c.Lock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            // Also cancels a restart the policy has scheduled for a container that just exited.
+            c.Record.State.StoppedByUser = true;
+            if (!c.Record.State.Running)
+            {
+                if (!c.Removed) c.Save();
+                throw DaemonException.NotModified("container already stopped");
+            }
+            exited = c.NextExit();
+            if (!await TrySignalAsync(c, sig).ConfigureAwait(false)) return;
+            await ThawIfPausedAsync(c).ConfigureAwait(false);
+        }
+        finally
+        {
+            c.Lock.Release();
+        }
         if (timeout < 0)
         {
             await exited.ConfigureAwait(false);
@@ -46,8 +62,6 @@ public sealed partial class Daemon
         if (c.Record.State.Running) await StopAsync(c.Id, timeoutSeconds, signal).ConfigureAwait(false);
         await WaitUntilSettledAsync(c).ConfigureAwait(false);
         await StartAsync(c.Id).ConfigureAwait(false);
-        c.Record.RestartCount++;
-        c.Save();
     }
 
     /// <summary>Returns false when the shim is gone (the container already ended).</summary>

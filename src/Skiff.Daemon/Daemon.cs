@@ -57,6 +57,7 @@ public sealed partial class Daemon : IDisposable
             if (!c.Record.State.Running) continue;
             _ = Task.Run(() => MonitorAsync(c));
         }
+        StartByPolicy();
     }
 
     /// <summary>
@@ -110,6 +111,11 @@ public sealed partial class Daemon : IDisposable
             c.Lock.Release();
         }
         c.SignalExit(new WaitResult(exitCode, null));
+        if (!c.Removed && ShouldRestart(c.Record))
+        {
+            _ = Task.Run(() => RestartByPolicyAsync(c));
+            return;
+        }
         if (c.Record.HostConfig.AutoRemove && !c.Removed)
         {
             try

@@ -278,6 +278,43 @@ public sealed class DockerCliTests(DaemonFixture f)
     }
 
     [Fact]
+    public void RestartPolicies()
+    {
+        Assert.Equal(0, f.Docker("run", "-d", "--name", "it-onfail", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 3").ExitCode);
+        Assert.Equal(0, f.Docker("run", "-d", "--name", "it-always", "--restart", "always", "busybox", "sh", "-c", "sleep 0.1; exit 0").ExitCode);
+        try
+        {
+            string state = "";
+            for (var i = 0; i < 100; i++)
+            {
+                state = f.Docker("inspect", "-f", "{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}", "it-onfail").Stdout;
+                if (state == "2 exited 3\n") break;
+                Thread.Sleep(100);
+            }
+            Assert.Equal("2 exited 3\n", state);
+            Assert.Equal("run\nrun\nrun\n", f.Docker("logs", "it-onfail").Stdout);
+
+            var count = 0;
+            for (var i = 0; i < 100 && count < 2; i++)
+            {
+                count = int.Parse(f.Docker("inspect", "-f", "{{.RestartCount}}", "it-always").Stdout.Trim());
+                Thread.Sleep(100);
+            }
+            Assert.True(count >= 2, $"always restarted {count} times");
+            Assert.Equal(0, f.Docker("stop", "it-always").ExitCode);
+            var stopped = f.Docker("inspect", "-f", "{{.RestartCount}}", "it-always").Stdout;
+            Thread.Sleep(800);
+            Assert.Equal("exited\n", f.Docker("inspect", "-f", "{{.State.Status}}", "it-always").Stdout);
+            Assert.Equal(stopped, f.Docker("inspect", "-f", "{{.RestartCount}}", "it-always").Stdout);
+        }
+        finally
+        {
+            f.Docker("rm", "-f", "it-onfail");
+            f.Docker("rm", "-f", "it-always");
+        }
+    }
+
+    [Fact]
     public void ApiErrorsAreJson()
     {
         var r = f.Docker("container", "inspect", "no-such-container");
