@@ -33,8 +33,8 @@ internal static class ImageRoutes
 
         app.MapGet("/images/json", Errors.Handle(async ctx =>
         {
+            // "all" (intermediate images) needs no filtering: every image here is a top-level one.
             var filters = Query.Filters(ctx);
-            var all = Query.Bool(ctx, "all");
             var list = d.Images.List()
                 .Where(i => Matches(i, filters, d))
                 .OrderByDescending(i => i.Created)
@@ -52,7 +52,6 @@ internal static class ImageRoutes
                     Containers = -1,
                 })
                 .ToList();
-            _ = all;
             await SystemRoutes.WriteJson(ctx, list, ApiJson.Default.ListImageSummaryDto).ConfigureAwait(false);
         }));
 

@@ -66,7 +66,7 @@ public sealed partial class ShimServer
             Socket client;
             try
             {
-                client = await listener.AcceptAsync().WaitAsync(Timeout.InfiniteTimeSpan).ConfigureAwait(false);
+                client = await listener.AcceptAsync().ConfigureAwait(false);
             }
             catch (ObjectDisposedException)
             {
