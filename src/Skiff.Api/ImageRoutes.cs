@@ -151,8 +151,8 @@ internal static class ImageRoutes
             WorkingDir = i.Config.WorkingDir,
             Labels = i.Config.Labels.ToDictionary(),
             StopSignal = i.Config.StopSignal,
-            ExposedPorts = i.Config.ExposedPorts.Count == 0 ? null : i.Config.ExposedPorts.ToDictionary(p => p, _ => JsonDocument.Parse("{}").RootElement),
-            Volumes = i.Config.Volumes.Count == 0 ? null : i.Config.Volumes.ToDictionary(p => p, _ => JsonDocument.Parse("{}").RootElement),
+            ExposedPorts = i.Config.ExposedPorts.Count == 0 ? null : Mapping.EmptyObjects(i.Config.ExposedPorts),
+            Volumes = i.Config.Volumes.Count == 0 ? null : Mapping.EmptyObjects(i.Config.Volumes),
         },
         RootFS = new RootFsDto { Layers = i.Layers.ToList() },
     };

@@ -75,7 +75,8 @@ internal static class Mapping
         };
     }
 
-    private static Dictionary<string, JsonElement> EmptyObjects(IEnumerable<string> keys)
+    /// <summary>Docker's set-as-map shape: {"80/tcp": {}, ...}.</summary>
+    public static Dictionary<string, JsonElement> EmptyObjects(IEnumerable<string> keys)
     {
         var empty = JsonDocument.Parse("{}").RootElement;
         return keys.ToDictionary(k => k, _ => empty);
