@@ -41,6 +41,8 @@ internal static class Mapping
             AutoRemove = d.AutoRemove,
             RestartPolicy = new RestartPolicy { Name = string.IsNullOrEmpty(d.RestartPolicy?.Name) ? "no" : d.RestartPolicy.Name, MaximumRetryCount = d.RestartPolicy?.MaximumRetryCount ?? 0 },
             Binds = d.Binds ?? [],
+            Mounts = VolumeRoutes.ToCore(d.Mounts),
+            VolumesFrom = d.VolumesFrom ?? [],
             NetworkMode = string.IsNullOrEmpty(d.NetworkMode) ? "default" : d.NetworkMode,
             PidMode = d.PidMode ?? "",
             IpcMode = d.IpcMode ?? "",
@@ -108,6 +110,8 @@ internal static class Mapping
     public static HostConfigDto ToDto(HostConfig h) => new()
     {
         Binds = h.Binds,
+        Mounts = VolumeRoutes.ToDto(h.Mounts),
+        VolumesFrom = h.VolumesFrom.Count == 0 ? null : h.VolumesFrom,
         LogConfig = new LogConfigDto { Type = h.LogType, Config = h.LogOptions },
         NetworkMode = h.NetworkMode,
         PortBindings = [],
@@ -193,6 +197,7 @@ internal static class Mapping
                 Data = new() { ["UpperDir"] = Path.Combine(c.Directory, "upper"), ["WorkDir"] = Path.Combine(c.Directory, "work") },
             },
             Config = ToDto(r.Config),
+            Mounts = VolumeRoutes.MountPoints(r.MountPoints),
         };
     }
 
@@ -211,6 +216,7 @@ internal static class Mapping
             State = StatusName(r.State.Status),
             Status = StatusText(r.State, now),
             HostConfig = new() { ["NetworkMode"] = r.HostConfig.NetworkMode },
+            Mounts = VolumeRoutes.MountPoints(r.MountPoints),
         };
     }
 

@@ -66,16 +66,22 @@ public sealed partial class Daemon
         };
         var c = new Container(record, dir, Path.Combine(Options.BundlesRoot, id), Options.ShimSocket(id));
         System.IO.Directory.CreateDirectory(dir);
+        var createdVolumes = new List<string>();
         try
         {
             Images.PrepareWritableLayer(image.Id, dir);
             WriteEtcFiles(record);
-            c.Save();
-            Containers.Add(c);
+            lock (_volumesLock)
+            {
+                record.MountPoints = ResolveMounts(config, hostConfig, createdVolumes);
+                c.Save();
+                Containers.Add(c);
+            }
         }
         catch
         {
             DeleteFiles(c);
+            lock (_volumesLock) RemoveCreatedVolumes(createdVolumes);
             throw;
         }
         return record;

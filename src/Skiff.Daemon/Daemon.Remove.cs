@@ -34,6 +34,7 @@ public sealed partial class Daemon
         {
             c.Lock.Release();
         }
+        if (removeVolumes) RemoveAnonymousVolumes(c.Record);
         c.SignalRemoved(new WaitResult(c.Record.State.ExitCode, null));
     }
 

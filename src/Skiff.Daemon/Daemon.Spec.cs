@@ -70,7 +70,10 @@ public sealed partial class Daemon
         spec.Mounts.Add(Bind(r.HostsPath, "/etc/hosts", readOnly: false));
         var shm = spec.Mounts.First(m => m.Destination == "/dev/shm");
         if (host.ShmSize > 0) shm.Options = [.. shm.Options!.Where(o => !o.StartsWith("size=", StringComparison.Ordinal)), $"size={host.ShmSize / 1024}k"];
-        foreach (var bind in host.Binds) spec.Mounts.Add(ParseBind(bind));
+        // A user mount replaces a default one at the same destination (as Docker lets -v replace /dev/shm or /etc/hosts).
+        var userMounts = SpecMounts(r).ToList();
+        spec.Mounts.RemoveAll(m => userMounts.Any(u => u.Destination == m.Destination));
+        spec.Mounts.AddRange(userMounts);
         foreach (var (dest, opts) in host.Tmpfs)
         {
             var options = new List<string> { "nosuid", "nodev", "noexec" };
@@ -156,19 +159,4 @@ public sealed partial class Daemon
         Source = source,
         Options = readOnly ? ["rbind", "rprivate", "ro"] : ["rbind", "rprivate"],
     };
-
-    /// <summary>A <c>-v /host:/container[:ro|rw]</c> bind; the host path must be absolute.</summary>
-    private static OciMount ParseBind(string bind)
-    {
-        var parts = bind.Split(':');
-        if (parts.Length < 2 || !parts[0].StartsWith('/') || !parts[1].StartsWith('/'))
-            throw DaemonException.Invalid($"invalid volume specification: '{bind}'");
-        var options = parts.Length > 2 ? parts[2].Split(',') : [];
-        var ro = options.Contains("ro");
-        if (!File.Exists(parts[0]) && !Directory.Exists(parts[0])) Directory.CreateDirectory(parts[0]);
-        var mount = Bind(parts[0], parts[1], ro);
-        foreach (var o in options)
-            if (o is "shared" or "rshared" or "slave" or "rslave" or "private" or "rprivate") { mount.Options!.Remove("rprivate"); mount.Options.Add(o); }
-        return mount;
-    }
 }

@@ -38,8 +38,17 @@ public sealed partial class Daemon
 
             System.IO.Directory.CreateDirectory(c.Bundle);
             File.Delete(Path.Combine(c.Bundle, ShimFiles.Exit));
-            WriteBundle(c);
-            await SpawnShimAsync(c, ct).ConfigureAwait(false);
+            AcquireVolumes(c);
+            try
+            {
+                WriteBundle(c);
+                await SpawnShimAsync(c, ct).ConfigureAwait(false);
+            }
+            catch
+            {
+                ReleaseVolumes(c);
+                throw;
+            }
 
             foreach (var attach in c.TakePendingAttach())
             {
@@ -59,6 +68,7 @@ public sealed partial class Daemon
                 state.Status = c.Record.State.StartedAt == default ? ContainerStatus.Created : ContainerStatus.Exited;
                 c.Save();
                 TryDeleteBundle(c);
+                ReleaseVolumes(c);
                 c.SignalExit(new WaitResult(state.ExitCode, e.Message));
                 // Docker removes an AutoRemove container whose start failed; `run --rm` waits for that.
                 if (c.Record.HostConfig.AutoRemove) _ = Task.Run(() => RemoveAsync(c.Id, force: true, removeVolumes: true));

@@ -17,6 +17,7 @@ public sealed partial class Daemon : IDisposable
         System.IO.Directory.CreateDirectory(options.ContainersRoot);
         System.IO.Directory.CreateDirectory(options.BundlesRoot);
         Images = new ImageService(options.DataRoot);
+        Volumes = new Volumes.VolumeStore(Path.Combine(options.DataRoot, "volumes"));
         var idPath = Path.Combine(options.DataRoot, "engine-id");
         if (!File.Exists(idPath)) AtomicFile.Write(idPath, System.Text.Encoding.ASCII.GetBytes(Guid.NewGuid().ToString()));
         Id = File.ReadAllText(idPath).Trim();
@@ -31,6 +32,8 @@ public sealed partial class Daemon : IDisposable
     public string Id { get; private set; } = "";
     public ContainerStore Containers { get; } = new();
     public ImageService Images { get; }
+    /// <summary>Local volumes under <c>&lt;data-root&gt;/volumes</c>.</summary>
+    public Volumes.VolumeStore Volumes { get; }
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
 
     /// <summary>
@@ -52,6 +55,7 @@ public sealed partial class Daemon : IDisposable
             }
             Containers.Add(c);
         }
+        RestoreVolumeMounts();
         foreach (var c in Containers.All)
         {
             if (!c.Record.State.Running) continue;
@@ -105,6 +109,7 @@ public sealed partial class Daemon : IDisposable
             s.Pid = 0;
             if (!c.Removed) c.Save();
             TryDeleteBundle(c);
+            ReleaseVolumes(c);
         }
         finally
         {

@@ -40,6 +40,9 @@ public sealed class ImageService
     internal string OverlayOptions(string imageId, string containerDir) =>
         Guard(() => _store.PrepareContainer(imageId, containerDir).MountOptions);
 
+    /// <summary>The image's layer directories, topmost first.</summary>
+    internal IReadOnlyList<string> LayerPaths(string imageId) => Guard(() => _store.LayerPaths(imageId));
+
     internal void RemoveWritableLayer(string containerDir) => _store.Snapshots.RemoveWritable(containerDir);
 
     private static T Guard<T>(Func<T> action)

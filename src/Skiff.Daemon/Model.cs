@@ -45,6 +45,8 @@ public sealed class HostConfig
     public bool AutoRemove { get; set; }
     public RestartPolicy RestartPolicy { get; set; } = new();
     public List<string> Binds { get; set; } = [];
+    public List<MountSpec> Mounts { get; set; } = [];
+    public List<string> VolumesFrom { get; set; } = [];
     public string NetworkMode { get; set; } = "default";
     public string PidMode { get; set; } = "";
     public string IpcMode { get; set; } = "";
@@ -124,4 +126,6 @@ public sealed class ContainerRecord
     public string ResolvConfPath { get; set; } = "";
     public string HostnamePath { get; set; } = "";
     public string HostsPath { get; set; } = "";
+    /// <summary>The container's volumes, binds and tmpfs mounts, resolved at create.</summary>
+    public List<MountPoint> MountPoints { get; set; } = [];
 }
