@@ -223,7 +223,11 @@ public sealed partial class Daemon
         }
         catch
         {
-            foreach (var name in mounted) Volumes.Unmount(name, c.Id);
+            foreach (var name in mounted)
+            {
+                try { Volumes.Unmount(name, c.Id); }
+                catch (VolumeException) { }
+            }
             throw;
         }
     }
@@ -232,6 +236,10 @@ public sealed partial class Daemon
     private void ReleaseVolumes(Container c)
     {
         foreach (var m in c.Record.MountPoints)
-            if (m.Type == "volume") Volumes.Unmount(m.Name, c.Id);
+        {
+            if (m.Type != "volume") continue;
+            try { Volumes.Unmount(m.Name, c.Id); }
+            catch (VolumeException e) { Console.Error.WriteLine($"skiffd: volume {m.Name} of {c.Id}: {e.Message}"); }
+        }
     }
 }

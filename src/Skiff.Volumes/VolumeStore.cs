@@ -28,7 +28,8 @@ public sealed class VolumeStore
             string name = Path.GetFileName(dir);
             if (name.StartsWith(".trash-", StringComparison.Ordinal) || name.StartsWith(".tmp-", StringComparison.Ordinal))
             {
-                if (!IsMounted(Path.Combine(dir, "_data"))) DeleteTree(dir);
+                try { DeleteTree(dir); }
+                catch (Exception e) when (e is IOException or VolumeException) { }
                 continue;
             }
             if (!VolumeNames.IsValid(name)) continue;
@@ -124,7 +125,7 @@ public sealed class VolumeStore
             var v = _volumes.GetValueOrDefault(name) ?? throw new VolumeException(VolumeErrorKind.NotFound, $"get {name}: no such volume");
             if (_mountRefs.TryGetValue(name, out var refs) && refs.Count > 0)
                 throw new VolumeException(VolumeErrorKind.Conflict, $"remove {name}: volume is in use - [{string.Join(", ", refs)}]");
-            if (IsMounted(v.Mountpoint)) UnmountPath(v.Mountpoint);
+            UnmountPath(v.Mountpoint);
             string trash = Path.Combine(Root, ".trash-" + VolumeNames.NewAnonymous()[..16]);
             Directory.Move(v.Directory, trash);
             _volumes.Remove(name);
@@ -160,7 +161,7 @@ public sealed class VolumeStore
         {
             if (!_mountRefs.TryGetValue(name, out var refs) || !refs.Remove(user) || refs.Count > 0) return;
             _mountRefs.Remove(name);
-            if (_volumes.TryGetValue(name, out var v) && LocalDriver.NeedsMount(v.Record.Options) && IsMounted(v.Mountpoint))
+            if (_volumes.TryGetValue(name, out var v) && LocalDriver.NeedsMount(v.Record.Options))
                 UnmountPath(v.Mountpoint);
         }
     }
@@ -171,7 +172,7 @@ public sealed class VolumeStore
         lock (_lock)
         {
             foreach (var v in _volumes.Values)
-                if (!_mountRefs.ContainsKey(v.Name) && LocalDriver.NeedsMount(v.Record.Options) && IsMounted(v.Mountpoint))
+                if (!_mountRefs.ContainsKey(v.Name) && LocalDriver.NeedsMount(v.Record.Options))
                     UnmountPath(v.Mountpoint);
         }
     }
@@ -254,18 +255,25 @@ public sealed class VolumeStore
         return sb.ToString();
     }
 
+    /// <summary>
+    /// Unmounts whatever is mounted on <paramref name="path"/> (lazily when busy). Throws when something
+    /// stays mounted there, so a caller never deletes through a mount into a device's or host's files.
+    /// </summary>
     private static void UnmountPath(string path)
     {
-        if (Libc.umount2(path, 0) < 0)
-            Libc.umount2(path, Libc.MNT_DETACH);
+        for (int i = 0; i < 8 && IsMounted(path); i++)
+        {
+            if (Libc.umount2(path, 0) < 0) Libc.umount2(path, Libc.MNT_DETACH);
+        }
+        if (IsMounted(path))
+            throw new VolumeException(VolumeErrorKind.Conflict, $"unmount {path}: still mounted");
     }
 
     /// <summary>Deletes a tree without following symlinks; refuses to descend into a mount point.</summary>
     private static void DeleteTree(string dir)
     {
         if (!Directory.Exists(dir)) return;
-        string data = Path.Combine(dir, "_data");
-        if (IsMounted(data)) UnmountPath(data);
+        UnmountPath(Path.Combine(dir, "_data"));
         Directory.Delete(dir, recursive: true);
     }
 
