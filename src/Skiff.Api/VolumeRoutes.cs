@@ -150,6 +150,12 @@ internal static class VolumeRoutes
         }));
     }
 
+    /// <summary>The volumes part of <c>GET /system/df</c>: every volume with its size and how many containers reference it.</summary>
+    internal static List<VolumeDto> DiskUsage(Daemon.Daemon d) =>
+        d.ListVolumes(new Dictionary<string, List<string>>()).OrderBy(v => v.Name, StringComparer.Ordinal)
+            .Select(v => ToDto(v, new VolumeUsageDto { Size = VolumeStore.Size(v), RefCount = d.VolumeUsers(v.Name).Count }))
+            .ToList();
+
     private static string Name(HttpContext ctx) => (string)ctx.Request.RouteValues["name"]!;
 
     internal static VolumeDto ToDto(Volume v, VolumeUsageDto? usage = null) => new()
@@ -170,6 +176,8 @@ internal static class VolumeRoutes
         foreach (var e in mounts ?? [])
         {
             var m = e.Deserialize(VolumeJson.Default.MountDto) ?? throw new BadRequestException("invalid mount: null");
+            if (!string.IsNullOrEmpty(m.VolumeOptions?.Subpath))
+                throw new BadRequestException($"invalid mount config for type \"{m.Type}\": volume subpaths are not supported by this engine");
             result.Add(new MountSpec
             {
                 Type = string.IsNullOrEmpty(m.Type) ? "volume" : m.Type,
@@ -178,6 +186,7 @@ internal static class VolumeRoutes
                 ReadOnly = m.ReadOnly,
                 BindPropagation = m.BindOptions?.Propagation ?? "",
                 BindCreateMountpoint = m.BindOptions?.CreateMountpoint ?? false,
+                BindNonRecursive = m.BindOptions?.NonRecursive ?? false,
                 VolumeNoCopy = m.VolumeOptions?.NoCopy ?? false,
                 VolumeLabels = m.VolumeOptions?.Labels ?? [],
                 VolumeDriver = m.VolumeOptions?.DriverConfig?.Name ?? "",
@@ -196,7 +205,9 @@ internal static class VolumeRoutes
         Source = m.Source,
         Target = m.Target,
         ReadOnly = m.ReadOnly,
-        BindOptions = m.Type == "bind" && (m.BindPropagation.Length > 0 || m.BindCreateMountpoint) ? new MountBindOptionsDto { Propagation = m.BindPropagation, CreateMountpoint = m.BindCreateMountpoint } : null,
+        BindOptions = m.Type == "bind" && (m.BindPropagation.Length > 0 || m.BindCreateMountpoint || m.BindNonRecursive)
+            ? new MountBindOptionsDto { Propagation = m.BindPropagation, CreateMountpoint = m.BindCreateMountpoint, NonRecursive = m.BindNonRecursive }
+            : null,
         VolumeOptions = m.Type == "volume" && (m.VolumeNoCopy || m.VolumeLabels.Count > 0 || m.VolumeDriver.Length > 0 || m.VolumeDriverOptions.Count > 0)
             ? new MountVolumeOptionsDto { NoCopy = m.VolumeNoCopy, Labels = m.VolumeLabels, DriverConfig = new MountDriverConfigDto { Name = m.VolumeDriver, Options = m.VolumeDriverOptions } }
             : null,

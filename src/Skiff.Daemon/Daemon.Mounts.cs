@@ -36,7 +36,7 @@ public sealed partial class Daemon
                 result[m.Destination] = new MountPoint
                 {
                     Type = m.Type, Name = m.Name, Source = m.Source, Destination = m.Destination, Driver = m.Driver,
-                    Mode = m.Mode, RW = m.RW && !modes.Contains("ro"), Propagation = m.Propagation, TmpfsOptions = [.. m.TmpfsOptions],
+                    Mode = m.Mode, RW = m.RW && !modes.Contains("ro"), Propagation = m.Propagation, NonRecursive = m.NonRecursive, TmpfsOptions = [.. m.TmpfsOptions],
                 };
             }
         }
@@ -133,7 +133,7 @@ public sealed partial class Daemon
                 }
                 return new MountPoint
                 {
-                    Type = "bind", Source = source, Destination = dest, RW = !m.ReadOnly,
+                    Type = "bind", Source = source, Destination = dest, RW = !m.ReadOnly, NonRecursive = m.BindNonRecursive,
                     Propagation = m.BindPropagation.Length > 0 ? m.BindPropagation : "rprivate",
                 };
             }
@@ -193,7 +193,7 @@ public sealed partial class Daemon
                 opts.AddRange(m.TmpfsOptions);
                 return new OciMount { Destination = m.Destination, Type = "tmpfs", Source = "tmpfs", Options = opts };
             }
-            var options = new List<string> { "rbind", string.IsNullOrEmpty(m.Propagation) ? "rprivate" : m.Propagation };
+            var options = new List<string> { m.NonRecursive ? "bind" : "rbind", string.IsNullOrEmpty(m.Propagation) ? "rprivate" : m.Propagation };
             if (!m.RW) options.Add("ro");
             return new OciMount { Destination = m.Destination, Type = "bind", Source = m.Source, Options = options };
         });

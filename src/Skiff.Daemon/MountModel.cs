@@ -10,6 +10,8 @@ public sealed class MountSpec
     public bool ReadOnly { get; set; }
     public string BindPropagation { get; set; } = "";
     public bool BindCreateMountpoint { get; set; }
+    /// <summary>Bind only the source itself, not the mounts below it (<c>bind-recursive=disabled</c>).</summary>
+    public bool BindNonRecursive { get; set; }
     public bool VolumeNoCopy { get; set; }
     public Dictionary<string, string> VolumeLabels { get; set; } = [];
     public string VolumeDriver { get; set; } = "";
@@ -37,6 +39,8 @@ public sealed class MountPoint
     public string Mode { get; set; } = "";
     public bool RW { get; set; } = true;
     public string Propagation { get; set; } = "";
+    /// <summary>A bind of the source alone, without the mounts below it.</summary>
+    public bool NonRecursive { get; set; }
     /// <summary>Copy the image's content at Destination into the volume when it is empty (Docker's copy-up).</summary>
     public bool CopyData { get; set; }
     /// <summary>tmpfs mount options (<c>size=</c>, <c>mode=</c>) for a <c>--mount type=tmpfs</c>.</summary>

@@ -258,6 +258,55 @@ public sealed class VolumeTests(DaemonFixture f)
     }
 
     [Fact]
+    public void VolumeMountsAreTakenBackAfterADaemonRestart()
+    {
+        var data = Path.Combine(f.DataRoot, "volumes", "it-dev-restart", "_data");
+        bool Mounted() => File.ReadAllLines("/proc/self/mountinfo").Any(l => l.Split(' ')[4] == data);
+        try
+        {
+            Ok(f.Docker("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=1m", "it-dev-restart"));
+            Ok(f.Docker("run", "-d", "--name", "it-dev-survivor", "-v", "it-dev-restart:/d", "busybox", "sleep", "60"));
+            Assert.True(Mounted());
+            f.KillDaemon();
+            f.StartDaemon();
+            Assert.True(Mounted());
+            var inUse = f.Docker("volume", "rm", "it-dev-restart");
+            Assert.Contains("volume is in use", inUse.Stderr);
+            Ok(f.Docker("rm", "-f", "it-dev-survivor"));
+            Assert.False(Mounted());
+            Ok(f.Docker("volume", "rm", "it-dev-restart"));
+            Assert.False(Directory.Exists(Path.GetDirectoryName(data)));
+        }
+        finally
+        {
+            f.Docker("rm", "-f", "it-dev-survivor");
+            f.Docker("volume", "rm", "-f", "it-dev-restart");
+        }
+    }
+
+    [Fact]
+    public void NonRecursiveBindLeavesSubmountsOut()
+    {
+        var host = Path.Combine(f.Root, "nonrec");
+        var sub = Path.Combine(host, "sub");
+        Directory.CreateDirectory(sub);
+        File.WriteAllText(Path.Combine(sub, "under"), "under the mount");
+        Assert.Equal(0, Proc.Run("/bin/mount", ["-t", "tmpfs", "tmpfs", sub]).ExitCode);
+        try
+        {
+            File.WriteAllText(Path.Combine(sub, "on-tmpfs"), "x");
+            var rec = f.Docker("run", "--rm", "--mount", $"type=bind,source={host},target=/h", "busybox", "ls", "/h/sub");
+            Assert.Equal("on-tmpfs\n", rec.Stdout);
+            var nonRec = f.Docker("run", "--rm", "--mount", $"type=bind,source={host},target=/h,bind-recursive=disabled", "busybox", "ls", "/h/sub");
+            Assert.Equal("under\n", nonRec.Stdout);
+        }
+        finally
+        {
+            Proc.Run("/bin/umount", ["-l", sub]);
+        }
+    }
+
+    [Fact]
     public async Task DockerDotNetVolumesAndMounts()
     {
         using var client = new DockerClientConfiguration(new Uri(f.Host)).CreateClient();
