@@ -142,6 +142,19 @@ public sealed partial class Daemon
     {
         foreach (var c in Containers.All)
         {
+            // Records written before mounts were resolved at create hold only absolute binds: resolve them now.
+            if (c.Record.MountPoints.Count == 0 && c.Record.HostConfig.Binds.Count > 0)
+            {
+                try
+                {
+                    c.Record.MountPoints = c.Record.HostConfig.Binds.Where(b => b.StartsWith('/')).Select(b => ParseBind(b, [])).ToList();
+                    c.Save();
+                }
+                catch (DaemonException e)
+                {
+                    Console.Error.WriteLine($"skiffd: mounts of {c.Id}: {e.Message}");
+                }
+            }
             if (!c.Record.State.Running) continue;
             foreach (var m in c.Record.MountPoints)
             {
