@@ -267,6 +267,7 @@ internal static class ContainerRoutes
                 "status" => values.Any(v => v == Mapping.StatusName(r.State.Status)),
                 "exited" => r.State.Status == ContainerStatus.Exited && values.Any(v => v == r.State.ExitCode.ToString(CultureInfo.InvariantCulture)),
                 "label" => values.All(v => LabelMatches(r, v)),
+                "volume" => values.Any(v => r.MountPoints.Any(m => m.Name == v || m.Destination == v)),
                 "ancestor" => values.Any(v => r.Config.Image == v || r.ImageId == v || r.ImageId.StartsWith("sha256:" + v, StringComparison.Ordinal)),
                 _ => throw new BadRequestException($"invalid filter '{key}'"),
             };

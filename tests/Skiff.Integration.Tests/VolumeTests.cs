@@ -178,6 +178,8 @@ public sealed class VolumeTests(DaemonFixture f)
             Assert.False(Directory.Exists(Path.Combine(f.DataRoot, "escape")));
 
             // In use by a (stopped) container: refused, even with -f.
+            Assert.Equal("it-user\n", f.Docker("ps", "-a", "--filter", "volume=it-b1", "--format", "{{.Names}}").Stdout);
+            Assert.Equal("it-user\n", f.Docker("ps", "-a", "--filter", "volume=/b", "--format", "{{.Names}}").Stdout);
             var inUse = f.Docker("volume", "rm", "it-b1");
             Assert.NotEqual(0, inUse.ExitCode);
             Assert.Contains("volume is in use", inUse.Stderr);
