@@ -115,8 +115,11 @@ public sealed class LinuxContainer : IDisposable
             try
             {
                 Trace.Mark("create: socketpair");
-                pid = Spawner.Spawn(options.InitPath ?? Environment.ProcessPath!, [options.InitPath ?? Environment.ProcessPath!, "init"],
-                    stdio, childEnd, unshare, joins, EnterCgroupFast(cgroup, spec), out placed);
+                string initPath = options.InitPath ?? Environment.ProcessPath!;
+                bool reaper = spec.Annotations?.GetValueOrDefault(Annotations.Init) == "true";
+                List<string> argv = reaper ? [Reaper.Argv0, "--", .. spec.Process.Args] : [initPath, "init"];
+                pid = Spawner.Spawn(initPath, argv, stdio, childEnd, unshare, joins, EnterCgroupFast(cgroup, spec), out placed,
+                    blockReaperSignals: reaper);
             }
             finally { Libc.close(childEnd); }
             state.Pid = pid;
@@ -574,6 +577,8 @@ public static class Annotations
     public const string RootfsOverlay = Rootfs.OverlayAnnotation;
     /// <summary>Docker's <c>-u</c> value, resolved inside the container after pivot_root; overrides process.user.</summary>
     public const string User = "org.skiff.user";
+    /// <summary>"true": the init stays PID 1 as a reaper of the command (<c>docker run --init</c>), see <c>Init/Reaper.cs</c>.</summary>
+    public const string Init = "org.skiff.init";
 }
 
 /// <summary>Reads /proc/PID/stat.</summary>

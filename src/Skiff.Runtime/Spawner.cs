@@ -21,8 +21,10 @@ internal static unsafe class Spawner
     /// <param name="joins">Namespace files to setns into (opened here, before any namespace changes).</param>
     /// <param name="onSpawningThread">Runs on the spawning thread first (used to enter the container's cgroups); returns
     /// false or throws when it could not, which the caller learns from <paramref name="threadSetupDone"/>.</param>
+    /// <param name="blockReaperSignals">Start the child with the signals a <see cref="Init.Reaper"/> waits for blocked
+    /// (the child tells the init stage by <c>SKIFF_INIT=1</c>, so argv is free to show what Docker's init shows).</param>
     public static int Spawn(string path, IReadOnlyList<string> args, int[] stdio, int syncFd, int unshareFlags,
-        IReadOnlyList<(string Path, int Type)> joins, Func<bool>? onSpawningThread, out bool threadSetupDone)
+        IReadOnlyList<(string Path, int Type)> joins, Func<bool>? onSpawningThread, out bool threadSetupDone, bool blockReaperSignals = false)
     {
         var nsFds = new List<(int Fd, int Type)>();
         using var argv = new Libc.NativeStringArray(args);
@@ -47,6 +49,7 @@ internal static unsafe class Spawner
             byte* none = stackalloc byte[Libc.SigSetSize];
             new Span<byte>(all, Libc.SigSetSize).Fill(0xff);
             new Span<byte>(none, Libc.SigSetSize).Clear();
+            if (blockReaperSignals) Init.Reaper.FillForwarded(none);
             Libc.posix_spawnattr_setsigdefault(attr, all);
             Libc.posix_spawnattr_setsigmask(attr, none);
             Libc.posix_spawnattr_setflags(attr, Libc.POSIX_SPAWN_SETSIGDEF | Libc.POSIX_SPAWN_SETSIGMASK);
