@@ -92,11 +92,18 @@ public sealed class LinuxContainer : IDisposable
             Trace.Mark("create: cgroup ready");
             int unshare = 0;
             var joins = new List<(string, int)>();
+            UserNamespace? userns = null;
             foreach (OciNamespace ns in spec.Linux?.Namespaces ?? [])
             {
                 int flag = Spawner.NamespaceFlag(ns.Type);
-                if (flag == Libc.CLONE_NEWUSER) throw new ContainerException("user namespaces are not supported");
-                if (!string.IsNullOrEmpty(ns.Path)) joins.Add((ns.Path, flag));
+                if (flag == Libc.CLONE_NEWUSER)
+                {
+                    if (!string.IsNullOrEmpty(ns.Path)) throw new ContainerException("joining an existing user namespace is not supported");
+                    if (spec.Linux!.UidMappings is not { Count: > 0 } uids || spec.Linux.GidMappings is not { Count: > 0 } gids)
+                        throw new ContainerException("user namespaces enabled, but no user mapping found");
+                    userns = new UserNamespace(UserNamespace.FormatMap(uids), UserNamespace.FormatMap(gids));
+                }
+                else if (!string.IsNullOrEmpty(ns.Path)) joins.Add((ns.Path, flag));
                 // A new cgroup namespace is made by the init itself, after it sits in its cgroups.
                 else if (flag != Libc.CLONE_NEWCGROUP) unshare |= flag;
             }
@@ -119,7 +126,7 @@ public sealed class LinuxContainer : IDisposable
                 bool reaper = spec.Annotations?.GetValueOrDefault(Annotations.Init) == "true";
                 List<string> argv = reaper ? [Reaper.Argv0, "--", .. spec.Process.Args] : [initPath, "init"];
                 pid = Spawner.Spawn(initPath, argv, stdio, childEnd, unshare, joins, EnterCgroupFast(cgroup, spec), out placed,
-                    blockReaperSignals: reaper);
+                    blockReaperSignals: reaper, userNamespace: userns);
             }
             finally { Libc.close(childEnd); }
             state.Pid = pid;
@@ -420,6 +427,10 @@ public sealed class LinuxContainer : IDisposable
             if (flag is Libc.CLONE_NEWNS or Libc.CLONE_NEWCGROUP or Libc.CLONE_NEWUSER) continue;
             joins.Add(($"/proc/{Pid}/ns/{Spawner.NamespaceName(flag)}", flag));
         }
+        // Joined by the child itself, after the others (see Spawner.CloneSpawn): a process in the host's
+        // user namespace would be real root inside the container.
+        UserNamespace? userns = Spec.Linux?.Namespaces?.Any(n => n.Type == "user") == true
+            ? new UserNamespace("", "", $"/proc/{Pid}/ns/user") : null;
         int devNull = -1;
         var (parentEnd, childEnd) = SocketPair();
         int pid = -1;
@@ -435,7 +446,7 @@ public sealed class LinuxContainer : IDisposable
             else stdio = options.Stdio is { } s ? [s.In, s.Out, s.Err] : [0, 1, 2];
             string initPath = options.InitPath ?? Environment.ProcessPath!;
             bool placed;
-            try { pid = Spawner.Spawn(initPath, [initPath, "init"], stdio, childEnd, 0, joins, EnterCgroupFast(_cgroup, Spec), out placed); }
+            try { pid = Spawner.Spawn(initPath, [initPath, "init"], stdio, childEnd, 0, joins, EnterCgroupFast(_cgroup, Spec), out placed, userNamespace: userns); }
             finally { Libc.close(childEnd); childEnd = -1; }
             if (!placed) _cgroup.AddProcess(pid);
             SyncChannel.Send(parentEnd, SyncChannel.Config, InitConfigCodec.Encode(config));
