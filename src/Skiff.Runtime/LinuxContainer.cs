@@ -56,9 +56,14 @@ public sealed class LinuxContainer : IDisposable
     public static LinuxContainer Create(CreateOptions options)
     {
         ValidateId(options.Id);
-        OciSpec spec = options.Spec ?? OciSpec.Load(options.BundlePath);
+        byte[]? specJson = options.SpecJson;
+        OciSpec spec = options.Spec ?? OciSpec.Load(options.BundlePath, out specJson);
         if (spec.Process is null) throw new ContainerException("config.json has no process");
-        if (options.Terminal is { } t) spec.Process.Terminal = t;
+        if (options.Terminal is { } t && t != spec.Process.Terminal)
+        {
+            spec.Process.Terminal = t;
+            specJson = null;
+        }
         string bundle = Path.GetFullPath(options.BundlePath);
         string stateDir = Path.Combine(options.StateRoot, options.Id);
         Directory.CreateDirectory(options.StateRoot);
@@ -146,7 +151,7 @@ public sealed class LinuxContainer : IDisposable
             Trace.Mark("create: config serialized");
             SyncChannel.Send(parentEnd, SyncChannel.Config, encoded);
             // Written while the init sets itself up, off the critical path; removed again if the init fails.
-            container.SaveState();
+            container.SaveState(specJson);
             Trace.Mark("create: state saved");
             container.ReceiveUntilReady(pid);
             Trace.Mark("create: init ready");
@@ -211,11 +216,11 @@ public sealed class LinuxContainer : IDisposable
             ? Directory.GetDirectories(stateRoot).Where(d => File.Exists(Path.Combine(d, StateFile))).Select(Path.GetFileName).OfType<string>().Order().ToList()
             : [];
 
-    private void SaveState()
+    private void SaveState(byte[]? specJson)
     {
-        File.WriteAllBytes(Path.Combine(StateDir, SpecFile), Spec.ToJson());
+        File.WriteAllBytes(Path.Combine(StateDir, SpecFile), specJson ?? Spec.ToJson());
         string tmp = Path.Combine(StateDir, StateFile + ".tmp");
-        File.WriteAllBytes(tmp, JsonSerializer.SerializeToUtf8Bytes(_state, RuntimeJsonContext.Default.ContainerState));
+        File.WriteAllBytes(tmp, _state.ToJson());
         File.Move(tmp, Path.Combine(StateDir, StateFile), overwrite: true);
     }
 
