@@ -42,6 +42,25 @@ public sealed class TtyTests(DaemonFixture f)
     }
 
     [Fact]
+    public void RunInteractiveShellUnderInit()
+    {
+        // With --init the shell is not PID 1 and not the session leader: ^C must still reach its
+        // foreground job through the terminal, and the exit status comes back through the reaper.
+        using var t = new Tmux(f, "run -it --rm --init busybox sh");
+        t.WaitFor(s => s.Contains("/ #"), "the shell prompt");
+        t.Type("echo pid-$$");
+        t.WaitFor(s => System.Text.RegularExpressions.Regex.IsMatch(s, @"\npid-\d+\n"), "the shell's pid");
+        Assert.DoesNotMatch(@"\npid-1\n", t.Screen());
+        t.Type("sleep 100");
+        Thread.Sleep(500);
+        t.Keys("C-c");
+        t.Type("echo alive-$?");
+        t.WaitFor(s => s.Contains("alive-130"), "the shell after ^C");
+        t.Type("exit 5");
+        t.WaitFor(s => s.Contains("EXIT=5"), "the CLI's exit status");
+    }
+
+    [Fact]
     public void ExecInteractiveShell()
     {
         var run = f.Docker("run", "-d", "--name", "it-exectty", "busybox", "sleep", "60");
