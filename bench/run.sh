@@ -11,7 +11,7 @@ WARMUP=${WARMUP:-3}
 NPS=${NPS:-10}   # containers present (created, never started) during the `ps -a` benchmark
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for p in docker.io containerd podman runc crun hyperfine busybox-static jq; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+for p in docker.io containerd podman runc crun hyperfine busybox-static jq linux-perf; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
 if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; fi
 [ -x out/bin/skiffd ] || scripts/build.sh
 log() { echo "[bench] $*" >&2; }
@@ -176,6 +176,36 @@ bench runtime \
   -n skiff-runtime "out/bin/skiff-runtime --root $work/rt-skiff run --bundle $bundle bench-skiff" \
   -n crun "crun --root $work/rt-crun run --bundle $bundle bench-crun" \
   -n runc "runc --root $work/rt-runc run --bundle $bundle bench-runc"
+
+echo
+echo "## OCI runtime: CPU time and page faults of one \`run\` of \`true\` (perf stat, rounds interleaved)"
+echo
+# Wall time on a shared 2-vCPU machine mostly measures the other load; the CPU the runtime itself
+# spends (task-clock, all its processes) and its page faults hardly depend on it. ROUNDS rounds of
+# `perf stat -r PERF_RUNS` per runtime, interleaved, averaged.
+ROUNDS=${ROUNDS:-5}; PERF_RUNS=${PERF_RUNS:-20}
+rt_cmd() {
+  case $1 in
+    skiff-runtime) echo "out/bin/skiff-runtime --root $work/rt-skiff run --bundle $bundle bench-skiff" ;;
+    crun) echo "crun --root $work/rt-crun run --bundle $bundle bench-crun" ;;
+    runc) echo "runc --root $work/rt-runc run --bundle $bundle bench-runc" ;;
+  esac
+}
+for round in $(seq "$ROUNDS"); do
+  for rt in skiff-runtime crun runc; do
+    # shellcheck disable=SC2046
+    perf stat -x, -r "$PERF_RUNS" -e task-clock,page-faults $(rt_cmd $rt) 2>&1 >/dev/null |
+      awk -F, -v rt=$rt '$3 ~ /task-clock|page-faults/ {print rt, $3, $1}'
+  done
+done >"$work/perf.txt"
+cp "$work/perf.txt" "${BENCH_OUT:-$work}/runtime-cpu.txt" 2>/dev/null || true
+echo "| runtime | CPU (task-clock, ms) | page faults |"
+echo "|---|---|---|"
+for rt in skiff-runtime crun runc; do
+  awk -v rt=$rt '$1 == rt && $2 == "task-clock" {c += $3; n++} $1 == rt && $2 == "page-faults" {p += $3; m++}
+    END {printf "| %s | %.2f | %.0f |\n", rt, c / n, p / m}' "$work/perf.txt"
+  echo "runtime-cpu / $rt: perf stat -x, -r $PERF_RUNS -e task-clock,page-faults $(rt_cmd $rt)" >>"$work/commands.txt"
+done
 
 echo
 echo "## ps -a with $NPS created containers"

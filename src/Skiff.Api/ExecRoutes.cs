@@ -59,7 +59,7 @@ internal sealed class ExecInspectDto
 [JsonSourceGenerationOptions(PropertyNameCaseInsensitive = true)]
 internal sealed partial class ExecJson : JsonSerializerContext;
 
-/// <summary>/containers/{id}/exec and /exec/{id}/...: Docker's exec create, start (hijacked) and inspect.</summary>
+/// <summary>/containers/{id}/exec and /exec/{id}/...: Docker's exec create, start (hijacked), resize and inspect.</summary>
 internal static class ExecRoutes
 {
     public static void Map(IEndpointRouteBuilder app, Daemon.Daemon d)
@@ -149,6 +149,12 @@ internal static class ExecRoutes
             }
             await ctx.Response.StartAsync().ConfigureAwait(false);
             await run(ctx.Response.Body, ctx.RequestAborted).ConfigureAwait(false);
+        }));
+
+        app.MapPost("/exec/{id}/resize", Errors.Handle(async ctx =>
+        {
+            await d.ResizeExecAsync((string)ctx.Request.RouteValues["id"]!, Query.Int(ctx, "h") ?? 0, Query.Int(ctx, "w") ?? 0).ConfigureAwait(false);
+            ctx.Response.StatusCode = 200;
         }));
 
         app.MapGet("/exec/{id}/json", Errors.Handle(async ctx =>

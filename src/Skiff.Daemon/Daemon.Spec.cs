@@ -1,4 +1,5 @@
 using System.Globalization;
+using Skiff.Runtime;
 using Skiff.Runtime.Spec;
 
 namespace Skiff.Daemon;
@@ -43,6 +44,8 @@ public sealed partial class Daemon
 
         spec.Annotations = new Dictionary<string, string> { ["org.skiff.rootfs.overlay"] = overlayOptions };
         if (!string.IsNullOrEmpty(cfg.User)) spec.Annotations["org.skiff.user"] = cfg.User;
+        // docker run --init: the runtime's init stays PID 1 as a reaper (Docker's /sbin/docker-init).
+        if (host.Init == true) spec.Annotations[Annotations.Init] = "true";
         spec.Root!.Readonly = host.ReadonlyRootfs;
 
         var caps = host.Privileged ? Capabilities.All.ToList() : Capabilities.Adjust(Capabilities.DockerDefault, host.CapAdd, host.CapDrop);

@@ -5,7 +5,7 @@ namespace Skiff.Linux;
 public static unsafe partial class Libc
 {
     public const int WNOHANG = 1;
-    public const short POSIX_SPAWN_SETSIGDEF = 0x04, POSIX_SPAWN_SETSIGMASK = 0x08, POSIX_SPAWN_SETSID = 0x80;
+    public const short POSIX_SPAWN_SETPGROUP = 0x02, POSIX_SPAWN_SETSIGDEF = 0x04, POSIX_SPAWN_SETSIGMASK = 0x08, POSIX_SPAWN_SETSID = 0x80;
 
     /// <summary>Sizes generous enough for glibc's opaque posix_spawn types on x86_64 (80 and 336 bytes).</summary>
     public const int PosixSpawnFileActionsSize = 256, PosixSpawnAttrSize = 512, SigSetSize = 128;
@@ -36,6 +36,9 @@ public static unsafe partial class Libc
 
     [LibraryImport(Lib, EntryPoint = "posix_spawnattr_setsigdefault")]
     public static partial int posix_spawnattr_setsigdefault(void* attr, void* sigset);
+
+    [LibraryImport(Lib, EntryPoint = "posix_spawnattr_setpgroup")]
+    public static partial int posix_spawnattr_setpgroup(void* attr, int pgroup);
 
     [LibraryImport(Lib, EntryPoint = "posix_spawnattr_setsigmask")]
     public static partial int posix_spawnattr_setsigmask(void* attr, void* sigset);
@@ -73,7 +76,7 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "prctl", SetLastError = true)]
     public static partial int prctl(int option, ulong a2, ulong a3, ulong a4, ulong a5);
 
-    public const int PR_SET_PDEATHSIG = 1, PR_SET_KEEPCAPS = 8, PR_SET_SECCOMP = 22, PR_CAPBSET_READ = 23,
+    public const int PR_SET_PDEATHSIG = 1, PR_SET_NAME = 15, PR_SET_KEEPCAPS = 8, PR_SET_SECCOMP = 22, PR_CAPBSET_READ = 23,
         PR_CAPBSET_DROP = 24, PR_SET_NO_NEW_PRIVS = 38, PR_SET_CHILD_SUBREAPER = 36, PR_CAP_AMBIENT = 47,
         PR_CAP_AMBIENT_RAISE = 2, PR_CAP_AMBIENT_CLEAR_ALL = 4;
 

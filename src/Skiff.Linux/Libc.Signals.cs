@@ -13,6 +13,10 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "signal", SetLastError = true)]
     public static partial nint signal(int sig, nint handler);
 
+    /// <summary>Waits for one of the blocked signals in <paramref name="set"/>; returns its number. <paramref name="info"/>: 128 bytes or null.</summary>
+    [LibraryImport(Lib, EntryPoint = "sigwaitinfo", SetLastError = true)]
+    public static partial int sigwaitinfo(void* set, void* info);
+
     [LibraryImport(Lib, EntryPoint = "pthread_sigmask")]
     public static partial int pthread_sigmask(int how, void* set, void* oldset);
 

@@ -4,7 +4,7 @@ namespace Skiff.Linux;
 
 public static unsafe partial class Libc
 {
-    public const ulong TIOCSCTTY = 0x540E, TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414, TIOCGPTN = 0x80045430, TIOCSPTLCK = 0x40045431;
+    public const ulong TIOCSCTTY = 0x540E, TIOCSPGRP = 0x5410, TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414, TIOCGPTN = 0x80045430, TIOCSPTLCK = 0x40045431;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct WinSize { public ushort Rows, Cols, XPixel, YPixel; }

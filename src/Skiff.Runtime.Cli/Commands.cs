@@ -94,14 +94,14 @@ internal static class Commands
             }
         }
         if (id is null) return Fail("container id required");
-        OciSpec spec = OciSpec.Load(bundle);
+        OciSpec spec = OciSpec.Load(bundle, out byte[] specJson);
         Trace.Mark("spec loaded");
         bool terminal = spec.Process?.Terminal == true;
         if (terminal && consoleSocket is null && (!start || detach))
             return Fail("cannot allocate tty if runc will detach without setting console socket");
 
         LinuxContainer container;
-        try { container = LinuxContainer.Create(new CreateOptions { Id = id, BundlePath = bundle, Spec = spec, StateRoot = root }); }
+        try { container = LinuxContainer.Create(new CreateOptions { Id = id, BundlePath = bundle, Spec = spec, SpecJson = specJson, StateRoot = root }); }
         catch (ContainerException e) when (start)
         {
             Console.Error.WriteLine($"skiff-runtime: {e.Message}");

@@ -8,7 +8,8 @@ public static class Program
     {
         // The second stage: dispatched before anything else so the init pays for nothing it does not use.
         Skiff.Runtime.Trace.Mark("main");
-        if (args.Length == 1 && args[0] == "init") return InitStage.Run();
+        // The spawner marks the second stage by its environment (argv is Docker's /sbin/docker-init line in --init mode).
+        if (Environment.GetEnvironmentVariable("SKIFF_INIT") == "1") return InitStage.Run();
         if (args.Length > 0 && args[0] == "shim") return Skiff.Shim.ShimProgram.Run(args[1..]);
         return Commands.Run(args);
     }

@@ -56,9 +56,14 @@ public sealed class LinuxContainer : IDisposable
     public static LinuxContainer Create(CreateOptions options)
     {
         ValidateId(options.Id);
-        OciSpec spec = options.Spec ?? OciSpec.Load(options.BundlePath);
+        byte[]? specJson = options.SpecJson;
+        OciSpec spec = options.Spec ?? OciSpec.Load(options.BundlePath, out specJson);
         if (spec.Process is null) throw new ContainerException("config.json has no process");
-        if (options.Terminal is { } t) spec.Process.Terminal = t;
+        if (options.Terminal is { } t && t != spec.Process.Terminal)
+        {
+            spec.Process.Terminal = t;
+            specJson = null;
+        }
         string bundle = Path.GetFullPath(options.BundlePath);
         string stateDir = Path.Combine(options.StateRoot, options.Id);
         Directory.CreateDirectory(options.StateRoot);
@@ -92,11 +97,18 @@ public sealed class LinuxContainer : IDisposable
             Trace.Mark("create: cgroup ready");
             int unshare = 0;
             var joins = new List<(string, int)>();
+            UserNamespace? userns = null;
             foreach (OciNamespace ns in spec.Linux?.Namespaces ?? [])
             {
                 int flag = Spawner.NamespaceFlag(ns.Type);
-                if (flag == Libc.CLONE_NEWUSER) throw new ContainerException("user namespaces are not supported");
-                if (!string.IsNullOrEmpty(ns.Path)) joins.Add((ns.Path, flag));
+                if (flag == Libc.CLONE_NEWUSER)
+                {
+                    if (!string.IsNullOrEmpty(ns.Path)) throw new ContainerException("joining an existing user namespace is not supported");
+                    if (spec.Linux!.UidMappings is not { Count: > 0 } uids || spec.Linux.GidMappings is not { Count: > 0 } gids)
+                        throw new ContainerException("user namespaces enabled, but no user mapping found");
+                    userns = new UserNamespace(UserNamespace.FormatMap(uids), UserNamespace.FormatMap(gids));
+                }
+                else if (!string.IsNullOrEmpty(ns.Path)) joins.Add((ns.Path, flag));
                 // A new cgroup namespace is made by the init itself, after it sits in its cgroups.
                 else if (flag != Libc.CLONE_NEWCGROUP) unshare |= flag;
             }
@@ -115,8 +127,11 @@ public sealed class LinuxContainer : IDisposable
             try
             {
                 Trace.Mark("create: socketpair");
-                pid = Spawner.Spawn(options.InitPath ?? Environment.ProcessPath!, [options.InitPath ?? Environment.ProcessPath!, "init"],
-                    stdio, childEnd, unshare, joins, EnterCgroupFast(cgroup, spec), out placed);
+                string initPath = options.InitPath ?? Environment.ProcessPath!;
+                bool reaper = spec.Annotations?.GetValueOrDefault(Annotations.Init) == "true";
+                List<string> argv = reaper ? [Reaper.Argv0, "--", .. spec.Process.Args] : [initPath, "init"];
+                pid = Spawner.Spawn(initPath, argv, stdio, childEnd, unshare, joins, EnterCgroupFast(cgroup, spec), out placed,
+                    blockReaperSignals: reaper, userNamespace: userns);
             }
             finally { Libc.close(childEnd); }
             state.Pid = pid;
@@ -136,7 +151,7 @@ public sealed class LinuxContainer : IDisposable
             Trace.Mark("create: config serialized");
             SyncChannel.Send(parentEnd, SyncChannel.Config, encoded);
             // Written while the init sets itself up, off the critical path; removed again if the init fails.
-            container.SaveState();
+            container.SaveState(specJson);
             Trace.Mark("create: state saved");
             container.ReceiveUntilReady(pid);
             Trace.Mark("create: init ready");
@@ -201,11 +216,11 @@ public sealed class LinuxContainer : IDisposable
             ? Directory.GetDirectories(stateRoot).Where(d => File.Exists(Path.Combine(d, StateFile))).Select(Path.GetFileName).OfType<string>().Order().ToList()
             : [];
 
-    private void SaveState()
+    private void SaveState(byte[]? specJson)
     {
-        File.WriteAllBytes(Path.Combine(StateDir, SpecFile), Spec.ToJson());
+        File.WriteAllBytes(Path.Combine(StateDir, SpecFile), specJson ?? Spec.ToJson());
         string tmp = Path.Combine(StateDir, StateFile + ".tmp");
-        File.WriteAllBytes(tmp, JsonSerializer.SerializeToUtf8Bytes(_state, RuntimeJsonContext.Default.ContainerState));
+        File.WriteAllBytes(tmp, _state.ToJson());
         File.Move(tmp, Path.Combine(StateDir, StateFile), overwrite: true);
     }
 
@@ -417,6 +432,10 @@ public sealed class LinuxContainer : IDisposable
             if (flag is Libc.CLONE_NEWNS or Libc.CLONE_NEWCGROUP or Libc.CLONE_NEWUSER) continue;
             joins.Add(($"/proc/{Pid}/ns/{Spawner.NamespaceName(flag)}", flag));
         }
+        // Joined by the child itself, after the others (see Spawner.CloneSpawn): a process in the host's
+        // user namespace would be real root inside the container.
+        UserNamespace? userns = Spec.Linux?.Namespaces?.Any(n => n.Type == "user") == true
+            ? new UserNamespace("", "", $"/proc/{Pid}/ns/user") : null;
         int devNull = -1;
         var (parentEnd, childEnd) = SocketPair();
         int pid = -1;
@@ -432,7 +451,7 @@ public sealed class LinuxContainer : IDisposable
             else stdio = options.Stdio is { } s ? [s.In, s.Out, s.Err] : [0, 1, 2];
             string initPath = options.InitPath ?? Environment.ProcessPath!;
             bool placed;
-            try { pid = Spawner.Spawn(initPath, [initPath, "init"], stdio, childEnd, 0, joins, EnterCgroupFast(_cgroup, Spec), out placed); }
+            try { pid = Spawner.Spawn(initPath, [initPath, "init"], stdio, childEnd, 0, joins, EnterCgroupFast(_cgroup, Spec), out placed, userNamespace: userns); }
             finally { Libc.close(childEnd); childEnd = -1; }
             if (!placed) _cgroup.AddProcess(pid);
             SyncChannel.Send(parentEnd, SyncChannel.Config, InitConfigCodec.Encode(config));
@@ -574,6 +593,8 @@ public static class Annotations
     public const string RootfsOverlay = Rootfs.OverlayAnnotation;
     /// <summary>Docker's <c>-u</c> value, resolved inside the container after pivot_root; overrides process.user.</summary>
     public const string User = "org.skiff.user";
+    /// <summary>"true": the init stays PID 1 as a reaper of the command (<c>docker run --init</c>), see <c>Init/Reaper.cs</c>.</summary>
+    public const string Init = "org.skiff.init";
 }
 
 /// <summary>Reads /proc/PID/stat.</summary>

@@ -16,6 +16,12 @@ public sealed class CreateOptions
     public required string BundlePath { get; init; }
     /// <summary>The parsed spec; null reads <c>BundlePath/config.json</c>.</summary>
     public OciSpec? Spec { get; init; }
+    /// <summary>
+    /// The bytes <see cref="Spec"/> was parsed from, if the caller has them: kept as the state directory's copy of
+    /// the spec instead of serialising it again (System.Text.Json's first use in a process costs milliseconds).
+    /// Not used when <see cref="Terminal"/> changes the spec. Without <see cref="Spec"/>, Create reads both from the bundle.
+    /// </summary>
+    public byte[]? SpecJson { get; init; }
     /// <summary>Directory holding one state directory per container (the CLI uses <c>/run/skiff-runtime</c>).</summary>
     public required string StateRoot { get; init; }
     /// <summary>

@@ -21,8 +21,13 @@ internal static unsafe class Spawner
     /// <param name="joins">Namespace files to setns into (opened here, before any namespace changes).</param>
     /// <param name="onSpawningThread">Runs on the spawning thread first (used to enter the container's cgroups); returns
     /// false or throws when it could not, which the caller learns from <paramref name="threadSetupDone"/>.</param>
+    /// <param name="blockReaperSignals">Start the child with the signals a <see cref="Init.Reaper"/> waits for blocked
+    /// (the child tells the init stage by <c>SKIFF_INIT=1</c>, so argv is free to show what Docker's init shows).</param>
+    /// <param name="userNamespace">A user namespace to create (with <paramref name="unshareFlags"/>, so it owns the others)
+    /// or to join: the child is then made by <see cref="CloneSpawn"/> instead of posix_spawn.</param>
     public static int Spawn(string path, IReadOnlyList<string> args, int[] stdio, int syncFd, int unshareFlags,
-        IReadOnlyList<(string Path, int Type)> joins, Func<bool>? onSpawningThread, out bool threadSetupDone)
+        IReadOnlyList<(string Path, int Type)> joins, Func<bool>? onSpawningThread, out bool threadSetupDone, bool blockReaperSignals = false,
+        UserNamespace? userNamespace = null)
     {
         var nsFds = new List<(int Fd, int Type)>();
         using var argv = new Libc.NativeStringArray(args);
@@ -47,6 +52,7 @@ internal static unsafe class Spawner
             byte* none = stackalloc byte[Libc.SigSetSize];
             new Span<byte>(all, Libc.SigSetSize).Fill(0xff);
             new Span<byte>(none, Libc.SigSetSize).Clear();
+            if (blockReaperSignals) Init.Reaper.FillForwarded(none);
             Libc.posix_spawnattr_setsigdefault(attr, all);
             Libc.posix_spawnattr_setsigmask(attr, none);
             Libc.posix_spawnattr_setflags(attr, Libc.POSIX_SPAWN_SETSIGDEF | Libc.POSIX_SPAWN_SETSIGMASK);
@@ -68,6 +74,11 @@ internal static unsafe class Spawner
                         LinuxException.ThrowIfError(Libc.unshare(Libc.CLONE_FS), "unshare", "CLONE_FS");
                     foreach (var (fd, type) in nsFds)
                         LinuxException.ThrowIfError(Libc.setns(fd, type), "setns", NamespaceName(type));
+                    if (userNamespace is not null)
+                    {
+                        fixed (byte* p = pathZ) pid = CloneSpawn(p, argvP, envpP, sources, none, unshareFlags, userNamespace);
+                        return;
+                    }
                     if (unshareFlags != 0) LinuxException.ThrowIfError(Libc.unshare(unshareFlags), "unshare");
                     int child;
                     int rc;
@@ -93,6 +104,107 @@ internal static unsafe class Spawner
         }
     }
 
+    /// <summary>
+    /// A fork-style clone(2) from this thread, for user namespaces: unshare(CLONE_NEWUSER) and setns into a
+    /// user namespace refuse multithreaded processes, which every .NET process is, while a clone child starts
+    /// with one thread. A new user namespace is created in the same call as the other namespaces, so it owns
+    /// them (the container's root may then mount in its mount namespace); the child waits until this side
+    /// has written its uid/gid maps, since an execve before that would drop every capability. Joining (exec
+    /// into such a container): the child setns-es into the namespace before its execve.
+    /// <para>The child runs only <see cref="CloneChild"/>: raw syscalls without GC transitions, then execve.
+    /// A no-GC region around the clone keeps a GC from being in progress in the copied address space.</para>
+    /// </summary>
+    private static int CloneSpawn(byte* path, byte** argv, byte** envp, int[] stdio, byte* sigmask, int unshareFlags, UserNamespace userns)
+    {
+        int* go = stackalloc int[2];
+        go[0] = go[1] = -1;
+        int userFd = -1;
+        if (userns.JoinPath is { } joinPath)
+            userFd = LinuxException.ThrowIfError(Libc.open(joinPath, Libc.O_RDONLY | Libc.O_CLOEXEC, 0), "open", joinPath);
+        else
+            LinuxException.ThrowIfError(Libc.pipe2(go, Libc.O_CLOEXEC), "pipe2");
+        int* sources = stackalloc int[4];
+        for (int i = 0; i < 4; i++) sources[i] = stdio[i];
+        long flags = Libc.SIGCHLD | (userFd < 0 ? Libc.CLONE_NEWUSER | unshareFlags : unshareFlags);
+        bool noGc = false;
+        try { noGc = GC.TryStartNoGCRegion(1 << 20); } catch (InvalidOperationException) { }
+        long r = Libc.RawSyscall(Libc.SYS_clone, flags, 0, 0, 0, 0);
+        if (r == 0) CloneChild(go[0], userFd, sources, sigmask, path, argv, envp);
+        int errno = Marshal.GetLastSystemError();
+        if (noGc)
+        {
+            try { GC.EndNoGCRegion(); } catch (InvalidOperationException) { }
+        }
+        if (userFd >= 0) Libc.close(userFd);
+        if (go[0] >= 0) Libc.close(go[0]);
+        if (r < 0)
+        {
+            if (go[1] >= 0) Libc.close(go[1]);
+            throw new LinuxException("clone", errno);
+        }
+        int pid = (int)r;
+        if (go[1] < 0) return pid;
+        try
+        {
+            WriteMap(pid, "uid_map", userns.UidMap);
+            WriteMap(pid, "gid_map", userns.GidMap);
+            Libc.WriteAll(go[1], "1"u8);
+        }
+        catch
+        {
+            Libc.kill(pid, Libc.SIGKILL);
+            int status;
+            Libc.waitpid(pid, &status, 0);
+            throw;
+        }
+        finally { Libc.close(go[1]); }
+        return pid;
+    }
+
+    /// <summary>The clone child: only raw syscalls (no allocation, no runtime calls) until execve replaces it.</summary>
+    private static void CloneChild(int goFd, int userFd, int* sources, byte* sigmask, byte* path, byte** argv, byte** envp)
+    {
+        byte b;
+        if (goFd >= 0 && Libc.RawSyscall(Libc.SYS_read, goFd, (long)&b, 1, 0, 0) != 1) Libc.RawSyscall(Libc.SYS_exit_group, 125, 0, 0, 0, 0);
+        if (userFd >= 0 && Libc.RawSyscall(Libc.SYS_setns, userFd, Libc.CLONE_NEWUSER, 0, 0, 0) < 0) Libc.RawSyscall(Libc.SYS_exit_group, 125, 0, 0, 0, 0);
+        // Still the host's uid 0, which the namespace does not map, and an execve as an unmapped user
+        // keeps no capabilities: become the namespace's root (raw calls: glibc's would signal threads this
+        // copy does not have). No supplementary groups of the host's.
+        if (Libc.RawSyscall(Libc.SYS_setgroups, 0, 0, 0, 0, 0) < 0 ||
+            Libc.RawSyscall(Libc.SYS_setresgid, 0, 0, 0, 0, 0) < 0 ||
+            Libc.RawSyscall(Libc.SYS_setresuid, 0, 0, 0, 0, 0) < 0)
+            Libc.RawSyscall(Libc.SYS_exit_group, 125, 0, 0, 0, 0);
+        Libc.RawSyscall(Libc.SYS_dup2, sources[0], ParkedFd, 0, 0, 0);
+        Libc.RawSyscall(Libc.SYS_dup2, sources[1], ParkedFd + 1, 0, 0, 0);
+        Libc.RawSyscall(Libc.SYS_dup2, sources[2], ParkedFd + 2, 0, 0, 0);
+        Libc.RawSyscall(Libc.SYS_dup2, sources[3], ParkedFd + 3, 0, 0, 0);
+        Libc.RawSyscall(Libc.SYS_dup2, ParkedFd, 0, 0, 0, 0);
+        Libc.RawSyscall(Libc.SYS_dup2, ParkedFd + 1, 1, 0, 0, 0);
+        Libc.RawSyscall(Libc.SYS_dup2, ParkedFd + 2, 2, 0, 0, 0);
+        Libc.RawSyscall(Libc.SYS_dup2, ParkedFd + 3, 3, 0, 0, 0);
+        Libc.RawSyscall(Libc.SYS_close, ParkedFd, 0, 0, 0, 0);
+        Libc.RawSyscall(Libc.SYS_close, ParkedFd + 1, 0, 0, 0, 0);
+        Libc.RawSyscall(Libc.SYS_close, ParkedFd + 2, 0, 0, 0, 0);
+        Libc.RawSyscall(Libc.SYS_close, ParkedFd + 3, 0, 0, 0, 0);
+        Libc.RawSyscall(Libc.SYS_rt_sigprocmask, Libc.SIG_SETMASK, (long)sigmask, 0, 8, 0);
+        Libc.RawSyscall(Libc.SYS_execve, (long)path, (long)argv, (long)envp, 0, 0);
+        Libc.RawSyscall(Libc.SYS_exit_group, 127, 0, 0, 0, 0);
+    }
+
+    private static void WriteMap(int pid, string file, string map)
+    {
+        string path = $"/proc/{pid}/{file}";
+        int fd = LinuxException.ThrowIfError(Libc.open(path, Libc.O_WRONLY | Libc.O_CLOEXEC, 0), "open", path);
+        try
+        {
+            byte[] data = System.Text.Encoding.ASCII.GetBytes(map);
+            fixed (byte* d = data)
+                if (Libc.write(fd, d, (nuint)data.Length) != data.Length)
+                    throw new LinuxException("write", Marshal.GetLastPInvokeError(), path);
+        }
+        finally { Libc.close(fd); }
+    }
+
     public static string NamespaceName(int type) => type switch
     {
         Libc.CLONE_NEWNS => "mnt", Libc.CLONE_NEWPID => "pid", Libc.CLONE_NEWNET => "net", Libc.CLONE_NEWIPC => "ipc",
@@ -107,4 +219,11 @@ internal static unsafe class Spawner
         "user" => Libc.CLONE_NEWUSER,
         _ => throw new ArgumentException($"unknown namespace type {ociType}"),
     };
+}
+
+/// <summary>A user namespace for <see cref="Spawner.Spawn"/>: new with these maps (<c>/proc/PID/uid_map</c> lines), or joined.</summary>
+internal sealed record UserNamespace(string UidMap, string GidMap, string? JoinPath = null)
+{
+    public static string FormatMap(IEnumerable<Spec.OciIdMapping> mappings) =>
+        string.Concat(mappings.Select(m => $"{m.ContainerId} {m.HostId} {m.Size}\n"));
 }

@@ -15,6 +15,8 @@ public sealed class ShimRequest
     [JsonPropertyName("stdin")] public bool Stdin { get; set; }
     [JsonPropertyName("rows")] public int Rows { get; set; }
     [JsonPropertyName("cols")] public int Cols { get; set; }
+    /// <summary>For <c>resize</c>: the pid of an exec'd process whose terminal to resize (0: the container's).</summary>
+    [JsonPropertyName("pid")] public int Pid { get; set; }
     [JsonPropertyName("args")] public List<string>? Args { get; set; }
     [JsonPropertyName("env")] public List<string>? Env { get; set; }
     [JsonPropertyName("cwd")] public string? Cwd { get; set; }

@@ -91,4 +91,56 @@ public sealed class CliTests
         }
         finally { Assert.Equal(0, Cli(d, "delete", "-f", d.Id).ExitCode); }
     }
+
+    [Fact]
+    public void ExecJoinsTheUserNamespace()
+    {
+        // An exec'd process must be the namespace's root (host uid 100000), never the host's.
+        using var b = new BusyboxBundle("sleep", "60");
+        b.Spec.Linux!.Namespaces!.Add(new Skiff.Runtime.Spec.OciNamespace { Type = "user" });
+        b.Spec.Linux.UidMappings = [new Skiff.Runtime.Spec.OciIdMapping { ContainerId = 0, HostId = 100000, Size = 65536 }];
+        b.Spec.Linux.GidMappings = [new Skiff.Runtime.Spec.OciIdMapping { ContainerId = 0, HostId = 100000, Size = 65536 }];
+        b.Save();
+        try
+        {
+            Assert.Equal(0, Cli(b, "run", "-d", "--bundle", b.Dir, b.Id).ExitCode);
+            RunResult exec = Cli(b, "exec", b.Id, "sh", "-c", "id; cat /proc/self/uid_map; echo $$; grep CapEff /proc/self/status");
+            Assert.True(exec.ExitCode == 0, exec.Stderr);
+            var lines = exec.Stdout.Split('\n');
+            Assert.Equal("uid=0(root) gid=0(root)", lines[0]);
+            Assert.Equal("         0     100000      65536", lines[1]);
+            Assert.NotEqual("1", lines[2]);
+            Assert.Equal("CapEff:\t00000000a80425fb", lines[3]);
+            int pid = State(b).GetProperty("pid").GetInt32();
+            Assert.Contains("\t100000\t", File.ReadAllLines($"/proc/{pid}/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal)));
+        }
+        finally { Cli(b, "delete", "--force", b.Id); }
+    }
+
+    [Fact]
+    public void InitAnnotationMakesAReaperPidOne()
+    {
+        using var b = new BusyboxBundle("sh", "-c", "(sleep 0.1 &); sleep 0.5; ps -o pid,stat,args; exit 4");
+        b.Spec.Annotations = new Dictionary<string, string> { [Annotations.Init] = "true" };
+        b.Save();
+        RunResult r = Cli(b, "run", "--bundle", b.Dir, b.Id);
+        Assert.Equal(4, r.ExitCode);
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Matches(@"^\s*1\s+S\s+/sbin/docker-init -- sh -c", lines[1]);
+        Assert.DoesNotContain(lines, l => l.Contains(" Z ", StringComparison.Ordinal));
+
+        // SIGTERM to the reaper reaches the command: 128+15.
+        using var d = new BusyboxBundle("sleep", "60");
+        d.Spec.Annotations = new Dictionary<string, string> { [Annotations.Init] = "true" };
+        d.Save();
+        try
+        {
+            Assert.Equal(0, Cli(d, "run", "-d", "--bundle", d.Dir, d.Id).ExitCode);
+            int pid = State(d).GetProperty("pid").GetInt32();
+            Assert.Equal(0, Cli(d, "kill", d.Id, "TERM").ExitCode);
+            for (int i = 0; i < 100 && State(d).GetProperty("status").GetString() != "stopped"; i++) Thread.Sleep(20);
+            Assert.Equal("stopped", State(d).GetProperty("status").GetString());
+        }
+        finally { Cli(d, "delete", "-f", d.Id); }
+    }
 }

@@ -14,6 +14,48 @@ public sealed class CompareWithRuncTests
         return (skiff, runc);
     }
 
+    private static void AddUserNamespace(BusyboxBundle b)
+    {
+        b.Spec.Linux!.Namespaces!.Add(new OciNamespace { Type = "user" });
+        b.Spec.Linux.UidMappings = [new OciIdMapping { ContainerId = 0, HostId = 100000, Size = 65536 }];
+        b.Spec.Linux.GidMappings = [new OciIdMapping { ContainerId = 0, HostId = 200000, Size = 65536 }];
+        b.Save();
+    }
+
+    [Fact]
+    public void UserNamespaceMappingsMatch()
+    {
+        // Root inside is host uid 100000 (gid 200000): full capabilities in its own namespace, files of
+        // the host's root show as nobody and stay read-only to it; device nodes and proc still work.
+        using var b = new BusyboxBundle("sh", "-c",
+            "id; cat /proc/self/uid_map /proc/self/gid_map; grep -E '^Cap(Prm|Eff|Bnd):' /proc/self/status; " +
+            "ls -ln /bin/busybox | cut -c1-36; touch /etc/x 2>/dev/null || echo read-only; echo x > /dev/null && echo null-ok; " +
+            "hostname; ls /proc/1/ns/user >/dev/null && echo proc-ok; cut -d' ' -f5,6 /proc/self/mountinfo");
+        AddUserNamespace(b);
+        var (skiff, runc) = Both(b);
+        Assert.True(runc.ExitCode == 0, runc.Stderr);
+        Assert.True(skiff.ExitCode == 0, skiff.Stderr);
+        Assert.Equal(runc.Stdout, skiff.Stdout);
+        Assert.StartsWith("uid=0(root) gid=0(root)", skiff.Stdout);
+        Assert.Contains("         0     100000      65536\n         0     200000      65536\n", skiff.Stdout);
+        Assert.Contains("CapEff:\t00000000a80425fb", skiff.Stdout);
+        Assert.Contains(" 65534    65534 ", skiff.Stdout);
+        Assert.Contains("read-only\nnull-ok\nskiffhost\nproc-ok\n", skiff.Stdout);
+    }
+
+    [Fact]
+    public void UserNamespaceWithANonRootUserMatches()
+    {
+        using var b = new BusyboxBundle("sh", "-c", "id; grep -E '^Cap(Prm|Eff)' /proc/self/status; cat /proc/self/uid_map");
+        AddUserNamespace(b);
+        b.Spec.Process!.User = new OciUser { Uid = 1000, Gid = 1000, AdditionalGids = [10] };
+        b.Save();
+        var (skiff, runc) = Both(b);
+        Assert.True(skiff.ExitCode == 0, skiff.Stderr);
+        Assert.Equal(runc.Stdout, skiff.Stdout);
+        Assert.StartsWith("uid=1000(alice) gid=1000(alice) groups=10(wheel)", skiff.Stdout);
+    }
+
     [Fact]
     public void HostnameIdentityCapabilitiesSeccompAndPid1Match()
     {

@@ -147,6 +147,55 @@ public sealed class SpecTests
     }
 
     [Fact]
+    public void ReaderMatchesSystemTextJsonOnEveryField()
+    {
+        // Docker's full default spec (seccomp profile included) plus every optional field set: the spec
+        // reader must give back what System.Text.Json's metadata-driven deserializer gives.
+        var spec = DockerDefaults.CreateSpec(["sh", "-c", "echo \"hi\" \\ \u00e9"], hostname: "h");
+        spec.Domainname = "example";
+        spec.Annotations = new Dictionary<string, string> { ["a"] = "b", [Annotations.Init] = "true" };
+        var p = spec.Process!;
+        p.Terminal = true;
+        p.ConsoleSize = new OciConsoleSize { Height = 24, Width = 80 };
+        p.User = new OciUser { Uid = 1000, Gid = 1000, Umask = 18, AdditionalGids = [10, 100] };
+        p.Capabilities!.Ambient = ["CAP_KILL"];
+        p.Capabilities.Inheritable = ["CAP_KILL"];
+        p.Rlimits = [new OciRlimit { Type = "RLIMIT_NOFILE", Hard = ulong.MaxValue, Soft = 1024 }];
+        p.NoNewPrivileges = true;
+        p.OomScoreAdj = -500;
+        p.ApparmorProfile = "unconfined";
+        spec.Root!.Readonly = true;
+        var l = spec.Linux!;
+        l.Namespaces!.Add(new OciNamespace { Type = "user" });
+        l.Namespaces[0].Path = "/proc/1/ns/pid";
+        l.UidMappings = [new OciIdMapping { ContainerId = 0, HostId = 100000, Size = 65536 }];
+        l.GidMappings = [new OciIdMapping { ContainerId = 0, HostId = 200000, Size = 1 }];
+        l.Devices = [new OciDevice { Path = "/dev/fuse", Type = "c", Major = 10, Minor = 229, FileMode = 0x1B6, Uid = 0, Gid = 0 }];
+        l.CgroupsPath = "/skiff/x";
+        l.Sysctl = new Dictionary<string, string> { ["net.ipv4.ip_forward"] = "1" };
+        l.RootfsPropagation = "rslave";
+        var res = l.Resources!;
+        res.Memory = new OciMemory { Limit = 64 << 20, Reservation = 1 << 20, Swap = -1, Swappiness = 10, DisableOOMKiller = false };
+        res.Cpu = new OciCpu { Shares = 512, Quota = 50000, Period = 100000, Cpus = "0-1", Mems = "0" };
+        res.Pids = new OciPids { Limit = 50 };
+        res.BlockIO = new OciBlockIo { Weight = 300 };
+        byte[] json = spec.ToJson();
+        var viaStj = System.Text.Json.JsonSerializer.Deserialize(json, OciJsonContext.Default.OciSpec)!;
+        var viaReader = OciSpec.Parse(json);
+        Assert.Equal(System.Text.Encoding.UTF8.GetString(viaStj.ToJson()), System.Text.Encoding.UTF8.GetString(viaReader.ToJson()));
+        Assert.Equal(json, viaReader.ToJson());
+        Assert.Contains(viaReader.Linux!.Seccomp!.Syscalls!, s => s.Args is { Count: > 0 });
+
+        // Unknown properties are skipped, malformed documents and wrongly typed values refused.
+        var extra = OciSpec.Parse("{\"ociVersion\":\"1.0.2\",\"hooks\":{\"prestart\":[{\"path\":\"/x\"}]},\"process\":{\"args\":[\"a\"],\"x\":[1,{\"y\":null}]}}"u8);
+        Assert.Equal(["a"], extra.Process!.Args);
+        Assert.ThrowsAny<System.Text.Json.JsonException>(() => OciSpec.Parse("{\"process\":{\"args\":[\"a\"]}"u8));
+        Assert.ThrowsAny<System.Text.Json.JsonException>(() => OciSpec.Parse("{\"process\":{\"terminal\":\"yes\"}}"u8));
+        Assert.ThrowsAny<System.Text.Json.JsonException>(() => OciSpec.Parse("{} {}"u8));
+        Assert.ThrowsAny<System.Text.Json.JsonException>(() => OciSpec.Parse("{\"linux\":{\"uidMappings\":[{\"size\":-1}]}}"u8));
+    }
+
+    [Fact]
     public void CapabilityAddAndDropFollowDocker()
     {
         Assert.Equal(0xa80425fbUL, Capabilities.Mask(Capabilities.DockerDefault));

@@ -243,9 +243,14 @@ public static unsafe class InitStage
         // With no_new_privs the filter goes last, so the fewest runtime syscalls run under it.
         if (filter is not null && process.NoNewPrivileges) InstallSeccomp(filter);
 
-        Trace.Mark("init: execve");
         // Whatever the caller leaked into us (fds without CLOEXEC) must not reach the container: only 0-2 survive.
         Libc.close_range(3, uint.MaxValue, (int)Libc.CLOSE_RANGE_CLOEXEC);
+        if (config.Mode == "create" && config.Spec.Annotations?.GetValueOrDefault(Annotations.Init) == "true")
+        {
+            Trace.Mark("init: spawn under reaper");
+            Reaper.Run(exeZ, argv.Pointer, envp.Pointer, SyncFd, process.Terminal, process.Args[0]);
+        }
+        Trace.Mark("init: execve");
         Libc.ResetSignalsForExec();
         fixed (byte* p = exeZ) Libc.execve(p, argv.Pointer, envp.Pointer);
         int errno = Marshal.GetLastPInvokeError();
@@ -325,8 +330,4 @@ public static unsafe class InitStage
         }
     }
 
-    private sealed class ExecFailedException(string message, int exitCode) : Exception(message)
-    {
-        public int ExitCode { get; } = exitCode;
-    }
 }

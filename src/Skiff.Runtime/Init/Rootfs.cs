@@ -34,7 +34,8 @@ internal static class Rootfs
         }
         Trace.Mark("init: spec mounts");
         // Devices after the spec mounts, since /dev is usually one of them.
-        CreateDevices(rootfs, spec.Linux?.Devices, devIsTmpfs);
+        bool userns = spec.Linux?.Namespaces?.Any(n => n.Type == "user") == true;
+        CreateDevices(rootfs, spec.Linux?.Devices, devIsTmpfs, bindFromHost: userns);
     }
 
     private static void MountOne(InitConfig config, string rootfs, OciMount m)
@@ -101,7 +102,8 @@ internal static class Rootfs
         }
     }
 
-    private static void CreateDevices(string rootfs, List<OciDevice>? specDevices, bool devIsTmpfs)
+    /// <param name="bindFromHost">In a user namespace mknod is refused: bind the host's node of the same path instead (as runc does).</param>
+    private static void CreateDevices(string rootfs, List<OciDevice>? specDevices, bool devIsTmpfs, bool bindFromHost)
     {
         var devices = new List<OciDevice>();
         if (devIsTmpfs) devices.AddRange(DockerDefaults.DefaultDevices());
@@ -118,6 +120,12 @@ internal static class Rootfs
                 string path = SecureJoin(rootfs, d.Path);
                 Directory.CreateDirectory(Path.GetDirectoryName(path)!);
                 uint type = d.Type switch { "c" or "u" => 0x2000u, "b" => 0x6000u, "p" => 0x1000u, _ => throw new ContainerException($"device {d.Path}: unknown type {d.Type}") };
+                if (bindFromHost)
+                {
+                    if (!File.Exists(path)) File.WriteAllBytes(path, []);
+                    Mount(d.Path, path, null, Libc.MS_BIND, null);
+                    continue;
+                }
                 if (File.Exists(path)) File.Delete(path);
                 LinuxException.ThrowIfError(Libc.mknod(path, type | ((d.FileMode ?? 0x1B6) & 0xFFF), Libc.makedev(d.Major, d.Minor)), "mknod", d.Path);
                 LinuxException.ThrowIfError(Libc.chown(path, d.Uid ?? 0, d.Gid ?? 0), "chown", d.Path);

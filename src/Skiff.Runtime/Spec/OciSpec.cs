@@ -22,8 +22,15 @@ public sealed class OciSpec
     /// <summary>Reads <c>config.json</c> from <paramref name="bundlePath"/>.</summary>
     public static OciSpec Load(string bundlePath) => Parse(File.ReadAllBytes(Path.Combine(bundlePath, "config.json")));
 
-    public static OciSpec Parse(ReadOnlySpan<byte> json) =>
-        JsonSerializer.Deserialize(json, OciJsonContext.Default.OciSpec) ?? throw new InvalidDataException("config.json is null");
+    /// <summary>Reads <c>config.json</c> from <paramref name="bundlePath"/>, also returning its bytes.</summary>
+    public static OciSpec Load(string bundlePath, out byte[] json)
+    {
+        json = File.ReadAllBytes(Path.Combine(bundlePath, "config.json"));
+        return Parse(json);
+    }
+
+    /// <summary>Parses a spec (see <see cref="OciSpecReader"/>: no System.Text.Json metadata on the start path).</summary>
+    public static OciSpec Parse(ReadOnlySpan<byte> json) => OciSpecReader.Read(json);
 
     public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, OciJsonContext.Default.OciSpec);
 
