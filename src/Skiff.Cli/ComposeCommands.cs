@@ -340,7 +340,6 @@ public static class ComposeCommands
             Detach = detach,
             NoDeps = a.Bool("no-deps"),
             ServicePorts = a.Bool("service-ports"),
-            Remove = a.Bool("rm"),
             Build = a.Bool("build"),
             Pull = a.Get("pull"),
         }).ConfigureAwait(false);

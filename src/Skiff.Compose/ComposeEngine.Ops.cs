@@ -245,7 +245,6 @@ public sealed partial class ComposeEngine
                     list.Add(new PortBinding { HostIp = pc.HostIp ?? "", HostPort = pc.Published ?? "" });
                 }
             }
-            if (f.Remove) req.HostConfig!.AutoRemove = null;
             // A one-off container does not restart.
             req.HostConfig!.RestartPolicy = null;
         }, ct).ConfigureAwait(false);
@@ -268,7 +267,6 @@ public sealed class RunFlags
     public bool Detach { get; init; }
     public bool NoDeps { get; init; }
     public bool ServicePorts { get; init; }
-    public bool Remove { get; init; }
     public bool Build { get; init; }
     public string? Pull { get; init; }
 }

@@ -23,7 +23,6 @@ public static class ConfigWriter
             foreach (var key in used.Order(StringComparer.Ordinal)) nets[key] = NetworkNode(p.Networks[key]);
             root["networks"] = nets;
         }
-        var usedVolumes = p.Volumes.Keys.Where(k => p.Services.Values.Any(s => s.Volumes.Any(v => v.Type == "volume" && v.Source == k))).ToList();
         if (p.Volumes.Count > 0)
         {
             var vols = new YMap();
