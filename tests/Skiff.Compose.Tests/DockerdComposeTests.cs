@@ -140,4 +140,32 @@ public sealed class DockerdComposeTests : IDisposable
         Assert.Empty(left.Networks);
         Assert.Empty(left.Volumes);
     }
+
+    [DockerdFact]
+    public void BuildWithArgsAndDockerIgnoreThenDownRemovesTheImage()
+    {
+        string ctx = Directory.CreateDirectory(Path.Combine(_dir, "ctx")).FullName;
+        File.WriteAllText(Path.Combine(ctx, "Dockerfile"), "FROM busybox\nARG GREETING=default\nCOPY . /ctx\nRUN echo \"$GREETING\" > /greeting\nCMD [\"sh\", \"-c\", \"ls /ctx; cat /greeting\"]\n");
+        File.WriteAllText(Path.Combine(ctx, "kept.txt"), "x");
+        File.WriteAllText(Path.Combine(ctx, "ignored.log"), "x");
+        File.WriteAllText(Path.Combine(ctx, ".dockerignore"), "*.log\n");
+        File.WriteAllText(Path.Combine(_dir, "compose.yaml"), "services:\n  app:\n    build:\n      context: ./ctx\n      args:\n        GREETING: hi-arg\n    network_mode: none\n");
+        string p = Project();
+        try
+        {
+            var build = Skiff(p, "build");
+            Assert.True(build.ExitCode == 0, build.ToString());
+            var up = Skiff(p, "up", "--no-color");
+            Assert.True(up.ExitCode == 0, up.ToString());
+            Assert.Contains("app-1  | kept.txt", up.Stdout);
+            Assert.Contains("app-1  | hi-arg", up.Stdout);
+            Assert.DoesNotContain("ignored.log", up.Stdout);
+        }
+        finally
+        {
+            var down = Skiff(p, "down", "--rmi", "local");
+            Assert.True(down.ExitCode == 0, down.ToString());
+        }
+        Assert.NotEqual(0, Docker("image", "inspect", p + "-app").ExitCode);
+    }
 }
