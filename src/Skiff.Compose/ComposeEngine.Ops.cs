@@ -39,9 +39,11 @@ public sealed partial class ComposeEngine
             })).ConfigureAwait(false);
         }
 
-        var networks = await Client.GetJsonAsync("/networks?" + Filters(("label", $"{Labels.Project}={Project.Name}")), ApiJson.Default.ListNetworkSummary, ct).ConfigureAwait(false);
+        // Networks and volumes are only asked for when the project has some of its own, so a
+        // project whose services all use network_mode needs no network API at all.
         var declared = Project.Networks.Values.Where(n => !n.External).Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (var n in networks.Where(n => declared.Contains(n.Name) || removeOrphans))
+        var networks = declared.Count == 0 ? [] : await Client.GetJsonAsync("/networks?" + Filters(("label", $"{Labels.Project}={Project.Name}")), ApiJson.Default.ListNetworkSummary, ct).ConfigureAwait(false);
+        foreach (var n in networks.Where(n => declared.Contains(n.Name)))
         {
             Progress("Network", n.Name, "Removing");
             try { await Client.SendNoContentAsync(HttpMethod.Delete, "/networks/" + P(n.Id), ct: ct).ConfigureAwait(false); }
@@ -49,7 +51,7 @@ public sealed partial class ComposeEngine
             Progress("Network", n.Name, "Removed");
         }
 
-        if (volumes)
+        if (volumes && Project.Volumes.Values.Any(v => !v.External))
         {
             var list = await Client.GetJsonAsync("/volumes?" + Filters(("label", $"{Labels.Project}={Project.Name}")), ApiJson.Default.VolumeListResponse, ct).ConfigureAwait(false);
             var declaredVolumes = Project.Volumes.Values.Where(v => !v.External).Select(v => v.Name).ToHashSet(StringComparer.Ordinal);

@@ -169,6 +169,42 @@ public sealed class ComposeTests(DaemonFixture fx) : IDisposable
         Assert.Equal("", left.Stdout.Trim());
     }
 
+    /// <summary>Debian's docker-compose 1.29, unmodified, on a network-less project; skiff compose sees what it made.</summary>
+    [Fact]
+    public void DockerComposeNetworklessProject()
+    {
+        File.WriteAllText(Path.Combine(_dir, "compose.yaml"), """
+            services:
+              first:
+                image: busybox
+                network_mode: none
+                command: ["sh", "-c", "echo first-ran"]
+              second:
+                image: busybox
+                network_mode: none
+                command: ["sh", "-c", "echo second-ran"]
+                depends_on:
+                  first:
+                    condition: service_completed_successfully
+            """);
+        string p = Project();
+        try
+        {
+            var up = DockerCompose1(p, "up", "--no-color", "--exit-code-from", "second", "second");
+            Assert.True(up.ExitCode == 0, up.ToString());
+            Assert.Contains("second-ran", up.Stdout);
+            var ps = Skiff(p, "ps", "-a", "--services");
+            Assert.Equal(["first", "second"], ps.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+        }
+        finally
+        {
+            var down = DockerCompose1(p, "down");
+            Assert.True(down.ExitCode == 0, down.ToString());
+        }
+        var left = fx.Docker("ps", "-a", "--filter", "label=com.docker.compose.project=" + p, "--format", "{{.Names}}");
+        Assert.Equal("", left.Stdout.Trim());
+    }
+
     [Fact]
     public void ConfigNeedsNoDaemonAndReportsBadFiles()
     {
