@@ -62,7 +62,7 @@ public static class ComposeCommands
         string name = global.Positionals[0];
         if (!Subs.TryGetValue(name, out var sub))
         {
-            ctx.Err.WriteLine($"unknown docker command: \"compose {name}\"");
+            ctx.Err.WriteLine($"unknown skiff command: \"compose {name}\"");
             return 1;
         }
         ParsedArgs a;
