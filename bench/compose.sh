@@ -4,7 +4,8 @@
 # client` until the client exits, then `down -v`; skiff compose vs Debian's docker-compose 1.29,
 # both against one private dockerd, and skiff compose against skiffd when skiffd has networks.
 # Needs root. Starts its own dockerd and skiffd on private roots, stops them by PID at the end.
-# RUNS (default 10) timed runs per command after 1 warmup. Markdown on stdout, progress on stderr.
+# RUNS (default 10) timed runs per command after 1 warmup; every timed `up` starts from a project
+# that is down (hyperfine --prepare), every timed `down` from one that is up. Markdown on stdout, progress on stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-10}
@@ -101,10 +102,10 @@ echo "|---|---|---|---|"
 for i in "${!cmds[@]}"; do
   c=${cmds[$i]}
   log "hyperfine: ${engines[$i]} up"
-  hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$work/up-$i.json" --cleanup "$c down -v" "$c up --exit-code-from client client" >/dev/null 2>&1
+  hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$work/up-$i.json" --prepare "$c down -v" --cleanup "$c down -v" "$c up --exit-code-from client client" >/dev/null 2>&1
   jq -r --arg n "${engines[$i]} up" '.results[] | "| \($n) | \(.mean*1000|round/1000) ± \(.stddev*1000|round/1000) | \(.min*1000|round/1000) | \(.max*1000|round/1000) |"' "$work/up-$i.json"
   log "hyperfine: ${engines[$i]} down"
-  hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$work/down-$i.json" --prepare "$c up -d" "$c down -v" >/dev/null 2>&1
+  hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$work/down-$i.json" --prepare "$c up -d" --cleanup "$c down -v" "$c down -v" >/dev/null 2>&1
   jq -r --arg n "${engines[$i]} down -v" '.results[] | "| \($n) | \(.mean*1000|round/1000) ± \(.stddev*1000|round/1000) | \(.min*1000|round/1000) | \(.max*1000|round/1000) |"' "$work/down-$i.json"
 done
 echo
