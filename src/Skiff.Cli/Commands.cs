@@ -87,6 +87,9 @@ public static class Commands
     /// <summary>login</summary>
     public static readonly CommandDef Login = new("login", "login [OPTIONS] [SERVER]", "Authenticate to a registry", [S("username", 'u'), S("password", 'p'), F("password-stdin")], SystemCommands.Login, 0, 1);
 
+    /// <summary>compose: its subcommands are parsed by <see cref="ComposeCommands"/>.</summary>
+    public static readonly CommandDef Compose = new("compose", "compose [OPTIONS] COMMAND", "Define and run multi-container applications", ComposeCommands.GlobalFlags, ComposeCommands.Run, 0, -1, true);
+
     /// <summary>logout</summary>
     public static readonly CommandDef Logout = new("logout", "logout [SERVER]", "Log out from a registry", [], SystemCommands.Logout, 0, 1);
 
@@ -104,6 +107,7 @@ public static class Commands
         ["exec"] = Exec, ["update"] = Update, ["import"] = Import, ["images"] = Images, ["rmi"] = Rmi, ["tag"] = Tag,
         ["pull"] = Pull, ["push"] = Push, ["save"] = Save, ["load"] = Load, ["history"] = History, ["commit"] = Commit,
         ["inspect"] = Inspect, ["version"] = VersionCmd, ["info"] = Info, ["events"] = Events, ["stats"] = Stats, ["login"] = Login, ["logout"] = Logout,
+        ["compose"] = Compose,
     };
 
     /// <summary>Management commands ("container ls", "image rm", "volume create", ...).</summary>
