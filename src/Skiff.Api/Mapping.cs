@@ -53,6 +53,9 @@ internal static class Mapping
             SecurityOpt = d.SecurityOpt ?? [],
             Dns = d.Dns ?? [],
             DnsSearch = d.DnsSearch ?? [],
+            DnsOptions = d.DnsOptions ?? [],
+            PortBindings = NetworkRoutes.PortBindings(d.PortBindings),
+            PublishAllPorts = d.PublishAllPorts,
             ExtraHosts = d.ExtraHosts ?? [],
             Sysctls = d.Sysctls ?? [],
             Tmpfs = d.Tmpfs ?? [],
@@ -110,7 +113,9 @@ internal static class Mapping
         Binds = h.Binds,
         LogConfig = new LogConfigDto { Type = h.LogType, Config = h.LogOptions },
         NetworkMode = h.NetworkMode,
-        PortBindings = [],
+        PortBindings = NetworkRoutes.PortBindingsDto(h.PortBindings),
+        PublishAllPorts = h.PublishAllPorts,
+        DnsOptions = h.DnsOptions,
         RestartPolicy = new RestartPolicyDto { Name = h.RestartPolicy.Name, MaximumRetryCount = h.RestartPolicy.MaximumRetryCount },
         AutoRemove = h.AutoRemove,
         CapAdd = h.CapAdd,
@@ -155,7 +160,7 @@ internal static class Mapping
         _ => "dead",
     };
 
-    public static ContainerInspectDto Inspect(Container c)
+    public static ContainerInspectDto Inspect(Daemon.Daemon d, Container c)
     {
         var r = c.Record;
         var s = r.State;
@@ -193,6 +198,7 @@ internal static class Mapping
                 Data = new() { ["UpperDir"] = Path.Combine(c.Directory, "upper"), ["WorkDir"] = Path.Combine(c.Directory, "work") },
             },
             Config = ToDto(r.Config),
+            NetworkSettings = NetworkRoutes.Settings(d, r),
         };
     }
 
@@ -211,6 +217,15 @@ internal static class Mapping
             State = StatusName(r.State.Status),
             Status = StatusText(r.State, now),
             HostConfig = new() { ["NetworkMode"] = r.HostConfig.NetworkMode },
+            Ports = NetworkRoutes.Summary(r),
+            NetworkSettings = new NetworkSettingsSummaryDto
+            {
+                Networks = r.Networks.ToDictionary(kv => kv.Key, kv => new EndpointDto
+                {
+                    NetworkID = kv.Value.NetworkId, EndpointID = kv.Value.EndpointId, Gateway = kv.Value.Gateway,
+                    IPAddress = kv.Value.IPAddress, IPPrefixLen = kv.Value.IPPrefixLen, MacAddress = kv.Value.MacAddress,
+                }),
+            },
         };
     }
 

@@ -125,6 +125,7 @@ public sealed partial class Daemon
         }
 
         ApplyNamespaceMode(linux, "network", host.NetworkMode);
+        if (r.SandboxKey.Length > 0) linux.Namespaces!.First(n => n.Type == "network").Path = r.SandboxKey;
         ApplyNamespaceMode(linux, "pid", host.PidMode);
         ApplyNamespaceMode(linux, "ipc", host.IpcMode);
         ApplyNamespaceMode(linux, "uts", host.UtsMode);
@@ -135,6 +136,7 @@ public sealed partial class Daemon
     {
         var ns = linux.Namespaces!.FirstOrDefault(n => n.Type == type);
         if (ns is null) return;
+        if (type == "network" && mode is "" or "default" or "bridge" or "none") return;
         if (mode == "host")
         {
             linux.Namespaces!.Remove(ns);

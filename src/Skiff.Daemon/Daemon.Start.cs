@@ -38,8 +38,17 @@ public sealed partial class Daemon
 
             System.IO.Directory.CreateDirectory(c.Bundle);
             File.Delete(Path.Combine(c.Bundle, ShimFiles.Exit));
-            WriteBundle(c);
-            await SpawnShimAsync(c, ct).ConfigureAwait(false);
+            SetupNetworking(c);
+            try
+            {
+                WriteBundle(c);
+                await SpawnShimAsync(c, ct).ConfigureAwait(false);
+            }
+            catch
+            {
+                TeardownNetworking(c);
+                throw;
+            }
 
             foreach (var attach in c.TakePendingAttach())
             {
@@ -57,6 +66,7 @@ public sealed partial class Daemon
                 state.Error = e.Message;
                 state.ExitCode = ExitCodeForStartError(e.Message);
                 state.Status = c.Record.State.StartedAt == default ? ContainerStatus.Created : ContainerStatus.Exited;
+                TeardownNetworking(c);
                 c.Save();
                 TryDeleteBundle(c);
                 c.SignalExit(new WaitResult(state.ExitCode, e.Message));

@@ -40,6 +40,7 @@ public sealed partial class Daemon : IDisposable
     /// </summary>
     public void Restore()
     {
+        InitNetworks();
         foreach (var dir in System.IO.Directory.EnumerateDirectories(Options.ContainersRoot))
         {
             var record = AtomicFile.ReadRecord(Path.Combine(dir, "config.v2.json"));
@@ -52,6 +53,7 @@ public sealed partial class Daemon : IDisposable
             }
             Containers.Add(c);
         }
+        RestoreNetworking();
         foreach (var c in Containers.All)
         {
             if (!c.Record.State.Running) continue;
@@ -103,6 +105,7 @@ public sealed partial class Daemon : IDisposable
             s.OomKilled = oomKilled;
             s.FinishedAt = finishedAt == default ? DateTimeOffset.UtcNow : finishedAt;
             s.Pid = 0;
+            TeardownNetworking(c);
             if (!c.Removed) c.Save();
             TryDeleteBundle(c);
         }
@@ -141,6 +144,12 @@ public sealed partial class Daemon : IDisposable
 
     public void Dispose()
     {
+        lock (_dnsServers)
+        {
+            foreach (var d in _dnsServers.Values) d.Dispose();
+            _dnsServers.Clear();
+        }
+        _rtnl?.Dispose();
         _shutdown.Cancel();
         _shutdown.Dispose();
     }
