@@ -12,9 +12,9 @@ namespace Skiff.Api;
 internal sealed class IpamConfigDto
 {
     public string? Subnet { get; set; }
-    public string? IPRange { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? IPRange { get; set; }
     public string? Gateway { get; set; }
-    public Dictionary<string, string>? AuxiliaryAddresses { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public Dictionary<string, string>? AuxiliaryAddresses { get; set; }
 }
 
 internal sealed class IpamDto

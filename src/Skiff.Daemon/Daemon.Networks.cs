@@ -296,6 +296,8 @@ public sealed partial class Daemon
         var result = new Dictionary<string, EndpointRecord>(StringComparer.Ordinal);
         var mode = host.NetworkMode;
         if (mode is "" or "default") mode = Options.Bridge == "none" ? "none" : "bridge";
+        // Clients name the network mode's endpoint as they named the mode ("default" by the Docker CLI).
+        if (requested.Remove("default", out var dflt)) requested.TryAdd(mode, dflt);
         if (mode is "host" or "none" || mode.StartsWith("container:", StringComparison.Ordinal))
         {
             if (requested.Keys.Any(k => k != mode))
