@@ -149,7 +149,6 @@ public sealed partial class Daemon : IDisposable
             foreach (var d in _dnsServers.Values) d.Dispose();
             _dnsServers.Clear();
         }
-        _rtnl?.Dispose();
         _shutdown.Cancel();
         _shutdown.Dispose();
     }

@@ -78,12 +78,11 @@ public static class Sandbox
         NetNs.Delete(path);
     }
 
-    /// <summary>Docker-style host interface name for an endpoint: "veth" and 7 hex digits derived from the container and network.</summary>
-    public static string VethName(string containerId, string networkId)
-    {
-        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(containerId + "/" + networkId));
-        return "veth" + Convert.ToHexStringLower(hash)[..7];
-    }
+    /// <summary>
+    /// Docker-style host interface name: "veth" and 7 random hex digits, new at every start, so a
+    /// restarted container never waits for the previous veth's (asynchronous) deletion.
+    /// </summary>
+    public static string VethName() => "veth" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))[..7];
 
     /// <summary>Sets a per-interface IPv4 sysctl (e.g. route_localnet) of the host's namespace.</summary>
     public static void SetInterfaceSysctl(string ifName, string key, string value) =>
