@@ -245,3 +245,38 @@ public sealed class NetworkTests(DaemonFixture f)
         }
     }
 }
+
+/// <summary>The skiff CLI's network verbs and run flags against skiffd.</summary>
+[Collection("daemon")]
+public sealed class SkiffCliNetworkTests(DaemonFixture f)
+{
+    [Fact]
+    public void NetworkVerbsAndRunFlags()
+    {
+        var net = "sk" + Guid.NewGuid().ToString("N")[..8];
+        var c = "sc" + Guid.NewGuid().ToString("N")[..8];
+        try
+        {
+            var create = f.SkiffCli("network", "create", "--subnet", $"10.{f.Subnet16}.251.0/24", net);
+            Assert.True(create.ExitCode == 0, create.ToString());
+            Assert.Contains(net, f.SkiffCli("network", "ls").Stdout);
+            var run = f.SkiffCli("run", "-d", "--name", c, "busybox", "sleep", "60");
+            Assert.True(run.ExitCode == 0, run.ToString());
+            var connect = f.SkiffCli("network", "connect", "--alias", "skalias", "--ip", $"10.{f.Subnet16}.251.9", net, c);
+            Assert.True(connect.ExitCode == 0, connect.ToString());
+            var r = f.SkiffCli("run", "--rm", "--network", net, "--ip", $"10.{f.Subnet16}.251.10", "busybox", "sh", "-c", "ip -4 addr show eth0; ping -c1 -W2 skalias");
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.Contains($"10.{f.Subnet16}.251.10/24", r.Stdout);
+            Assert.Contains($"from 10.{f.Subnet16}.251.9", r.Stdout);
+            Assert.Equal(0, f.SkiffCli("network", "disconnect", net, c).ExitCode);
+            Assert.Equal(0, f.SkiffCli("rm", "-f", c).ExitCode);
+            Assert.Equal(0, f.SkiffCli("network", "rm", net).ExitCode);
+            Assert.DoesNotContain(net, f.SkiffCli("network", "ls").Stdout);
+        }
+        finally
+        {
+            f.SkiffCli("rm", "-f", c);
+            f.SkiffCli("network", "rm", net);
+        }
+    }
+}
