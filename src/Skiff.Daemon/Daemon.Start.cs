@@ -28,7 +28,6 @@ public sealed partial class Daemon
             if (byPolicy)
             {
                 if (state.StoppedByUser || c.Removed || state.Running) return;
-                c.Record.RestartCount++;
             }
             if (state.Status == ContainerStatus.Paused)
                 throw DaemonException.Conflict("cannot start a paused container, try unpause instead");
@@ -76,6 +75,9 @@ public sealed partial class Daemon
                 throw new DaemonException(kind, "failed to create task for container: " + e.Message);
             }
 
+            // Counted once the restart happened: while it is set up (network included) the
+            // container still shows its last exit, and a count ahead of it would say otherwise.
+            if (byPolicy) c.Record.RestartCount++;
             state.Status = ContainerStatus.Running;
             state.Pid = started.Pid;
             state.StartedAt = started.StartedAt == default ? DateTimeOffset.UtcNow : started.StartedAt;
