@@ -412,8 +412,7 @@ public sealed partial class Daemon
                 throw new DaemonException(ErrorKind.Internal, "setting up the container's network: " + e.Message, e);
             }
             r.SandboxKey = path;
-            HoldPorts(c);
-            ApplyNat();
+            if (HoldPorts(c)) ApplyNat();
             StartDnsIfNeeded(c);
             WriteEtcFiles(r);
         }
@@ -480,20 +479,21 @@ public sealed partial class Daemon
 
     /// <summary>
     /// Reserves the published ports by binding (not listening on) host sockets, so another program
-    /// or container cannot take them, and records the DNAT mappings; the caller applies the NAT table.
+    /// or container cannot take them, and records the DNAT mappings; the caller applies the NAT table
+    /// when this returns true (the container publishes ports).
     /// </summary>
-    private void HoldPorts(Container c)
+    private bool HoldPorts(Container c)
     {
         var r = c.Record;
         var primary = r.Networks.Values.FirstOrDefault(e => e.IPAddress.Length > 0);
-        if (primary is null) return;
+        if (primary is null) return false;
         var wanted = new Dictionary<string, List<PortBinding>>(StringComparer.Ordinal);
         // On a daemon restart the ports already given are taken again, not chosen anew.
         var source = r.Ports.Count > 0 ? r.Ports : r.HostConfig.PortBindings;
         foreach (var (k, v) in source) wanted[k] = v;
         if (r.HostConfig.PublishAllPorts && r.Ports.Count == 0)
             foreach (var p in r.Config.ExposedPorts) if (!wanted.ContainsKey(p)) wanted[p] = [new PortBinding()];
-        if (wanted.Count == 0) return;
+        if (wanted.Count == 0) return false;
         var holds = new List<Socket>();
         var mappings = new List<PortMapping>();
         var result = new Dictionary<string, List<PortBinding>>(StringComparer.Ordinal);
@@ -521,6 +521,7 @@ public sealed partial class Daemon
         }
         lock (_netLock) _published[r.Id] = (holds, mappings);
         r.Ports = result;
+        return true;
     }
 
     /// <summary>"80/tcp" -> (80, "tcp"); the protocol defaults to tcp.</summary>

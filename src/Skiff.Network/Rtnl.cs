@@ -86,33 +86,39 @@ public sealed class Rtnl : IDisposable
     /// <summary>The index of a link of this namespace, or null when there is none.</summary>
     public int? IndexOf(string name)
     {
-        var m = Msg(RTM_GETLINK, 0).IfInfo().Attr(IFLA_IFNAME, name);
-        int? found = null;
+        // No NLM_F_ACK: the reply is the link itself or an error, one message with our sequence number.
+        var m = new NetlinkMessage(RTM_GETLINK, NLM_F_REQUEST, Interlocked.Increment(ref _seq)).IfInfo().Attr(IFLA_IFNAME, name);
+        var bytes = m.ToArray();
+        var seq = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8));
         lock (_lock)
         {
-            var bytes = m.ToArray();
             Libc.SendAll(_fd, bytes);
-            int n = Libc.Receive(_fd, _rx);
-            var msg = _rx.AsSpan(0, n);
-            var type = BinaryPrimitives.ReadUInt16LittleEndian(msg[4..]);
-            if (type == NLMSG_ERROR)
+            while (true)
             {
-                var err = -BinaryPrimitives.ReadInt32LittleEndian(msg[16..]);
-                if (err is ENODEV or 0) return null;
-                throw new LinuxException("netlink get link", err, name);
+                int n = Libc.Receive(_fd, _rx);
+                var msg = _rx.AsSpan(0, n);
+                if (msg.Length < 20 || BinaryPrimitives.ReadUInt32LittleEndian(msg[8..]) != seq) continue;
+                var type = BinaryPrimitives.ReadUInt16LittleEndian(msg[4..]);
+                if (type == NLMSG_ERROR)
+                {
+                    var err = -BinaryPrimitives.ReadInt32LittleEndian(msg[16..]);
+                    if (err is ENODEV or 0) return null;
+                    throw new LinuxException("netlink get link", err, name);
+                }
+                return BinaryPrimitives.ReadInt32LittleEndian(msg[20..]);
             }
-            found = BinaryPrimitives.ReadInt32LittleEndian(msg[20..]);
         }
-        return found;
     }
 
     /// <summary>Every link of this namespace.</summary>
     public List<LinkInfo> Links()
     {
         var result = new List<LinkInfo>();
+        var request = new NetlinkMessage(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, Interlocked.Increment(ref _seq)).IfInfo().ToArray();
+        var seq = BinaryPrimitives.ReadUInt32LittleEndian(request.AsSpan(8));
         lock (_lock)
         {
-            Libc.SendAll(_fd, Msg(RTM_GETLINK, NLM_F_DUMP).IfInfo().ToArray());
+            Libc.SendAll(_fd, request);
             while (true)
             {
                 int n = Libc.Receive(_fd, _rx);
@@ -122,13 +128,14 @@ public sealed class Rtnl : IDisposable
                     var len = (int)BinaryPrimitives.ReadUInt32LittleEndian(buf);
                     var type = BinaryPrimitives.ReadUInt16LittleEndian(buf[4..]);
                     if (len < 16 || len > buf.Length) break;
-                    if (type == NLMSG_DONE) return result;
-                    if (type == NLMSG_ERROR)
+                    if (BinaryPrimitives.ReadUInt32LittleEndian(buf[8..]) != seq) { /* a stray reply of an earlier request */ }
+                    else if (type == NLMSG_DONE) return result;
+                    else if (type == NLMSG_ERROR)
                     {
                         var err = -BinaryPrimitives.ReadInt32LittleEndian(buf[16..]);
                         throw new LinuxException("netlink dump links", err);
                     }
-                    if (type == RTM_NEWLINK) result.Add(ParseLink(buf[16..len]));
+                    else if (type == RTM_NEWLINK) result.Add(ParseLink(buf[16..len]));
                     var next = Align(len);
                     if (next >= buf.Length) break;
                     buf = buf[next..];
