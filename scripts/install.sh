@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-if ! command -v gcc >/dev/null || [ ! -x /bin/busybox ] || ! dpkg -s busybox-static >/dev/null 2>&1 || ! dpkg -s zlib1g-dev >/dev/null 2>&1; then
+if ! command -v gcc >/dev/null || [ ! -x /bin/busybox ] || ! dpkg -s busybox-static >/dev/null 2>&1 || ! dpkg -s zlib1g-dev >/dev/null 2>&1 || ! command -v nft >/dev/null; then
   apt-get update -qq
-  apt-get install -y -qq gcc zlib1g-dev busybox-static iproute2 curl >/dev/null
+  apt-get install -y -qq gcc zlib1g-dev busybox-static iproute2 curl nftables >/dev/null
 fi
 scripts/build.sh
 install -m 0755 out/bin/skiffd out/bin/skiff out/bin/skiff-runtime /usr/local/bin/

@@ -54,6 +54,7 @@ public static class ApiServer
         ImageRoutes.Map(app, daemon);
         ExecRoutes.Map(app, daemon);
         VolumeRoutes.Map(app, daemon);
+        NetworkRoutes.Map(app, daemon);
         app.MapFallback(Errors.Handle(ctx => Errors.WriteAsync(ctx, 404, "page not found")));
         return app;
     }

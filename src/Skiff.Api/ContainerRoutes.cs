@@ -25,6 +25,7 @@ internal static class ContainerRoutes
                 Name = Query.Str(ctx, "name"),
                 Config = Mapping.ToCore(body),
                 HostConfig = Mapping.ToCore(body.HostConfig),
+                Endpoints = NetworkRoutes.Endpoints(body.NetworkingConfig),
             });
             await SystemRoutes.WriteJson(ctx, new IdResponse { Id = record.Id }, ApiJson.Default.IdResponse, 201).ConfigureAwait(false);
         }));
@@ -46,7 +47,7 @@ internal static class ContainerRoutes
         app.MapGet("/containers/{id}/json", Errors.Handle(async ctx =>
         {
             var c = d.Containers.Get(Id(ctx));
-            await SystemRoutes.WriteJson(ctx, Mapping.Inspect(c), ApiJson.Default.ContainerInspectDto).ConfigureAwait(false);
+            await SystemRoutes.WriteJson(ctx, Mapping.Inspect(d, c), ApiJson.Default.ContainerInspectDto).ConfigureAwait(false);
         }));
 
         app.MapPost("/containers/{id}/start", Errors.Handle(async ctx =>

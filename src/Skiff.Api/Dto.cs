@@ -273,6 +273,8 @@ internal sealed class EndpointDto
     public string IPAddress { get; set; } = "";
     public int IPPrefixLen { get; set; }
     public string MacAddress { get; set; } = "";
+    public List<string>? Aliases { get; set; }
+    public List<string>? DNSNames { get; set; }
 }
 
 internal sealed class ContainerInspectDto

@@ -55,6 +55,9 @@ internal static class Mapping
             SecurityOpt = d.SecurityOpt ?? [],
             Dns = d.Dns ?? [],
             DnsSearch = d.DnsSearch ?? [],
+            DnsOptions = d.DnsOptions ?? [],
+            PortBindings = NetworkRoutes.PortBindings(d.PortBindings),
+            PublishAllPorts = d.PublishAllPorts,
             ExtraHosts = d.ExtraHosts ?? [],
             Sysctls = d.Sysctls ?? [],
             Tmpfs = d.Tmpfs ?? [],
@@ -114,7 +117,9 @@ internal static class Mapping
         VolumesFrom = h.VolumesFrom.Count == 0 ? null : h.VolumesFrom,
         LogConfig = new LogConfigDto { Type = h.LogType, Config = h.LogOptions },
         NetworkMode = h.NetworkMode,
-        PortBindings = [],
+        PortBindings = NetworkRoutes.PortBindingsDto(h.PortBindings),
+        PublishAllPorts = h.PublishAllPorts,
+        DnsOptions = h.DnsOptions,
         RestartPolicy = new RestartPolicyDto { Name = h.RestartPolicy.Name, MaximumRetryCount = h.RestartPolicy.MaximumRetryCount },
         AutoRemove = h.AutoRemove,
         CapAdd = h.CapAdd,
@@ -159,7 +164,7 @@ internal static class Mapping
         _ => "dead",
     };
 
-    public static ContainerInspectDto Inspect(Container c)
+    public static ContainerInspectDto Inspect(Daemon.Daemon d, Container c)
     {
         var r = c.Record;
         var s = r.State;
@@ -198,6 +203,7 @@ internal static class Mapping
             },
             Config = ToDto(r.Config),
             Mounts = VolumeRoutes.MountPoints(r.MountPoints),
+            NetworkSettings = NetworkRoutes.Settings(d, r),
         };
     }
 
@@ -217,6 +223,15 @@ internal static class Mapping
             Status = StatusText(r.State, now),
             HostConfig = new() { ["NetworkMode"] = r.HostConfig.NetworkMode },
             Mounts = VolumeRoutes.MountPoints(r.MountPoints),
+            Ports = NetworkRoutes.Summary(r),
+            NetworkSettings = new NetworkSettingsSummaryDto
+            {
+                Networks = r.Networks.ToDictionary(kv => kv.Key, kv => new EndpointDto
+                {
+                    NetworkID = kv.Value.NetworkId, EndpointID = kv.Value.EndpointId, Gateway = kv.Value.Gateway,
+                    IPAddress = kv.Value.IPAddress, IPPrefixLen = kv.Value.IPPrefixLen, MacAddress = kv.Value.MacAddress,
+                }),
+            },
         };
     }
 

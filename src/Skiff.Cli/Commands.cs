@@ -148,12 +148,12 @@ public static class Commands
         },
         ["network"] = new(StringComparer.Ordinal)
         {
-            ["create"] = Sub("network", "create", "create [OPTIONS] NETWORK", "Create a network", [S("driver", 'd'), F("internal"), L("label")], SystemCommands.NetworkCreate, 1, 1),
+            ["create"] = Sub("network", "create", "create [OPTIONS] NETWORK", "Create a network", [S("driver", 'd'), F("internal"), L("label"), S("subnet"), S("gateway"), S("ip-range")], SystemCommands.NetworkCreate, 1, 1),
             ["ls"] = Sub("network", "ls", "ls [OPTIONS]", "List networks", [F("quiet", 'q'), L("filter", 'f'), S("format"), F("no-trunc")], SystemCommands.NetworkList, 0, 0),
             ["list"] = Sub("network", "ls", "ls [OPTIONS]", "List networks", [F("quiet", 'q'), L("filter", 'f'), S("format"), F("no-trunc")], SystemCommands.NetworkList, 0, 0),
             ["rm"] = Sub("network", "rm", "rm NETWORK [NETWORK...]", "Remove one or more networks", [F("force", 'f')], SystemCommands.NetworkRemove, 1),
             ["inspect"] = Sub("network", "inspect", "inspect [OPTIONS] NETWORK [NETWORK...]", "Display detailed information on one or more networks", [S("format", 'f')], (c, a) => SystemCommands.Inspect(c, a, "network"), 1),
-            ["connect"] = Sub("network", "connect", "connect [OPTIONS] NETWORK CONTAINER", "Connect a container to a network", [], (c, a) => SystemCommands.NetworkConnect(c, a, true), 2, 2),
+            ["connect"] = Sub("network", "connect", "connect [OPTIONS] NETWORK CONTAINER", "Connect a container to a network", [L("alias"), S("ip")], (c, a) => SystemCommands.NetworkConnect(c, a, true), 2, 2),
             ["disconnect"] = Sub("network", "disconnect", "disconnect [OPTIONS] NETWORK CONTAINER", "Disconnect a container from a network", [F("force", 'f')], (c, a) => SystemCommands.NetworkConnect(c, a, false), 2, 2),
             ["prune"] = Sub("network", "prune", "prune [OPTIONS]", "Remove all unused networks", [F("force", 'f'), L("filter")], SystemCommands.NetworkPrune, 0, 0),
         },

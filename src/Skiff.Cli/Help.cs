@@ -7,6 +7,11 @@ public static class Help
     public static string Describe(string flag) => flag switch
     {
         "add-host" => "Add a custom host-to-IP mapping (host:ip)",
+        "alias" => "Add network-scoped alias for the container",
+        "gateway" => "IPv4 Gateway for the master subnet",
+        "ip" => "IPv4 address (e.g., 172.30.100.104)",
+        "ip-range" => "Allocate container ip from a sub-range",
+        "subnet" => "Subnet in CIDR format that represents a network segment",
         "all" => "Show all (default shows just running / dangling-free)",
         "attach" => "Attach to STDIN, STDOUT or STDERR",
         "author" => "Author of the committed image",

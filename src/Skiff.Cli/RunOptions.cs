@@ -64,6 +64,7 @@ public static class RunOptions
         new("network", '\0', FlagKind.String),
         new("net", '\0', FlagKind.String),
         new("network-alias", '\0', FlagKind.List),
+        new("ip", '\0', FlagKind.String),
         new("memory", 'm', FlagKind.String, Size),
         new("memory-swap", '\0', FlagKind.String, SizeOrMinusOne),
         new("memory-reservation", '\0', FlagKind.String, Size),
@@ -210,11 +211,22 @@ public static class RunOptions
         string? network = a.Get("network") ?? a.Get("net");
         hc.NetworkMode = network ?? "default";
         var aliases = a.GetAll("network-alias");
-        if (aliases.Count > 0)
+        var ip = a.Get("ip");
+        if (aliases.Count > 0 || ip is not null)
         {
             if (network is null or "default" or "bridge" or "host" or "none")
-                throw new FlagException("network-scoped aliases are only supported for user-defined networks");
-            body.NetworkingConfig = new NetworkingConfig { EndpointsConfig = new() { [network] = new EndpointSettings { Aliases = aliases.ToList() } } };
+                throw new FlagException(aliases.Count > 0 ? "network-scoped aliases are only supported for user-defined networks" : "user specified IP address is supported on user defined networks only");
+            body.NetworkingConfig = new NetworkingConfig
+            {
+                EndpointsConfig = new()
+                {
+                    [network] = new EndpointSettings
+                    {
+                        Aliases = aliases.Count > 0 ? aliases.ToList() : null,
+                        IPAMConfig = ip is null ? null : new EndpointIpamConfig { IPv4Address = ip },
+                    },
+                },
+            };
         }
 
         if (a.Get("memory") is { } mem) hc.Memory = Units.RamInBytes(mem);

@@ -512,6 +512,10 @@ public static class SystemCommands
     {
         var req = new NetworkCreateRequest { Name = a.Positionals[0], Driver = a.Get("driver") ?? "bridge", Internal = a.Bool("internal") ? true : null };
         foreach (string l in a.GetAll("label")) { int eq = l.IndexOf('='); (req.Labels ??= new())[eq < 0 ? l : l[..eq]] = eq < 0 ? "" : l[(eq + 1)..]; }
+        if (a.Get("subnet") is { } subnet)
+            req.IPAM = new IpamRequest { Config = [new IpamPool { Subnet = subnet, Gateway = a.Get("gateway"), IPRange = a.Get("ip-range") }] };
+        else if (a.Get("gateway") is not null || a.Get("ip-range") is not null)
+            throw new FlagException("a --gateway or --ip-range needs a --subnet");
         var r = await ctx.Client.PostJsonAsync("/networks/create", req, ApiJson.Default.NetworkCreateRequest, ApiJson.Default.IdResponse).ConfigureAwait(false);
         ctx.Out.WriteLine(r.Id);
         return 0;
@@ -545,6 +549,12 @@ public static class SystemCommands
     public static async Task<int> NetworkConnect(CliContext ctx, ParsedArgs a, bool connect)
     {
         var req = new NetworkConnectRequest { Container = a.Positionals[1], Force = !connect && a.Bool("force") ? true : null };
+        if (connect && (a.GetAll("alias").Count > 0 || a.Get("ip") is not null))
+            req.EndpointConfig = new EndpointSettings
+            {
+                Aliases = a.GetAll("alias").Count > 0 ? a.GetAll("alias").ToList() : null,
+                IPAMConfig = a.Get("ip") is { } ip ? new EndpointIpamConfig { IPv4Address = ip } : null,
+            };
         await ctx.Client.SendNoContentAsync(HttpMethod.Post, "/networks/" + P(a.Positionals[0]) + (connect ? "/connect" : "/disconnect"), EngineClient.JsonContent(req, ApiJson.Default.NetworkConnectRequest)).ConfigureAwait(false);
         return 0;
     }

@@ -175,6 +175,27 @@ public sealed class NetworkingConfig
 public sealed class EndpointSettings
 {
     public List<string>? Aliases { get; set; }
+    public EndpointIpamConfig? IPAMConfig { get; set; }
+}
+
+/// <summary>An endpoint's fixed address (--ip).</summary>
+public sealed class EndpointIpamConfig
+{
+    public string? IPv4Address { get; set; }
+}
+
+/// <summary>One IPAM pool of a network (--subnet, --gateway, --ip-range).</summary>
+public sealed class IpamPool
+{
+    public string? Subnet { get; set; }
+    public string? Gateway { get; set; }
+    public string? IPRange { get; set; }
+}
+
+public sealed class IpamRequest
+{
+    public string Driver { get; set; } = "default";
+    public List<IpamPool>? Config { get; set; }
 }
 
 /// <summary>Answer of POST /containers/create.</summary>
@@ -428,6 +449,7 @@ public sealed class NetworkCreateRequest
     public string? Driver { get; set; }
     public bool? Internal { get; set; }
     public Dictionary<string, string>? Labels { get; set; }
+    public IpamRequest? IPAM { get; set; }
 }
 
 /// <summary>Body of POST /networks/{id}/connect and /disconnect.</summary>
@@ -435,6 +457,7 @@ public sealed class NetworkConnectRequest
 {
     public string Container { get; set; } = "";
     public bool? Force { get; set; }
+    public EndpointSettings? EndpointConfig { get; set; }
 }
 
 /// <summary>Body of POST /auth.</summary>

@@ -20,6 +20,11 @@ public static class Program
               --exec-root string   Root directory for execution state files (default "/run/skiff")
           -p, --pidfile string     Path to use for daemon PID file (default "/run/skiff/skiffd.pid")
               --runtime string     Path of skiff-runtime (default: next to skiffd, else on PATH)
+          -b, --bridge string      Attach containers to a network bridge (default "skiff0"; "none": no default bridge)
+              --bip string         Gateway address and prefix of the default bridge (default "172.31.0.1/16")
+              --default-address-pool base=CIDR,size=N
+                                   Where user-defined networks get subnets (default base=10.210.0.0/16,size=24)
+              --iptables           Install NAT rules (nftables) for outbound traffic and published ports (default true)
           -D, --debug              Enable debug mode
           -v, --version            Print version information and quit
         """;
@@ -30,6 +35,10 @@ public static class Program
         string dataRoot = "/var/lib/skiff", execRoot = "/run/skiff";
         string? pidFile = null, runtime = null;
         var debug = false;
+        var net = new DaemonOptions();
+        string bridge = net.Bridge, bip = net.BridgeIp, pool = net.AddressPool;
+        int poolSize = net.AddressPoolSize;
+        var iptables = true;
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
@@ -52,6 +61,18 @@ public static class Program
                     case "-p" or "--pidfile": pidFile = Value(); break;
                     case "--runtime": runtime = Value(); break;
                     case "-D" or "--debug": debug = true; break;
+                    case "-b" or "--bridge": bridge = Value(); break;
+                    case "--bip": bip = Value(); break;
+                    case "--iptables": iptables = inline switch { null or "true" => true, "false" => false, _ => throw new ArgumentException($"invalid --iptables value: {inline}") }; break;
+                    case "--default-address-pool":
+                        foreach (var kv in Value().Split(','))
+                        {
+                            var parts = kv.Split('=', 2);
+                            if (parts.Length == 2 && parts[0] == "base") pool = parts[1];
+                            else if (parts.Length == 2 && parts[0] == "size" && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var size) && size is >= 8 and <= 30) poolSize = size;
+                            else throw new ArgumentException($"invalid --default-address-pool: {kv}");
+                        }
+                        break;
                     case "-v" or "--version": Console.WriteLine($"Skiff version {Skiff.Daemon.Daemon.Version}"); return 0;
                     case "-h" or "--help": Console.WriteLine(Usage); return 0;
                     default: throw new ArgumentException($"unknown flag: {arg}");
@@ -72,7 +93,11 @@ public static class Program
         if (!ClaimPidFile(pidFile)) return 1;
         try
         {
-            using var daemon = new Daemon(new DaemonOptions { DataRoot = dataRoot, ExecRoot = execRoot, RuntimePath = runtime });
+            using var daemon = new Daemon(new DaemonOptions
+            {
+                DataRoot = dataRoot, ExecRoot = execRoot, RuntimePath = runtime,
+                Bridge = bridge, BridgeIp = bip, AddressPool = pool, AddressPoolSize = poolSize, Iptables = iptables,
+            });
             daemon.Restore();
             var app = ApiServer.Build(daemon, hosts, debug);
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; _ = app.StopAsync(); });
@@ -84,7 +109,7 @@ public static class Program
             await app.WaitForShutdownAsync().ConfigureAwait(false);
             return 0;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or Skiff.Linux.LinuxException or FormatException)
         {
             Console.Error.WriteLine($"skiffd: {e.Message}");
             return 1;

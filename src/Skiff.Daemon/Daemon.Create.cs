@@ -6,6 +6,8 @@ public sealed class CreateContainerRequest
     public string? Name { get; init; }
     public required ContainerConfig Config { get; init; }
     public HostConfig HostConfig { get; init; } = new();
+    /// <summary>Networks asked for besides the network mode's, and settings (aliases, --ip) of either, by network name or ID.</summary>
+    public Dictionary<string, EndpointRecord> Endpoints { get; init; } = [];
 }
 
 public sealed partial class Daemon
@@ -22,6 +24,7 @@ public sealed partial class Daemon
         var image = Images.ResolveForContainer(config.Image);
         var hostConfig = request.HostConfig;
         ValidateHostConfig(hostConfig);
+        var endpoints = EndpointsForCreate(hostConfig, request.Endpoints);
 
         // An Entrypoint given by the user resets the image's Cmd, as with docker run --entrypoint.
         if (config.Entrypoint is null)
@@ -63,6 +66,7 @@ public sealed partial class Daemon
             HostnamePath = Path.Combine(dir, "hostname"),
             HostsPath = Path.Combine(dir, "hosts"),
             ResolvConfPath = Path.Combine(dir, "resolv.conf"),
+            Networks = endpoints,
         };
         var c = new Container(record, dir, Path.Combine(Options.BundlesRoot, id), Options.ShimSocket(id));
         System.IO.Directory.CreateDirectory(dir);
@@ -103,8 +107,7 @@ public sealed partial class Daemon
             throw DaemonException.Invalid("can't create 'AutoRemove' container with restart policy");
         if (h.RestartPolicy.Name is not ("" or "no" or "always" or "on-failure" or "unless-stopped"))
             throw DaemonException.Invalid($"invalid restart policy '{h.RestartPolicy.Name}'");
-        if (h.NetworkMode is not ("" or "default" or "none" or "bridge" or "host") && !h.NetworkMode.StartsWith("container:", StringComparison.Ordinal))
-            throw DaemonException.NotFound($"network {h.NetworkMode} not found");
+        foreach (var key in h.PortBindings.Keys) ParsePortKey(key);
     }
 
     /// <summary>Image env first, then the user's; a user variable replaces the image's of the same name.</summary>
@@ -123,8 +126,11 @@ public sealed partial class Daemon
         return result;
     }
 
-    /// <summary>The container's /etc/hostname, /etc/hosts and /etc/resolv.conf, bind-mounted at start like Docker's.</summary>
-    private static void WriteEtcFiles(ContainerRecord r)
+    /// <summary>
+    /// The container's /etc/hostname, /etc/hosts and /etc/resolv.conf, bind-mounted at start like
+    /// Docker's; written again at each start once the container has its addresses.
+    /// </summary>
+    private void WriteEtcFiles(ContainerRecord r)
     {
         var host = string.IsNullOrEmpty(r.Config.Domainname) ? r.Config.Hostname : $"{r.Config.Hostname}.{r.Config.Domainname}";
         File.WriteAllText(r.HostnamePath, r.Config.Hostname + "\n");
@@ -134,14 +140,23 @@ public sealed partial class Daemon
         {
             var sep = extra.IndexOf(':');
             if (sep <= 0) throw DaemonException.Invalid($"invalid extra host entry: {extra}");
-            hosts.Append(extra[(sep + 1)..]).Append('\t').Append(extra[..sep]).Append('\n');
+            var address = extra[(sep + 1)..];
+            if (address == "host-gateway") address = HostGateway(r);
+            hosts.Append(address).Append('\t').Append(extra[..sep]).Append('\n');
         }
-        if (r.HostConfig.NetworkMode != "host") hosts.Append("127.0.1.1\t").Append(host).Append('\n');
+        var addresses = r.Networks.Values.Where(e => e.IPAddress.Length > 0).Select(e => e.IPAddress).ToList();
+        if (addresses.Count > 0) foreach (var a in addresses) hosts.Append(a).Append('\t').Append(host).Append('\n');
+        else if (r.HostConfig.NetworkMode != "host") hosts.Append("127.0.1.1\t").Append(host).Append('\n');
         File.WriteAllText(r.HostsPath, hosts.ToString());
-        File.WriteAllText(r.ResolvConfPath, ResolvConf(r.HostConfig));
+        File.WriteAllText(r.ResolvConfPath, ResolvConf(r.HostConfig, UsesEmbeddedDns(r)));
     }
 
-    private static string ResolvConf(HostConfig h)
+    /// <summary>
+    /// The container's resolv.conf: on user-defined networks the embedded server (127.0.0.11, with
+    /// ndots:0 as Docker, which forwards to --dns or the host's resolvers); otherwise --dns or the
+    /// host's non-loopback resolvers. --dns-search and --dns-option apply to both.
+    /// </summary>
+    private static string ResolvConf(HostConfig h, bool embedded)
     {
         var lines = new List<string>();
         string[] host = [];
@@ -155,7 +170,16 @@ public sealed partial class Daemon
         var search = h.DnsSearch.Count > 0 ? h.DnsSearch
             : host.Where(l => l.StartsWith("search", StringComparison.Ordinal)).SelectMany(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1)).ToList();
         if (search.Count > 0) lines.Add("search " + string.Join(' ', search));
-        foreach (var s in servers) lines.Add("nameserver " + s);
+        if (embedded)
+        {
+            lines.Add("nameserver 127.0.0.11");
+            lines.Add("options " + string.Join(' ', new[] { "ndots:0" }.Concat(h.DnsOptions.Where(o => !o.StartsWith("ndots:", StringComparison.Ordinal))).Concat(h.DnsOptions.Where(o => o.StartsWith("ndots:", StringComparison.Ordinal)))));
+        }
+        else
+        {
+            foreach (var s in servers) lines.Add("nameserver " + s);
+            if (h.DnsOptions.Count > 0) lines.Add("options " + string.Join(' ', h.DnsOptions));
+        }
         return string.Join('\n', lines) + "\n";
     }
 }

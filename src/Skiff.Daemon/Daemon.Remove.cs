@@ -40,6 +40,7 @@ public sealed partial class Daemon
 
     private void DeleteFiles(Container c)
     {
+        TeardownNetworking(c);
         TryDeleteBundle(c);
         Images.RemoveWritableLayer(c.Directory);
         if (System.IO.Directory.Exists(c.Directory)) System.IO.Directory.Delete(c.Directory, recursive: true);

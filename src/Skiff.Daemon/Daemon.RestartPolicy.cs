@@ -43,9 +43,10 @@ public sealed partial class Daemon
         {
             await StartAsync(c.Id, byPolicy: true).ConfigureAwait(false);
         }
-        catch (DaemonException)
+        catch (DaemonException e)
         {
             // The failed start is recorded on the container; a policy does not retry a container that cannot start.
+            Console.Error.WriteLine($"skiffd: restart of {c.Id[..12]} by its policy failed: {e.Message}");
         }
     }
 

@@ -131,6 +131,7 @@ public sealed partial class Daemon
         }
 
         ApplyNamespaceMode(linux, "network", host.NetworkMode);
+        if (r.SandboxKey.Length > 0) linux.Namespaces!.First(n => n.Type == "network").Path = r.SandboxKey;
         ApplyNamespaceMode(linux, "pid", host.PidMode);
         ApplyNamespaceMode(linux, "ipc", host.IpcMode);
         ApplyNamespaceMode(linux, "uts", host.UtsMode);
@@ -141,6 +142,7 @@ public sealed partial class Daemon
     {
         var ns = linux.Namespaces!.FirstOrDefault(n => n.Type == type);
         if (ns is null) return;
+        if (type == "network" && mode is "" or "default" or "bridge" or "none") return;
         if (mode == "host")
         {
             linux.Namespaces!.Remove(ns);

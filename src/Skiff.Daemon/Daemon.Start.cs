@@ -28,7 +28,6 @@ public sealed partial class Daemon
             if (byPolicy)
             {
                 if (state.StoppedByUser || c.Removed || state.Running) return;
-                c.Record.RestartCount++;
             }
             if (state.Status == ContainerStatus.Paused)
                 throw DaemonException.Conflict("cannot start a paused container, try unpause instead");
@@ -39,6 +38,7 @@ public sealed partial class Daemon
             System.IO.Directory.CreateDirectory(c.Bundle);
             File.Delete(Path.Combine(c.Bundle, ShimFiles.Exit));
             AcquireVolumes(c);
+            SetupNetworking(c);
             try
             {
                 WriteBundle(c);
@@ -47,6 +47,7 @@ public sealed partial class Daemon
             catch
             {
                 ReleaseVolumes(c);
+                TeardownNetworking(c);
                 throw;
             }
 
@@ -66,6 +67,7 @@ public sealed partial class Daemon
                 state.Error = e.Message;
                 state.ExitCode = ExitCodeForStartError(e.Message);
                 state.Status = c.Record.State.StartedAt == default ? ContainerStatus.Created : ContainerStatus.Exited;
+                TeardownNetworking(c);
                 c.Save();
                 TryDeleteBundle(c);
                 ReleaseVolumes(c);
@@ -76,6 +78,9 @@ public sealed partial class Daemon
                 throw new DaemonException(kind, "failed to create task for container: " + e.Message);
             }
 
+            // Counted once the restart happened: while it is set up (network included) the
+            // container still shows its last exit, and a count ahead of it would say otherwise.
+            if (byPolicy) c.Record.RestartCount++;
             state.Status = ContainerStatus.Running;
             state.Pid = started.Pid;
             state.StartedAt = started.StartedAt == default ? DateTimeOffset.UtcNow : started.StartedAt;

@@ -43,6 +43,7 @@ public sealed partial class Daemon : IDisposable
     /// </summary>
     public void Restore()
     {
+        InitNetworks();
         foreach (var dir in System.IO.Directory.EnumerateDirectories(Options.ContainersRoot))
         {
             var record = AtomicFile.ReadRecord(Path.Combine(dir, "config.v2.json"));
@@ -56,6 +57,7 @@ public sealed partial class Daemon : IDisposable
             Containers.Add(c);
         }
         RestoreVolumeMounts();
+        RestoreNetworking();
         foreach (var c in Containers.All)
         {
             if (!c.Record.State.Running) continue;
@@ -107,6 +109,7 @@ public sealed partial class Daemon : IDisposable
             s.OomKilled = oomKilled;
             s.FinishedAt = finishedAt == default ? DateTimeOffset.UtcNow : finishedAt;
             s.Pid = 0;
+            TeardownNetworking(c);
             if (!c.Removed) c.Save();
             TryDeleteBundle(c);
             ReleaseVolumes(c);
@@ -146,6 +149,11 @@ public sealed partial class Daemon : IDisposable
 
     public void Dispose()
     {
+        lock (_dnsServers)
+        {
+            foreach (var d in _dnsServers.Values) d.Dispose();
+            _dnsServers.Clear();
+        }
         _shutdown.Cancel();
         _shutdown.Dispose();
     }

@@ -12,7 +12,20 @@ public sealed class DaemonOptions
     /// <summary>Default stop timeout in seconds (Docker's default is 10).</summary>
     public int StopTimeout { get; init; } = 10;
 
+    /// <summary>The default bridge (dockerd's --bridge); "none" disables it.</summary>
+    public string Bridge { get; init; } = "skiff0";
+    /// <summary>The default bridge's gateway address and prefix (dockerd's --bip); clear of Docker's 172.17.0.0/16.</summary>
+    public string BridgeIp { get; init; } = "172.31.0.1/16";
+    /// <summary>Where user-defined networks without a subnet get theirs (dockerd's --default-address-pool base=,size=).</summary>
+    public string AddressPool { get; init; } = "10.210.0.0/16";
+    public int AddressPoolSize { get; init; } = 24;
+    /// <summary>Whether the daemon installs NAT rules (dockerd's --iptables): outbound masquerade and published ports.</summary>
+    public bool Iptables { get; init; } = true;
+
     public string ContainersRoot => Path.Combine(DataRoot, "containers");
+    public string NetworksRoot => Path.Combine(DataRoot, "networks");
+    /// <summary>Pinned network namespaces of running containers (exec-root/netns/&lt;id&gt;).</summary>
+    public string NetnsRoot => Path.Combine(ExecRoot, "netns");
     public string BundlesRoot => Path.Combine(ExecRoot, "containers");
 
     /// <summary>

@@ -59,7 +59,11 @@ public sealed class HostConfig
     public List<string> SecurityOpt { get; set; } = [];
     public List<string> Dns { get; set; } = [];
     public List<string> DnsSearch { get; set; } = [];
+    public List<string> DnsOptions { get; set; } = [];
     public List<string> ExtraHosts { get; set; } = [];
+    /// <summary>Published ports asked for: "80/tcp" -> host bindings (an empty HostPort: any free port).</summary>
+    public Dictionary<string, List<PortBinding>> PortBindings { get; set; } = [];
+    public bool PublishAllPorts { get; set; }
     public Dictionary<string, string> Sysctls { get; set; } = [];
     public Dictionary<string, string> Tmpfs { get; set; } = [];
     public List<Ulimit> Ulimits { get; set; } = [];
@@ -78,6 +82,32 @@ public sealed class HostConfig
     public string LogType { get; set; } = "json-file";
     public Dictionary<string, string> LogOptions { get; set; } = [];
     public long ShmSize { get; set; }
+}
+
+/// <summary>A host side of a published port.</summary>
+public sealed class PortBinding
+{
+    public string HostIp { get; set; } = "";
+    public string HostPort { get; set; } = "";
+}
+
+/// <summary>
+/// A container's attachment to a network: what was asked (aliases, a fixed address) and, while
+/// it runs, what it got (address, MAC, its host-side veth).
+/// </summary>
+public sealed class EndpointRecord
+{
+    public string NetworkId { get; set; } = "";
+    public string EndpointId { get; set; } = "";
+    public List<string> Aliases { get; set; } = [];
+    /// <summary>The address asked for (--ip), kept across restarts.</summary>
+    public string RequestedIp { get; set; } = "";
+    public string IPAddress { get; set; } = "";
+    public int IPPrefixLen { get; set; }
+    public string Gateway { get; set; } = "";
+    public string MacAddress { get; set; } = "";
+    public string HostVeth { get; set; } = "";
+    public string IfName { get; set; } = "";
 }
 
 /// <summary>Where a container is in its lifecycle, as Docker names it.</summary>
@@ -128,4 +158,10 @@ public sealed class ContainerRecord
     public string HostsPath { get; set; } = "";
     /// <summary>The container's volumes, binds and tmpfs mounts, resolved at create.</summary>
     public List<MountPoint> MountPoints { get; set; } = [];
+    /// <summary>Networks the container is attached to, by network name.</summary>
+    public Dictionary<string, EndpointRecord> Networks { get; set; } = [];
+    /// <summary>While running: the pinned network namespace made for it (empty for host, none's own, container:).</summary>
+    public string SandboxKey { get; set; } = "";
+    /// <summary>While running: the ports published, "80/tcp" -> the host addresses and ports they got.</summary>
+    public Dictionary<string, List<PortBinding>> Ports { get; set; } = [];
 }

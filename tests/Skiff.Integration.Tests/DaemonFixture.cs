@@ -17,6 +17,8 @@ public sealed class DaemonFixture : IDisposable
         DataRoot = Path.Combine(Root, "data");
         ExecRoot = Path.Combine(Root, "exec");
         Socket = Path.Combine(ExecRoot, "skiff.sock");
+        Bridge = "skt" + Guid.NewGuid().ToString("N")[..8];
+        Subnet16 = FreeSubnet16();
         Directory.CreateDirectory(Root);
         StartDaemon();
         ImportBusybox();
@@ -28,6 +30,11 @@ public sealed class DaemonFixture : IDisposable
     public string ExecRoot { get; }
     public string Socket { get; }
     public string Host => "unix://" + Socket;
+    /// <summary>This daemon's own default bridge, so concurrent test daemons (and Docker) never share one.</summary>
+    public string Bridge { get; }
+    /// <summary>Second octet of the 10.N.0.0/16 this daemon's networks come from (the default bridge is 10.N.255.0/24).</summary>
+    public int Subnet16 { get; }
+    public string NatTable => "skiff-" + Bridge;
     public Process? Daemon { get; private set; }
     public string Skiff => Path.Combine(BinDir, "skiff");
     public const string DockerCli = "/usr/local/bin/docker";
@@ -65,7 +72,8 @@ public sealed class DaemonFixture : IDisposable
             RedirectStandardError = true,
             RedirectStandardOutput = true,
         };
-        foreach (var a in new[] { "-H", Host, "--data-root", DataRoot, "--exec-root", ExecRoot, "--pidfile", Path.Combine(Root, "skiffd.pid"), "--runtime", Path.Combine(BinDir, "skiff-runtime") })
+        foreach (var a in new[] { "-H", Host, "--data-root", DataRoot, "--exec-root", ExecRoot, "--pidfile", Path.Combine(Root, "skiffd.pid"), "--runtime", Path.Combine(BinDir, "skiff-runtime"),
+            "--bridge", Bridge, "--bip", $"10.{Subnet16}.255.1/24", "--default-address-pool", $"base=10.{Subnet16}.0.0/16,size=24" })
             psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
         var log = Path.Combine(Root, "skiffd.log");
@@ -107,6 +115,20 @@ public sealed class DaemonFixture : IDisposable
 
     public string DaemonLog => SafeRead(Path.Combine(Root, "skiffd.log"));
 
+    /// <summary>A 10.N.0.0/16 (N in 100..199) that no route of this host falls in.</summary>
+    private static int FreeSubnet16()
+    {
+        var used = new HashSet<int>();
+        foreach (var line in File.ReadAllLines("/proc/net/route").Skip(1))
+        {
+            var f = line.Split('\t', StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length < 2 || !uint.TryParse(f[1], System.Globalization.NumberStyles.HexNumber, null, out var dst)) continue;
+            if ((dst & 0xff) == 10) used.Add((int)((dst >> 8) & 0xff));
+        }
+        var candidates = Enumerable.Range(100, 100).Where(n => !used.Contains(n)).ToList();
+        return candidates[Random.Shared.Next(candidates.Count)];
+    }
+
     private static string SafeRead(string path)
     {
         try { return File.ReadAllText(path); } catch (IOException) { return ""; }
@@ -138,6 +160,7 @@ public sealed class DaemonFixture : IDisposable
         {
             var ids = Docker("ps", "-aq").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
             foreach (var id in ids) Docker("rm", "-f", id);
+            Docker("network", "prune", "-f");
         }
         catch (Exception)
         {
@@ -159,6 +182,9 @@ public sealed class DaemonFixture : IDisposable
                 }
             }
         }
+        // The daemon's default bridge and its NAT table (user networks went with the prune above).
+        Proc.Run("/usr/sbin/nft", ["delete", "table", "ip", NatTable]);
+        Proc.Run("/sbin/ip", ["link", "delete", Bridge]);
         foreach (var mount in File.ReadAllLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4]).Where(m => m.StartsWith(Root, StringComparison.Ordinal)).Reverse())
             Proc.Run("/bin/umount", ["-l", mount]);
         try { Directory.Delete(Root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
