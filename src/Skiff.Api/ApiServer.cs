@@ -52,6 +52,7 @@ public static class ApiServer
         SystemRoutes.Map(app, daemon);
         ContainerRoutes.Map(app, daemon);
         ImageRoutes.Map(app, daemon);
+        ImageTransferRoutes.Map(app, daemon);
         ExecRoutes.Map(app, daemon);
         app.MapFallback(Errors.Handle(ctx => Errors.WriteAsync(ctx, 404, "page not found")));
         return app;

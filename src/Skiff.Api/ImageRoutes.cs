@@ -6,7 +6,7 @@ using Skiff.Daemon;
 
 namespace Skiff.Api;
 
-/// <summary>/images/...: import (create?fromSrc), list, inspect, history, tag, remove.</summary>
+/// <summary>/images/...: import and pull (create), list, inspect, history, tag, remove, push and save (see <see cref="ImageTransferRoutes"/>).</summary>
 internal static class ImageRoutes
 {
     public static void Map(IEndpointRouteBuilder app, Daemon.Daemon d)
@@ -16,9 +16,8 @@ internal static class ImageRoutes
             var fromSrc = Query.Str(ctx, "fromSrc");
             if (fromSrc is null)
             {
-                var image = Query.Str(ctx, "fromImage") ?? "";
-                throw new DaemonException(ErrorKind.NotFound,
-                    $"pull access denied for {image}: this engine has no registry client yet; import the image with `skiff import` or `docker load`");
+                await ImageTransferRoutes.PullAsync(ctx, d).ConfigureAwait(false);
+                return;
             }
             if (fromSrc != "-") throw new BadRequestException("importing from a URL is not supported: send the tarball in the request body (fromSrc=-)");
             var repo = Query.Str(ctx, "repo");
@@ -85,6 +84,12 @@ internal static class ImageRoutes
                         Tags = h.Tags.Count == 0 ? null : h.Tags.ToList(),
                     }).ToList();
                     await SystemRoutes.WriteJson(ctx, history, ApiJson.Default.ListImageHistoryDto).ConfigureAwait(false);
+                    return;
+                case ("POST", "push"):
+                    await ImageTransferRoutes.PushAsync(ctx, d, name).ConfigureAwait(false);
+                    return;
+                case ("GET", "get"):
+                    await ImageTransferRoutes.SaveAsync(ctx, d, [name]).ConfigureAwait(false);
                     return;
                 case ("POST", "tag"):
                     var repo = Query.Str(ctx, "repo") ?? throw new BadRequestException("repository name must have at least one component");
