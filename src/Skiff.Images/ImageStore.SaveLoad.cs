@@ -80,15 +80,23 @@ public sealed partial class ImageStore
             using (var plain = Compression.OpenDecompressed(input, out _, leaveOpen: true))
                 Extract(plain, staging, new ExtractOptions { Whiteouts = WhiteoutMode.None, PreserveOwnership = false, PreserveXattrs = false });
             string manifestPath = Path.Combine(staging, "manifest.json");
-            if (!File.Exists(manifestPath)) throw new InvalidImageArgumentException("invalid docker archive: no manifest.json");
             List<ArchiveManifestEntry> manifest;
-            try
+            if (!File.Exists(manifestPath))
             {
-                manifest = JsonSerializer.Deserialize(File.ReadAllBytes(manifestPath), StoreJsonContext.Default.ListArchiveManifestEntry) ?? [];
+                if (!File.Exists(Path.Combine(staging, "index.json")))
+                    throw new InvalidImageArgumentException("invalid archive: neither a docker archive (manifest.json) nor an OCI layout (index.json)");
+                manifest = OciLayoutEntries(staging);
             }
-            catch (JsonException ex)
+            else
             {
-                throw new InvalidImageArgumentException("invalid docker archive: bad manifest.json", ex);
+                try
+                {
+                    manifest = JsonSerializer.Deserialize(File.ReadAllBytes(manifestPath), StoreJsonContext.Default.ListArchiveManifestEntry) ?? [];
+                }
+                catch (JsonException ex)
+                {
+                    throw new InvalidImageArgumentException("invalid docker archive: bad manifest.json", ex);
+                }
             }
             var messages = new List<string>();
             foreach (var entry in manifest)
@@ -140,4 +148,51 @@ public sealed partial class ImageStore
         }
         return p;
     }
+
+    /// <summary>
+    /// The images of an OCI image layout (<c>index.json</c>, <c>blobs/sha256/*</c>) as docker-archive entries: each index
+    /// entry (a nested index picks the host's linux platform) gives its config and layer blobs (compressed or not: the
+    /// layer import detects it). Names come from <c>io.containerd.image.name</c>, else from
+    /// <c>org.opencontainers.image.ref.name</c> when that is a full reference (a bare tag, as skopeo writes, names nothing).
+    /// </summary>
+    private static List<ArchiveManifestEntry> OciLayoutEntries(string staging)
+    {
+        var result = new List<ArchiveManifestEntry>();
+        OciIndexDoc index;
+        try
+        {
+            index = JsonSerializer.Deserialize(File.ReadAllBytes(StagedPath(staging, "index.json")), StoreJsonContext.Default.OciIndexDoc) ?? new();
+            foreach (var entry in index.Manifests)
+            {
+                var desc = entry;
+                for (int depth = 0; desc.MediaType is "application/vnd.oci.image.index.v1+json" or "application/vnd.docker.distribution.manifest.list.v2+json"; depth++)
+                {
+                    if (depth > 4) throw new InvalidImageArgumentException("invalid OCI layout: nested indexes too deep");
+                    var nested = JsonSerializer.Deserialize(File.ReadAllBytes(BlobPathIn(staging, desc.Digest)), StoreJsonContext.Default.OciIndexDoc) ?? new();
+                    desc = nested.Manifests.FirstOrDefault(m => m.Platform is { } p && p.Os == "linux" && p.Architecture == HostArchitecture())
+                        ?? throw new InvalidImageArgumentException($"invalid OCI layout: no linux/{HostArchitecture()} manifest in {desc.Digest}");
+                }
+                var m = JsonSerializer.Deserialize(File.ReadAllBytes(BlobPathIn(staging, desc.Digest)), StoreJsonContext.Default.OciManifestDoc)
+                    ?? throw new InvalidImageArgumentException($"invalid OCI layout: empty manifest {desc.Digest}");
+                var names = new List<string>();
+                string? name = entry.Annotations?.GetValueOrDefault("io.containerd.image.name");
+                string? refName = entry.Annotations?.GetValueOrDefault("org.opencontainers.image.ref.name");
+                if (name is null && refName is not null && (refName.Contains('/') || refName.Contains(':'))) name = refName;
+                if (name is not null && ImageReference.TryParse(name, out var r, out _) && r.Digest is null) names.Add(r.WithDefaultTag().Familiar);
+                result.Add(new ArchiveManifestEntry
+                {
+                    Config = "blobs/sha256/" + Digest.Parse(m.Config.Digest).Hex,
+                    Layers = m.Layers.Select(l => "blobs/sha256/" + Digest.Parse(l.Digest).Hex).ToList(),
+                    RepoTags = names.Count == 0 ? null : names,
+                });
+            }
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException)
+        {
+            throw new InvalidImageArgumentException("invalid OCI layout: " + ex.Message, ex);
+        }
+        return result;
+    }
+
+    private static string BlobPathIn(string staging, string digest) => StagedPath(staging, "blobs/sha256/" + Digest.Parse(digest).Hex);
 }
