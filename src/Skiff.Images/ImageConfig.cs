@@ -112,6 +112,22 @@ internal sealed class OciIndexDoc
     [JsonPropertyName("manifests")] public List<OciDescriptorDoc> Manifests { get; set; } = [];
 }
 
+/// <summary>What <see cref="ImageStore.Save"/> writes as an OCI layout's <c>index.json</c>.</summary>
+internal sealed class OciIndexOut
+{
+    [JsonPropertyName("schemaVersion")] public int SchemaVersion { get; set; } = 2;
+    [JsonPropertyName("mediaType")] public string MediaType { get; set; } = "application/vnd.oci.image.index.v1+json";
+    [JsonPropertyName("manifests")] public List<OciDescriptorDoc> Manifests { get; set; } = [];
+}
+
+internal sealed class OciManifestOut
+{
+    [JsonPropertyName("schemaVersion")] public int SchemaVersion { get; set; } = 2;
+    [JsonPropertyName("mediaType")] public string MediaType { get; set; } = "application/vnd.oci.image.manifest.v1+json";
+    [JsonPropertyName("config")] public OciDescriptorDoc Config { get; set; } = new();
+    [JsonPropertyName("layers")] public List<OciDescriptorDoc> Layers { get; set; } = [];
+}
+
 internal sealed class OciManifestDoc
 {
     [JsonPropertyName("config")] public OciDescriptorDoc Config { get; set; } = new();
@@ -136,6 +152,8 @@ internal sealed class OciPlatformDoc
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, WriteIndented = true)]
 [JsonSerializable(typeof(OciIndexDoc))]
 [JsonSerializable(typeof(OciManifestDoc))]
+[JsonSerializable(typeof(OciIndexOut))]
+[JsonSerializable(typeof(OciManifestOut))]
 [JsonSerializable(typeof(ImageRecord))]
 [JsonSerializable(typeof(RepositoriesFile))]
 [JsonSerializable(typeof(List<ArchiveManifestEntry>))]

@@ -12,7 +12,9 @@ public sealed partial class ImageStore
 {
     /// <summary>
     /// <c>docker save</c>: writes a docker-archive tar (<c>manifest.json</c>, <c>repositories</c>, <c>blobs/sha256/*</c> with
-    /// the config and uncompressed layer tars) of the given images; names keep their tags, IDs export untagged.
+    /// the config and uncompressed layer tars) of the given images; names keep their tags, IDs export untagged. Like Docker
+    /// 25+, the same tar is also an OCI image layout (<c>oci-layout</c>, <c>index.json</c>, one OCI manifest blob per image
+    /// with uncompressed layers), so OCI tools read it too.
     /// </summary>
     public void Save(IReadOnlyList<string> referencesOrIds, Stream output)
     {
@@ -54,6 +56,34 @@ public sealed partial class ImageStore
             using var s = Content.OpenRead(blob);
             writer.WriteEntry(new TarEntry("blobs/sha256/" + blob.Hex, TarEntryType.RegularFile) { Mode = 0x1A4, Size = Content.Size(blob), ModificationTime = epoch }, s);
         }
+        var index = new OciIndexOut();
+        foreach (var entry in manifest)
+        {
+            var configDigest = Digest.FromHex(entry.Config["blobs/sha256/".Length..]);
+            var m = new OciManifestOut
+            {
+                Config = new OciDescriptorDoc { MediaType = "application/vnd.oci.image.config.v1+json", Digest = configDigest.ToString(), Size = Content.Size(configDigest) },
+                Layers = entry.Layers.Select(l => Digest.FromHex(l["blobs/sha256/".Length..]))
+                    .Select(d => new OciDescriptorDoc { MediaType = "application/vnd.oci.image.layer.v1.tar", Digest = d.ToString(), Size = Content.Size(d) }).ToList(),
+            };
+            byte[] mb = JsonSerializer.SerializeToUtf8Bytes(m, StoreJsonContext.Default.OciManifestOut);
+            var md = Digest.Compute(mb);
+            writer.WriteEntry(new TarEntry("blobs/sha256/" + md.Hex, TarEntryType.RegularFile) { Mode = 0x1A4, Size = mb.Length, ModificationTime = epoch }, new MemoryStream(mb));
+            foreach (string? tag in entry.RepoTags is { Count: > 0 } tagged ? tagged.Cast<string?>() : [null])
+            {
+                var d = new OciDescriptorDoc { MediaType = "application/vnd.oci.image.manifest.v1+json", Digest = md.ToString(), Size = mb.Length };
+                if (tag is not null)
+                {
+                    var r = ImageReference.Parse(tag);
+                    d.Annotations = new() { ["io.containerd.image.name"] = r.ToString(), ["org.opencontainers.image.ref.name"] = r.Tag! };
+                }
+                index.Manifests.Add(d);
+            }
+        }
+        byte[] layoutBytes = """{"imageLayoutVersion":"1.0.0"}"""u8.ToArray();
+        writer.WriteEntry(new TarEntry("oci-layout", TarEntryType.RegularFile) { Mode = 0x1A4, Size = layoutBytes.Length, ModificationTime = epoch }, new MemoryStream(layoutBytes));
+        byte[] indexBytes = JsonSerializer.SerializeToUtf8Bytes(index, StoreJsonContext.Default.OciIndexOut);
+        writer.WriteEntry(new TarEntry("index.json", TarEntryType.RegularFile) { Mode = 0x1A4, Size = indexBytes.Length, ModificationTime = epoch }, new MemoryStream(indexBytes));
         byte[] manifestBytes = JsonSerializer.SerializeToUtf8Bytes(manifest, StoreJsonContext.Default.ListArchiveManifestEntry);
         writer.WriteEntry(new TarEntry("manifest.json", TarEntryType.RegularFile) { Mode = 0x1A4, Size = manifestBytes.Length, ModificationTime = epoch }, new MemoryStream(manifestBytes));
         if (repositories.Count > 0)

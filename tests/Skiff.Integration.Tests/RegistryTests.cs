@@ -134,6 +134,11 @@ public sealed class RegistryTests(RegistryFixture f)
         Ok(f.Docker("tag", "busybox:latest", "saved/busybox:t1"));
         string tar = Path.Combine(f.Root, "saved.tar");
         Ok(f.Docker("save", "-o", tar, "saved/busybox:t1"));
+        // The archive is both a docker-archive and an OCI layout.
+        Ok(Proc.Run("skopeo", ["inspect", "docker-archive:" + tar]));
+        var oci = Proc.Run("skopeo", ["inspect", "oci-archive:" + tar]);
+        Ok(oci);
+        Assert.Contains("\"Architecture\": \"amd64\"", oci.Stdout);
         Ok(f.Docker("rmi", "saved/busybox:t1"));
         var load = f.Docker("load", "-i", tar);
         Ok(load);
