@@ -140,9 +140,11 @@ public sealed class Puller(ImageStore store, HttpClient http)
         }
         catch (Exception ex)
         {
+            bool cancelledBefore = failed.IsCancellationRequested;
             failed.Cancel();
             done.TrySetException(ex);
-            if (ex is ObjectDisposedException or IOException or HttpRequestException && failed.IsCancellationRequested)
+            // A read that failed because another layer's failure disposed this response is not the error to report.
+            if (cancelledBefore && ex is ObjectDisposedException or IOException or HttpRequestException)
                 throw new OperationCanceledException("cancelled", ex);
             throw;
         }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Skiff.Archive;
 using Skiff.Content;
 using Skiff.Snapshots;
 
@@ -42,10 +43,12 @@ public sealed partial class ImageStore
     /// consumed: the caller verifies the compressed digest there and waits until the parent layer is committed.
     /// Call inside <see cref="BeginTransfer"/>.
     /// </summary>
-    /// <exception cref="InvalidImageArgumentException">Malformed or malicious layer, or one that does not match its diff ID;
-    /// nothing is left behind.</exception>
+    /// <exception cref="InvalidImageArgumentException">Malformed or malicious layer (paths climbing out of the root, through
+    /// symlinks, or absolute), or one that does not match its diff ID; nothing is left behind.</exception>
     public void AddLayer(Stream compressed, string? parentChain, string diffId, Action beforeCommit) =>
-        ImportLayer(compressed, parentChain, diffId, beforeCommit);
+        ImportLayer(compressed, parentChain, diffId, beforeCommit, PulledLayer);
+
+    private static readonly ExtractOptions PulledLayer = new() { RejectAbsoluteNames = true };
 
     /// <summary>
     /// Registers a pulled image: its config (verified by the caller against the manifest), the tag it was pulled by and
