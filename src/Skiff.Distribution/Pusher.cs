@@ -125,7 +125,7 @@ public sealed class Pusher(ImageStore store, HttpClient http)
             location = await client.MountOrStartUploadAsync(repo, Digest.Parse(s.Digest), s.Repository, ct).ConfigureAwait(false);
             if (location is null)
             {
-                progress(new ProgressEvent("Mounted from " + ImageReference.Parse(tag.Domain + "/" + s.Repository).FamiliarRepository, shortId) { HasDetail = true });
+                progress(new ProgressEvent("Mounted from " + s.Repository, shortId) { HasDetail = true });
                 Remember(diffId, s, tag);
                 return Describe(s);
             }
