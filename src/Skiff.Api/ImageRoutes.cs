@@ -112,7 +112,8 @@ internal static class ImageRoutes
             var ok = key switch
             {
                 "dangling" => values.Any(v => (v is "true" or "1") == (i.RepoTags.Count == 0)),
-                "reference" => values.Any(v => i.RepoTags.Any(t => GlobMatch(v.Contains(':') ? v : v + ":*", t) || GlobMatch(v, t))),
+                // Docker's FamiliarMatch: the pattern against "repo:tag" and against the repository alone.
+                "reference" => values.Any(v => i.RepoTags.Any(t => GlobMatch(v, t) || GlobMatch(v, t[..t.LastIndexOf(':')]))),
                 "label" => values.All(v =>
                 {
                     var kv = v.Split('=', 2);

@@ -66,6 +66,22 @@ public sealed class RegistryTests(RegistryFixture f)
     }
 
     [Fact]
+    public void SkiffCliPushesAndPulls()
+    {
+        string image = Ref("cli/busybox:c1");
+        var env = new Dictionary<string, string> { ["SKIFF_HOST"] = f.Daemon.Host, ["DOCKER_CONFIG"] = Path.Combine(f.Daemon.Root, "docker-config") };
+        Ok(Proc.Run(f.Daemon.Skiff, ["tag", "busybox:latest", image], env));
+        var push = Proc.Run(f.Daemon.Skiff, ["push", image], env);
+        Ok(push);
+        Assert.Contains("c1: digest: sha256:", push.Stdout);
+        Ok(Proc.Run(f.Daemon.Skiff, ["rmi", image], env));
+        var pull = Proc.Run(f.Daemon.Skiff, ["pull", image], env);
+        Ok(pull);
+        Assert.Contains("Digest: sha256:", pull.Stdout);
+        Ok(Proc.Run(f.Daemon.Skiff, ["rmi", image], env));
+    }
+
+    [Fact]
     public void PullOfAFreshImageDownloadsEveryLayerWithDockersMessages()
     {
         string image = Ref("fresh/two-layers:latest");
@@ -177,6 +193,34 @@ public sealed class RegistryTests(RegistryFixture f)
         string output = pull.Stdout + pull.Stderr;
         Assert.True(output.Contains("outside", StringComparison.OrdinalIgnoreCase) || output.Contains("escape", StringComparison.OrdinalIgnoreCase)
             || output.Contains("invalid", StringComparison.OrdinalIgnoreCase) || output.Contains("unsafe", StringComparison.OrdinalIgnoreCase), output);
+    }
+
+    [Fact]
+    public void LoginThenPushAndPullWithBasicAuth()
+    {
+        string htpasswd = Path.Combine(f.Root, "htpasswd");
+        Ok(Proc.Run("htpasswd", ["-cbB", htpasswd, "skiffuser", "s3cret"]));
+        int port = f.StartRegistry("auth", htpasswd);
+        string image = $"127.0.0.1:{port}/private/busybox:1";
+        Ok(f.Docker("tag", "busybox:latest", image));
+
+        var anonymous = f.Docker("push", image);
+        Assert.NotEqual(0, anonymous.ExitCode);
+        Assert.Contains("unauthorized", anonymous.Stdout + anonymous.Stderr, StringComparison.OrdinalIgnoreCase);
+
+        var wrong = Proc.Run(DaemonFixture.DockerCli, ["login", "-u", "skiffuser", "--password-stdin", $"127.0.0.1:{port}"], f.Daemon.DockerEnv, stdin: "wrong\n");
+        Assert.NotEqual(0, wrong.ExitCode);
+        var login = Proc.Run(DaemonFixture.DockerCli, ["login", "-u", "skiffuser", "--password-stdin", $"127.0.0.1:{port}"], f.Daemon.DockerEnv, stdin: "s3cret\n");
+        Ok(login);
+        Assert.Contains("Login Succeeded", login.Stdout);
+
+        Ok(f.Docker("push", image));
+        Ok(f.Docker("rmi", image));
+        var pull = f.Docker("pull", image);
+        Ok(pull);
+        Assert.Contains("Status: Downloaded newer image for " + image, pull.Stdout);
+        Ok(f.Docker("logout", $"127.0.0.1:{port}"));
+        Ok(f.Docker("rmi", image));
     }
 
     [Fact]
