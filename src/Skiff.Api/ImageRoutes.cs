@@ -57,7 +57,8 @@ internal static class ImageRoutes
         // Image names contain slashes and colons, so the rest of the path is parsed here.
         app.MapMethods("/images/{**rest}", ["GET", "POST", "DELETE"], Errors.Handle(async ctx =>
         {
-            var rest = (string)ctx.Request.RouteValues["rest"]!;
+            // Routing leaves %2F encoded; clients that escape the whole name (slashes included) mean the same image.
+            var rest = Uri.UnescapeDataString((string)ctx.Request.RouteValues["rest"]!);
             var method = ctx.Request.Method;
             if (method == "DELETE")
             {
