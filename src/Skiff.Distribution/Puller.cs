@@ -119,7 +119,9 @@ public sealed class Puller(ImageStore store, HttpClient http)
             var body = await response.Content.ReadAsStreamAsync(failed.Token).ConfigureAwait(false);
             using var abort = failed.Token.Register(response.Dispose);
             long total = desc.Size > 0 ? desc.Size : response.Content.Headers.ContentLength ?? 0;
-            using var counted = new DownloadStream(body, total, (cur, tot) => progress(new ProgressEvent("Downloading", shortId, cur, tot) { HasDetail = true }));
+            // The compressed bytes are also kept (unless already there), so a later push uploads them without recompressing.
+            using var cache = store.Content.Exists(digest) ? null : store.Content.BeginIngest();
+            using var counted = new DownloadStream(body, total, cache, (cur, tot) => progress(new ProgressEvent("Downloading", shortId, cur, tot) { HasDetail = true }));
             store.AddLayer(counted, parentChain, diffId, beforeCommit: () =>
             {
                 counted.DrainToEnd();
@@ -129,6 +131,7 @@ public sealed class Puller(ImageStore store, HttpClient http)
                 progress(new ProgressEvent("Verifying Checksum", shortId) { HasDetail = true });
                 if (counted.ComputedDigest() != digest)
                     throw new DistributionException($"filesystem layer verification failed for digest {desc.Digest}");
+                cache?.Commit(digest, durable: false);
                 progress(new ProgressEvent("Download complete", shortId) { HasDetail = true });
                 slots.Release();
                 holding = false;
@@ -155,10 +158,11 @@ public sealed class Puller(ImageStore store, HttpClient http)
     }
 
     /// <summary>
-    /// Reads a blob's HTTP body synchronously (the extractor is synchronous), hashing and counting it and reporting
-    /// progress at most every 100 ms. Refuses more bytes than the descriptor announced.
+    /// Reads a blob's HTTP body synchronously (the extractor is synchronous), hashing and counting it, copying it to
+    /// <paramref name="copy"/> when given and reporting progress at most every 100 ms. Refuses more bytes than the
+    /// descriptor announced.
     /// </summary>
-    private sealed class DownloadStream(Stream inner, long total, Action<long, long> report) : Stream
+    private sealed class DownloadStream(Stream inner, long total, Stream? copy, Action<long, long> report) : Stream
     {
         private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -178,6 +182,7 @@ public sealed class Puller(ImageStore store, HttpClient http)
             int n = inner.Read(buffer);
             if (n <= 0) return 0;
             _hash.AppendData(buffer[..n]);
+            copy?.Write(buffer[..n]);
             _length += n;
             if (total > 0 && _length > total) throw new DistributionException($"layer is larger than the {total} bytes its manifest announces");
             long now = _clock.ElapsedMilliseconds;

@@ -13,9 +13,9 @@ namespace Skiff.Distribution;
 /// <para>
 /// A layer is not uploaded when the target already has it: every compressed digest the store knows for the layer
 /// (<see cref="ImageStore.LayerSources"/>, from earlier pulls and pushes) is checked with HEAD, and a blob known in another
-/// repository of the same registry is mounted from there. Otherwise the layer's stored tar is gzip-compressed while it
-/// is uploaded in one chunked PATCH (hashed on the way, so nothing is buffered or written to disk) and committed with
-/// the digest that produced.
+/// repository of the same registry is mounted from there. Otherwise a compressed blob a pull cached is uploaded as it
+/// is, or else the layer's stored tar is gzip-compressed while it is uploaded in one chunked PATCH (hashed on the way, so
+/// nothing is buffered or written to disk) and committed with the digest that produced.
 /// </para>
 /// </summary>
 public sealed class Pusher(ImageStore store, HttpClient http)
@@ -133,6 +133,19 @@ public sealed class Pusher(ImageStore store, HttpClient http)
         }
         location ??= await client.StartUploadAsync(repo, ct).ConfigureAwait(false);
 
+        // A compressed blob cached by a pull is uploaded as it is, in one request with its known digest.
+        if (sources.FirstOrDefault(s => store.Content.Exists(Digest.Parse(s.Digest))) is { } cached)
+        {
+            var digest = Digest.Parse(cached.Digest);
+            long size = store.Content.Size(digest);
+            var file = new FileUploadContent(() => store.Content.OpenRead(digest), size,
+                cur => progress(new ProgressEvent("Pushing", shortId, cur, size) { HasDetail = true }));
+            await client.UploadMonolithicAsync(repo, location, file, digest, ct).ConfigureAwait(false);
+            progress(new ProgressEvent("Pushed", shortId) { HasDetail = true });
+            Remember(diffId, cached, tag);
+            return Describe(cached);
+        }
+
         var blob = Digest.Parse(diffId);
         long total = store.Content.Size(blob);
         var content = new GzipUploadContent(() => store.Content.OpenRead(blob),
@@ -190,6 +203,36 @@ public sealed class Pusher(ImageStore store, HttpClient http)
         {
             length = 0;
             return false;
+        }
+    }
+
+    /// <summary>A request body read from a stored blob of known length, reporting progress.</summary>
+    private sealed class FileUploadContent(Func<Stream> open, long length, Action<long> report) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
+            await SerializeToStreamAsync(stream, context, CancellationToken.None).ConfigureAwait(false);
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken ct)
+        {
+            await using var source = open();
+            var buf = new byte[256 * 1024];
+            long done = 0;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            long last = -1000;
+            int n;
+            while ((n = await source.ReadAsync(buf, ct).ConfigureAwait(false)) > 0)
+            {
+                await stream.WriteAsync(buf.AsMemory(0, n), ct).ConfigureAwait(false);
+                done += n;
+                if (clock.ElapsedMilliseconds - last >= 100) { last = clock.ElapsedMilliseconds; report(done); }
+            }
+            report(done);
+        }
+
+        protected override bool TryComputeLength(out long len)
+        {
+            len = length;
+            return true;
         }
     }
 

@@ -9,7 +9,9 @@ namespace Skiff.Images;
 /// <summary>
 /// Where a layer (by diff ID) is known to exist in compressed form in a registry: what a push needs to skip an upload
 /// (HEAD the digest) or mount the blob from another repository of the same registry, as Docker's
-/// <c>v2metadata-by-diffid</c>. Stored as <c>distribution/&lt;diffid-hex&gt;.json</c>; removed with the layer.
+/// <c>v2metadata-by-diffid</c>. Stored as <c>distribution/&lt;diffid-hex&gt;.json</c>; removed with the layer. When a
+/// pull cached the compressed blob itself in the content store, a push uploads it as is (no recompression); it is
+/// kept as long as the layer is.
 /// </summary>
 public sealed class LayerSource
 {
@@ -98,19 +100,32 @@ public sealed partial class ImageStore
     /// <summary>Known registry locations of a layer, most recent first.</summary>
     public IReadOnlyList<LayerSource> LayerSources(string diffId)
     {
+        lock (_lock) return ReadLayerSources(diffId);
+    }
+
+    private List<LayerSource> ReadLayerSources(string diffId)
+    {
         string path = Path.Combine(DistributionDir, Digest.Parse(diffId).Hex + ".json");
-        lock (_lock)
+        if (!File.Exists(path)) return [];
+        try
         {
-            if (!File.Exists(path)) return [];
-            try
-            {
-                return JsonSerializer.Deserialize(File.ReadAllBytes(path), DistributionJsonContext.Default.ListLayerSource) ?? [];
-            }
-            catch (JsonException)
-            {
-                return [];
-            }
+            return JsonSerializer.Deserialize(File.ReadAllBytes(path), DistributionJsonContext.Default.ListLayerSource) ?? [];
         }
+        catch (JsonException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>
+    /// Adds the compressed blobs of the kept layers (cached by pulls, see <see cref="LayerSource"/>) to the blobs to keep.
+    /// Call under the lock, from garbage collection.
+    /// </summary>
+    private void KeepCompressedBlobs(HashSet<string> keepBlobs)
+    {
+        foreach (var diffId in keepBlobs.ToList())
+            foreach (var s in ReadLayerSources(diffId))
+                keepBlobs.Add(s.Digest);
     }
 
     /// <summary>Remembers that the layer exists as <paramref name="source"/> (kept to the 10 most recent locations).</summary>

@@ -144,6 +144,7 @@ public sealed partial class ImageStore
             if (Snapshots.Get(chain) is { } l) keepBlobs.Add(l.DiffId);
         Snapshots.RemoveUnreferenced(keepChains);
         CollectDistributionMetadata(keepBlobs);
+        KeepCompressedBlobs(keepBlobs);
         foreach (var blob in Content.List().ToList())
             if (!keepBlobs.Contains(blob.ToString())) Content.Delete(blob);
     }
