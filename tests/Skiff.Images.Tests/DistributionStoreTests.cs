@@ -46,6 +46,7 @@ public sealed class DistributionStoreTests
             parent.SetResult();
             await top;
             Assert.True(store.HasLayer(chains[1], d2));
+            store.Content.Ingest(l1);
             store.AddLayerSource(d1, new LayerSource { Digest = Digest.Compute(l1).ToString(), MediaType = "application/vnd.oci.image.layer.v1.tar+gzip", Size = l1.Length, Registry = "127.0.0.1:5000", Repository = "x/y" });
         }
         string manifestDigest = "sha256:" + new string('e', 64);
@@ -57,12 +58,16 @@ public sealed class DistributionStoreTests
         Assert.True(store.RegisterPulled(Config(d1, d2), ImageReference.Parse("127.0.0.1:5000/x/y:1"), null).UpToDate);
         Assert.Equal("x/y", Assert.Single(store.LayerSources(d1)).Repository);
         Assert.Empty(ImageStore.Check(data));
+        // The cached compressed blob survives garbage collection (reopening collects) while its layer is kept.
+        store = new ImageStore(data);
+        Assert.True(store.Content.Exists(Digest.Compute(l1)));
 
         // Untagging the last tag deletes the image with its digest reference, its layers and their sources.
         var removed = store.Remove("127.0.0.1:5000/x/y:1", force: false, _ => null);
         Assert.Contains(removed, e => e.Deleted == image.Id);
         Assert.Empty(store.LayerSources(d1));
         Assert.False(store.HasLayer(chains[0], d1));
+        Assert.False(store.Content.Exists(Digest.Compute(l1)));
         Assert.Empty(ImageStore.Check(data));
     }
 

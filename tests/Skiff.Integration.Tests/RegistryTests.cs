@@ -98,6 +98,20 @@ public sealed class RegistryTests(RegistryFixture f)
         var history = f.Docker("image", "inspect", "-f", "{{len .RootFS.Layers}}", image);
         Ok(history);
         Assert.Equal("2\n", history.Stdout);
+
+        // Pushed to an empty registry, the pulled layers go up as they came (the cached compressed blobs): same digests.
+        int port = f.StartRegistry("fresh-dst", null);
+        string copy = $"127.0.0.1:{port}/fresh/two-layers:latest";
+        Ok(f.Docker("tag", image, copy));
+        Ok(f.Docker("push", copy));
+        var src = Proc.Run("skopeo", ["inspect", "--tls-verify=false", "docker://" + image]);
+        var dst = Proc.Run("skopeo", ["inspect", "--tls-verify=false", "docker://" + copy]);
+        Ok(src);
+        Ok(dst);
+        using (var a = JsonDocument.Parse(src.Stdout))
+        using (var b = JsonDocument.Parse(dst.Stdout))
+            Assert.Equal(a.RootElement.GetProperty("Layers").ToString(), b.RootElement.GetProperty("Layers").ToString());
+        Ok(f.Docker("rmi", copy));
         Ok(f.Docker("rmi", image));
     }
 
