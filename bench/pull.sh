@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Pull and push through a local registry: Skiff (Docker CLI v28 -> skiffd) vs Docker (docker.io's dockerd with its
 # own CLI) vs Podman, in one run. Needs root. The image: a busybox layer plus one layer of 50 MB of random bytes
-# (incompressible; made with head -c from /dev/urandom, not debootstrap), pushed once by skopeo to a source
-# registry. Per run and engine: the image is removed from the engine, then `pull` from the source registry is timed;
+# (incompressible; made with head -c from /dev/urandom, not debootstrap), or with LAYER=files ~50 MB of this host's
+# files from /usr/lib/x86_64-linux-gnu (compressible, many files), pushed once by skopeo to a
+# source registry. Per run and engine: the image is removed from the engine, then `pull` from the source registry is timed;
 # then `push` to a fresh, empty registry (a new docker-registry on a new storage dir, so no blob can be skipped or
 # mounted) is timed. Starts its own docker-registry processes, skiffd and dockerd on private sockets and roots under
 # one /tmp/skiff-bench-pull.* directory and stops them by PID at the end. Prints Markdown on stdout.
@@ -75,12 +76,18 @@ log "making the image"
 img="$work/img"
 mkdir -p "$img/big"
 scripts/make-busybox-image.sh >"$img/layer1.tar"
-head -c $((50 * 1024 * 1024)) /dev/urandom >"$img/big/random.bin"
-tar --numeric-owner -C "$img/big" -cf "$img/layer2.tar" random.bin
+if [ "${LAYER:-random}" = files ]; then
+  # ~50 MB of this host's /usr/lib/x86_64-linux-gnu (libraries: compressible, many files, like a distribution layer).
+  (cd / && find usr/lib/x86_64-linux-gnu -type f -printf '%s %p\n' | sort -k2 | awk '{ s += $1; if (s <= 50 * 1024 * 1024) print $2 }') >"$img/files.txt"
+  tar --numeric-owner -C / -cf "$img/layer2.tar" -T "$img/files.txt"
+else
+  head -c $((50 * 1024 * 1024)) /dev/urandom >"$img/big/random.bin"
+  tar --numeric-owner -C "$img/big" -cf "$img/layer2.tar" random.bin
+fi
 d1=$(sha256sum "$img/layer1.tar" | cut -d' ' -f1)
 d2=$(sha256sum "$img/layer2.tar" | cut -d' ' -f1)
 cat >"$img/config.json" <<EOF
-{"architecture":"amd64","os":"linux","created":"2026-01-01T00:00:00Z","config":{"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:$d1","sha256:$d2"]},"history":[{"created":"2026-01-01T00:00:00Z","created_by":"busybox"},{"created":"2026-01-01T00:00:00Z","created_by":"50 MB random"}]}
+{"architecture":"amd64","os":"linux","created":"2026-01-01T00:00:00Z","config":{"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:$d1","sha256:$d2"]},"history":[{"created":"2026-01-01T00:00:00Z","created_by":"busybox"},{"created":"2026-01-01T00:00:00Z","created_by":"50 MB layer"}]}
 EOF
 echo '[{"Config":"config.json","RepoTags":["bench/img:1"],"Layers":["layer1.tar","layer2.tar"]}]' >"$img/manifest.json"
 tar -C "$img" -cf "$work/img.tar" manifest.json config.json layer1.tar layer2.tar
@@ -154,7 +161,7 @@ echo
 echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); nproc: $(nproc); kernel: $(uname -r); $(. /etc/os-release; echo "$PRETTY_NAME")"
 echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- docker-registry: $(docker-registry --version | awk '{print $3}'); dockerd: $(dockerd --version); podman: $(podman --version)"
-echo "- image: busybox layer + 50 MB random layer; $compressed bytes compressed (gzip by skopeo); $RUNS runs per engine"
+echo "- image: busybox layer + ~50 MB ${LAYER:-random} layer; $compressed bytes compressed (gzip by skopeo); $RUNS runs per engine"
 echo
 echo "## pull from the local registry (s)"
 echo
