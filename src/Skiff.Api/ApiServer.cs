@@ -52,6 +52,7 @@ public static class ApiServer
         SystemRoutes.Map(app, daemon);
         ContainerRoutes.Map(app, daemon);
         ImageRoutes.Map(app, daemon);
+        ImageTransferRoutes.Map(app, daemon);
         ExecRoutes.Map(app, daemon);
         VolumeRoutes.Map(app, daemon);
         NetworkRoutes.Map(app, daemon);

@@ -18,6 +18,7 @@ internal static class Errors
         ErrorKind.Conflict => 409,
         ErrorKind.NotModified => 304,
         ErrorKind.Forbidden => 403,
+        ErrorKind.Unauthorized => 401,
         ErrorKind.Unavailable => 503,
         _ => 500,
     };

@@ -6,7 +6,7 @@ using Skiff.Daemon;
 
 namespace Skiff.Api;
 
-/// <summary>/images/...: import (create?fromSrc), list, inspect, history, tag, remove.</summary>
+/// <summary>/images/...: import and pull (create), list, inspect, history, tag, remove, push and save (see <see cref="ImageTransferRoutes"/>).</summary>
 internal static class ImageRoutes
 {
     public static void Map(IEndpointRouteBuilder app, Daemon.Daemon d)
@@ -16,9 +16,8 @@ internal static class ImageRoutes
             var fromSrc = Query.Str(ctx, "fromSrc");
             if (fromSrc is null)
             {
-                var image = Query.Str(ctx, "fromImage") ?? "";
-                throw new DaemonException(ErrorKind.NotFound,
-                    $"pull access denied for {image}: this engine has no registry client yet; import the image with `skiff import` or `docker load`");
+                await ImageTransferRoutes.PullAsync(ctx, d).ConfigureAwait(false);
+                return;
             }
             if (fromSrc != "-") throw new BadRequestException("importing from a URL is not supported: send the tarball in the request body (fromSrc=-)");
             var repo = Query.Str(ctx, "repo");
@@ -58,7 +57,8 @@ internal static class ImageRoutes
         // Image names contain slashes and colons, so the rest of the path is parsed here.
         app.MapMethods("/images/{**rest}", ["GET", "POST", "DELETE"], Errors.Handle(async ctx =>
         {
-            var rest = (string)ctx.Request.RouteValues["rest"]!;
+            // Routing leaves %2F encoded; clients that escape the whole name (slashes included) mean the same image.
+            var rest = Uri.UnescapeDataString((string)ctx.Request.RouteValues["rest"]!);
             var method = ctx.Request.Method;
             if (method == "DELETE")
             {
@@ -86,6 +86,12 @@ internal static class ImageRoutes
                     }).ToList();
                     await SystemRoutes.WriteJson(ctx, history, ApiJson.Default.ListImageHistoryDto).ConfigureAwait(false);
                     return;
+                case ("POST", "push"):
+                    await ImageTransferRoutes.PushAsync(ctx, d, name).ConfigureAwait(false);
+                    return;
+                case ("GET", "get"):
+                    await ImageTransferRoutes.SaveAsync(ctx, d, [name]).ConfigureAwait(false);
+                    return;
                 case ("POST", "tag"):
                     var repo = Query.Str(ctx, "repo") ?? throw new BadRequestException("repository name must have at least one component");
                     var tag = Query.Str(ctx, "tag");
@@ -107,7 +113,8 @@ internal static class ImageRoutes
             var ok = key switch
             {
                 "dangling" => values.Any(v => (v is "true" or "1") == (i.RepoTags.Count == 0)),
-                "reference" => values.Any(v => i.RepoTags.Any(t => GlobMatch(v.Contains(':') ? v : v + ":*", t) || GlobMatch(v, t))),
+                // Docker's FamiliarMatch: the pattern against "repo:tag" and against the repository alone.
+                "reference" => values.Any(v => i.RepoTags.Any(t => GlobMatch(v, t) || GlobMatch(v, t[..t.LastIndexOf(':')]))),
                 "label" => values.All(v =>
                 {
                     var kv = v.Split('=', 2);

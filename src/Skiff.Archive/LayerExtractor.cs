@@ -23,6 +23,11 @@ public sealed class ExtractOptions
     public bool PreserveOwnership { get; init; } = true;
     /// <summary>Apply xattrs; a file system without xattr support (EOPNOTSUPP) is tolerated.</summary>
     public bool PreserveXattrs { get; init; } = true;
+    /// <summary>
+    /// Refuse entries (and hard link targets) with absolute names instead of resolving them inside the root as tar does:
+    /// image builders never write them, so in a layer from a registry they are a sign of a crafted archive.
+    /// </summary>
+    public bool RejectAbsoluteNames { get; init; }
 }
 
 /// <summary>What an extraction did.</summary>
@@ -90,6 +95,8 @@ public static class LayerExtractor
 
         public void Apply(TarEntry entry)
         {
+            if (_options.RejectAbsoluteNames && entry.Name.StartsWith('/'))
+                throw new UnsafeArchiveEntryException(entry.Name, "absolute path in a layer");
             var parts = Clean(entry.Name, entry.Name);
             if (parts.Count == 0)
             {
@@ -202,6 +209,8 @@ public static class LayerExtractor
 
         private void CreateHardLink(TarEntry entry, int parent, string name)
         {
+            if (_options.RejectAbsoluteNames && entry.LinkName.StartsWith('/'))
+                throw new UnsafeArchiveEntryException(entry.Name, $"hard link to the absolute path '{entry.LinkName}'");
             var target = Clean(entry.LinkName, entry.Name);
             if (target.Count == 0) throw new ArchiveEntryException(entry.Name, "hard link to the root");
             string targetParentPath = string.Join('/', target.GetRange(0, target.Count - 1));

@@ -234,13 +234,21 @@ public sealed class ContentWriter : Stream
 
     /// <summary>Makes the data a durable blob and returns it. The writer is finished afterwards.</summary>
     /// <exception cref="DigestMismatchException">Nothing is committed and the partial data is removed.</exception>
-    public ContentInfo Commit(Digest? expected = null)
+    public ContentInfo Commit(Digest? expected = null) => Commit(expected, durable: true);
+
+    /// <summary>
+    /// As <see cref="Commit(Digest?)"/>; with <paramref name="durable"/> false the data is not fsynced (for caches whose
+    /// every reader verifies the digest again, e.g. compressed layers a registry checks on upload): a power loss may leave
+    /// such a blob damaged, which <see cref="ContentStore.Verify"/> finds. A process crash cannot.
+    /// </summary>
+    public ContentInfo Commit(Digest? expected, bool durable)
     {
         ObjectDisposedException.ThrowIf(_done, this);
         _done = true;
         try
         {
-            _file.Flush(flushToDisk: true);
+            if (durable) _file.Flush(flushToDisk: true);
+            else _file.Flush();
             _file.Dispose();
             var digest = Digest.FromHash(_hash.GetHashAndReset());
             if (expected is { } e && e != digest) throw new DigestMismatchException(e, digest);

@@ -25,3 +25,14 @@ public sealed partial class Daemon
         return Images.Remove(reference, force, id => Containers.All.Any(c => c.Record.ImageId == id));
     }
 }
+
+public sealed partial class Daemon
+{
+    /// <summary><c>docker image prune</c>: images no container (running or not) uses.</summary>
+    public (IReadOnlyList<ImageDeleteItem> Deleted, long SpaceReclaimed) PruneImages(bool all) =>
+        Images.Prune(all, id => Containers.All.Any(c => c.Record.ImageId == id));
+
+    /// <summary>How many containers use each image ID (for <c>docker system df</c>).</summary>
+    public IReadOnlyDictionary<string, int> ImageUsers() =>
+        Containers.All.GroupBy(c => c.Record.ImageId).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+}

@@ -8,6 +8,8 @@ public enum ErrorKind
     Conflict,
     NotModified,
     Forbidden,
+    /// <summary>A registry refused the credentials.</summary>
+    Unauthorized,
     Unavailable,
     Internal,
 }

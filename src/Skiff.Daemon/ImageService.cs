@@ -6,7 +6,7 @@ namespace Skiff.Daemon;
 /// The daemon's face of the image store: translates its images into the daemon's views and its
 /// classified errors into <see cref="DaemonException"/>s, and prepares containers' writable layers.
 /// </summary>
-public sealed class ImageService
+public sealed partial class ImageService
 {
     private readonly ImageStore _store;
 
@@ -67,7 +67,7 @@ public sealed class ImageService
         }
     }
 
-    private static ImageView View(Image i)
+    internal static ImageView View(Image i)
     {
         var c = i.Config.Config ?? new Images.ContainerConfig();
         var history = i.Config.History ?? [];

@@ -106,7 +106,54 @@ internal sealed class ArchiveManifestEntry
 [JsonSerializable(typeof(List<string>))]
 public sealed partial class ImageJsonContext : JsonSerializerContext;
 
+/// <summary>The parts of an OCI layout's <c>index.json</c> (or a nested index) that <c>docker load</c> reads.</summary>
+internal sealed class OciIndexDoc
+{
+    [JsonPropertyName("manifests")] public List<OciDescriptorDoc> Manifests { get; set; } = [];
+}
+
+/// <summary>What <see cref="ImageStore.Save"/> writes as an OCI layout's <c>index.json</c>.</summary>
+internal sealed class OciIndexOut
+{
+    [JsonPropertyName("schemaVersion")] public int SchemaVersion { get; set; } = 2;
+    [JsonPropertyName("mediaType")] public string MediaType { get; set; } = "application/vnd.oci.image.index.v1+json";
+    [JsonPropertyName("manifests")] public List<OciDescriptorDoc> Manifests { get; set; } = [];
+}
+
+internal sealed class OciManifestOut
+{
+    [JsonPropertyName("schemaVersion")] public int SchemaVersion { get; set; } = 2;
+    [JsonPropertyName("mediaType")] public string MediaType { get; set; } = "application/vnd.oci.image.manifest.v1+json";
+    [JsonPropertyName("config")] public OciDescriptorDoc Config { get; set; } = new();
+    [JsonPropertyName("layers")] public List<OciDescriptorDoc> Layers { get; set; } = [];
+}
+
+internal sealed class OciManifestDoc
+{
+    [JsonPropertyName("config")] public OciDescriptorDoc Config { get; set; } = new();
+    [JsonPropertyName("layers")] public List<OciDescriptorDoc> Layers { get; set; } = [];
+}
+
+internal sealed class OciDescriptorDoc
+{
+    [JsonPropertyName("mediaType")] public string? MediaType { get; set; }
+    [JsonPropertyName("digest")] public string Digest { get; set; } = "";
+    [JsonPropertyName("size")] public long Size { get; set; }
+    [JsonPropertyName("annotations")] public Dictionary<string, string>? Annotations { get; set; }
+    [JsonPropertyName("platform")] public OciPlatformDoc? Platform { get; set; }
+}
+
+internal sealed class OciPlatformDoc
+{
+    [JsonPropertyName("os")] public string Os { get; set; } = "";
+    [JsonPropertyName("architecture")] public string Architecture { get; set; } = "";
+}
+
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, WriteIndented = true)]
+[JsonSerializable(typeof(OciIndexDoc))]
+[JsonSerializable(typeof(OciManifestDoc))]
+[JsonSerializable(typeof(OciIndexOut))]
+[JsonSerializable(typeof(OciManifestOut))]
 [JsonSerializable(typeof(ImageRecord))]
 [JsonSerializable(typeof(RepositoriesFile))]
 [JsonSerializable(typeof(List<ArchiveManifestEntry>))]

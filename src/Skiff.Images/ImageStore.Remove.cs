@@ -31,7 +31,8 @@ public sealed partial class ImageStore
 
             if (byName is not null)
             {
-                var others = RefsOf(id).Where(r => r != byName).ToList();
+                // Digest references (repo@sha256:...) do not keep an image alive once its last tag is gone, as in Docker.
+                var others = RefsOf(id).Where(r => r != byName && ImageReference.Parse(r).Tag is not null).ToList();
                 if (others.Count > 0 || (containerUsing(id) is not null && force))
                 {
                     _refs.Remove(byName);
@@ -96,7 +97,7 @@ public sealed partial class ImageStore
                 {
                     if (!_images.ContainsKey(id) || HasChildren(id) || containerUsing(id) is not null) continue;
                     var refs = RefsOf(id).ToList();
-                    if (refs.Count > 0 && !all) continue;
+                    if (!all && refs.Any(r => ImageReference.Parse(r).Tag is not null)) continue;
                     foreach (var r in refs) { _refs.Remove(r); result.Add(new ImageDeleteEntry(Familiar(r), null)); }
                     if (refs.Count > 0) SaveRepositories();
                     DeleteImage(id, result, containerUsing);
@@ -142,6 +143,8 @@ public sealed partial class ImageStore
         foreach (var chain in keepChains)
             if (Snapshots.Get(chain) is { } l) keepBlobs.Add(l.DiffId);
         Snapshots.RemoveUnreferenced(keepChains);
+        CollectDistributionMetadata(keepBlobs);
+        KeepCompressedBlobs(keepBlobs);
         foreach (var blob in Content.List().ToList())
             if (!keepBlobs.Contains(blob.ToString())) Content.Delete(blob);
     }

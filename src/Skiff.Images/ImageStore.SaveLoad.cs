@@ -12,7 +12,9 @@ public sealed partial class ImageStore
 {
     /// <summary>
     /// <c>docker save</c>: writes a docker-archive tar (<c>manifest.json</c>, <c>repositories</c>, <c>blobs/sha256/*</c> with
-    /// the config and uncompressed layer tars) of the given images; names keep their tags, IDs export untagged.
+    /// the config and uncompressed layer tars) of the given images; names keep their tags, IDs export untagged. Like Docker
+    /// 25+, the same tar is also an OCI image layout (<c>oci-layout</c>, <c>index.json</c>, one OCI manifest blob per image
+    /// with uncompressed layers), so OCI tools read it too.
     /// </summary>
     public void Save(IReadOnlyList<string> referencesOrIds, Stream output)
     {
@@ -54,6 +56,34 @@ public sealed partial class ImageStore
             using var s = Content.OpenRead(blob);
             writer.WriteEntry(new TarEntry("blobs/sha256/" + blob.Hex, TarEntryType.RegularFile) { Mode = 0x1A4, Size = Content.Size(blob), ModificationTime = epoch }, s);
         }
+        var index = new OciIndexOut();
+        foreach (var entry in manifest)
+        {
+            var configDigest = Digest.FromHex(entry.Config["blobs/sha256/".Length..]);
+            var m = new OciManifestOut
+            {
+                Config = new OciDescriptorDoc { MediaType = "application/vnd.oci.image.config.v1+json", Digest = configDigest.ToString(), Size = Content.Size(configDigest) },
+                Layers = entry.Layers.Select(l => Digest.FromHex(l["blobs/sha256/".Length..]))
+                    .Select(d => new OciDescriptorDoc { MediaType = "application/vnd.oci.image.layer.v1.tar", Digest = d.ToString(), Size = Content.Size(d) }).ToList(),
+            };
+            byte[] mb = JsonSerializer.SerializeToUtf8Bytes(m, StoreJsonContext.Default.OciManifestOut);
+            var md = Digest.Compute(mb);
+            writer.WriteEntry(new TarEntry("blobs/sha256/" + md.Hex, TarEntryType.RegularFile) { Mode = 0x1A4, Size = mb.Length, ModificationTime = epoch }, new MemoryStream(mb));
+            foreach (string? tag in entry.RepoTags is { Count: > 0 } tagged ? tagged.Cast<string?>() : [null])
+            {
+                var d = new OciDescriptorDoc { MediaType = "application/vnd.oci.image.manifest.v1+json", Digest = md.ToString(), Size = mb.Length };
+                if (tag is not null)
+                {
+                    var r = ImageReference.Parse(tag);
+                    d.Annotations = new() { ["io.containerd.image.name"] = r.ToString(), ["org.opencontainers.image.ref.name"] = r.Tag! };
+                }
+                index.Manifests.Add(d);
+            }
+        }
+        byte[] layoutBytes = """{"imageLayoutVersion":"1.0.0"}"""u8.ToArray();
+        writer.WriteEntry(new TarEntry("oci-layout", TarEntryType.RegularFile) { Mode = 0x1A4, Size = layoutBytes.Length, ModificationTime = epoch }, new MemoryStream(layoutBytes));
+        byte[] indexBytes = JsonSerializer.SerializeToUtf8Bytes(index, StoreJsonContext.Default.OciIndexOut);
+        writer.WriteEntry(new TarEntry("index.json", TarEntryType.RegularFile) { Mode = 0x1A4, Size = indexBytes.Length, ModificationTime = epoch }, new MemoryStream(indexBytes));
         byte[] manifestBytes = JsonSerializer.SerializeToUtf8Bytes(manifest, StoreJsonContext.Default.ListArchiveManifestEntry);
         writer.WriteEntry(new TarEntry("manifest.json", TarEntryType.RegularFile) { Mode = 0x1A4, Size = manifestBytes.Length, ModificationTime = epoch }, new MemoryStream(manifestBytes));
         if (repositories.Count > 0)
@@ -80,15 +110,23 @@ public sealed partial class ImageStore
             using (var plain = Compression.OpenDecompressed(input, out _, leaveOpen: true))
                 Extract(plain, staging, new ExtractOptions { Whiteouts = WhiteoutMode.None, PreserveOwnership = false, PreserveXattrs = false });
             string manifestPath = Path.Combine(staging, "manifest.json");
-            if (!File.Exists(manifestPath)) throw new InvalidImageArgumentException("invalid docker archive: no manifest.json");
             List<ArchiveManifestEntry> manifest;
-            try
+            if (!File.Exists(manifestPath))
             {
-                manifest = JsonSerializer.Deserialize(File.ReadAllBytes(manifestPath), StoreJsonContext.Default.ListArchiveManifestEntry) ?? [];
+                if (!File.Exists(Path.Combine(staging, "index.json")))
+                    throw new InvalidImageArgumentException("invalid archive: neither a docker archive (manifest.json) nor an OCI layout (index.json)");
+                manifest = OciLayoutEntries(staging);
             }
-            catch (JsonException ex)
+            else
             {
-                throw new InvalidImageArgumentException("invalid docker archive: bad manifest.json", ex);
+                try
+                {
+                    manifest = JsonSerializer.Deserialize(File.ReadAllBytes(manifestPath), StoreJsonContext.Default.ListArchiveManifestEntry) ?? [];
+                }
+                catch (JsonException ex)
+                {
+                    throw new InvalidImageArgumentException("invalid docker archive: bad manifest.json", ex);
+                }
             }
             var messages = new List<string>();
             foreach (var entry in manifest)
@@ -140,4 +178,51 @@ public sealed partial class ImageStore
         }
         return p;
     }
+
+    /// <summary>
+    /// The images of an OCI image layout (<c>index.json</c>, <c>blobs/sha256/*</c>) as docker-archive entries: each index
+    /// entry (a nested index picks the host's linux platform) gives its config and layer blobs (compressed or not: the
+    /// layer import detects it). Names come from <c>io.containerd.image.name</c>, else from
+    /// <c>org.opencontainers.image.ref.name</c> when that is a full reference (a bare tag, as skopeo writes, names nothing).
+    /// </summary>
+    private static List<ArchiveManifestEntry> OciLayoutEntries(string staging)
+    {
+        var result = new List<ArchiveManifestEntry>();
+        OciIndexDoc index;
+        try
+        {
+            index = JsonSerializer.Deserialize(File.ReadAllBytes(StagedPath(staging, "index.json")), StoreJsonContext.Default.OciIndexDoc) ?? new();
+            foreach (var entry in index.Manifests)
+            {
+                var desc = entry;
+                for (int depth = 0; desc.MediaType is "application/vnd.oci.image.index.v1+json" or "application/vnd.docker.distribution.manifest.list.v2+json"; depth++)
+                {
+                    if (depth > 4) throw new InvalidImageArgumentException("invalid OCI layout: nested indexes too deep");
+                    var nested = JsonSerializer.Deserialize(File.ReadAllBytes(BlobPathIn(staging, desc.Digest)), StoreJsonContext.Default.OciIndexDoc) ?? new();
+                    desc = nested.Manifests.FirstOrDefault(m => m.Platform is { } p && p.Os == "linux" && p.Architecture == HostArchitecture())
+                        ?? throw new InvalidImageArgumentException($"invalid OCI layout: no linux/{HostArchitecture()} manifest in {desc.Digest}");
+                }
+                var m = JsonSerializer.Deserialize(File.ReadAllBytes(BlobPathIn(staging, desc.Digest)), StoreJsonContext.Default.OciManifestDoc)
+                    ?? throw new InvalidImageArgumentException($"invalid OCI layout: empty manifest {desc.Digest}");
+                var names = new List<string>();
+                string? name = entry.Annotations?.GetValueOrDefault("io.containerd.image.name");
+                string? refName = entry.Annotations?.GetValueOrDefault("org.opencontainers.image.ref.name");
+                if (name is null && refName is not null && (refName.Contains('/') || refName.Contains(':'))) name = refName;
+                if (name is not null && ImageReference.TryParse(name, out var r, out _) && r.Digest is null) names.Add(r.WithDefaultTag().Familiar);
+                result.Add(new ArchiveManifestEntry
+                {
+                    Config = "blobs/sha256/" + Digest.Parse(m.Config.Digest).Hex,
+                    Layers = m.Layers.Select(l => "blobs/sha256/" + Digest.Parse(l.Digest).Hex).ToList(),
+                    RepoTags = names.Count == 0 ? null : names,
+                });
+            }
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException)
+        {
+            throw new InvalidImageArgumentException("invalid OCI layout: " + ex.Message, ex);
+        }
+        return result;
+    }
+
+    private static string BlobPathIn(string staging, string digest) => StagedPath(staging, "blobs/sha256/" + Digest.Parse(digest).Hex);
 }

@@ -68,7 +68,9 @@ public sealed partial class ImageStore
     /// Extracts one layer stream into a new snapshot while storing its uncompressed bytes as a blob. Callers hold an
     /// operation (<see cref="BeginOperation"/>) until the image that uses the layer is registered.
     /// </summary>
-    private LayerInfo ImportLayer(Stream source, string? parentChain, string? expectedDiffId)
+    /// <param name="beforeCommit">Runs after the whole stream was read and before anything becomes visible (a pull checks the
+    /// compressed digest there and waits for the parent layer); an exception discards the layer.</param>
+    private LayerInfo ImportLayer(Stream source, string? parentChain, string? expectedDiffId, Action? beforeCommit = null, ExtractOptions? options = null)
     {
         using var plain = Compression.OpenDecompressed(source, out _, leaveOpen: true);
         using var pending = Snapshots.BeginLayer();
@@ -77,9 +79,10 @@ public sealed partial class ImageStore
         using (var writer = Content.BeginIngest())
         {
             var tee = new TeeStream(plain, writer);
-            result = Extract(tee, pending.DiffPath);
+            result = Extract(tee, pending.DiffPath, options);
             tee.CopyTo(Stream.Null);
             if (writer.Length == 0) throw new InvalidImageArgumentException("empty archive: no tar data");
+            beforeCommit?.Invoke();
             try
             {
                 blob = writer.Commit(expectedDiffId is null ? null : Digest.Parse(expectedDiffId));

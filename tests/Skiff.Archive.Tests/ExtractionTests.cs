@@ -140,6 +140,20 @@ public class ExtractionTests
     }
 
     [Fact]
+    public void AbsolutePathsAreRefusedWhenAsked()
+    {
+        using var tmp = new TempDir();
+        string root = tmp.Sub("root");
+        string outside = Path.Combine(tmp.Path, "abs-" + Guid.NewGuid().ToString("N"));
+        var strict = new ExtractOptions { RejectAbsoluteNames = true };
+        var ex = Assert.Throws<UnsafeArchiveEntryException>(() => LayerExtractor.Extract(Tar(F(outside, "x")), root, strict));
+        Assert.Equal(outside, ex.EntryName);
+        Assert.Throws<UnsafeArchiveEntryException>(() => LayerExtractor.Extract(Tar(F("a", "x"), H("b", "/a")), tmp.Sub("root2"), strict));
+        Assert.False(File.Exists(outside));
+        Assert.Empty(Directory.GetFileSystemEntries(root));
+    }
+
+    [Fact]
     public void HardLinkToHostPasswdIsRefused()
     {
         using var tmp = new TempDir();

@@ -1,0 +1,310 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+using Skiff.Daemon;
+using Skiff.Distribution;
+
+namespace Skiff.Api;
+
+/// <summary>
+/// Image transfer routes: pull (<c>POST /images/create?fromImage=</c>, called from <see cref="ImageRoutes"/>), push,
+/// <c>POST /auth</c>, save (<c>GET /images/get</c>, <c>GET /images/{name}/get</c>), load, prune and the images part of
+/// <c>GET /system/df</c>. Pull and push answer Docker's JSON message stream: one object per line with
+/// <c>status</c>/<c>id</c>/<c>progressDetail</c>, <c>aux</c> for push's result and <c>errorDetail</c>/<c>error</c> for a
+/// failure after the stream started. A failure before the first message is an ordinary error response.
+/// </summary>
+internal static class ImageTransferRoutes
+{
+    public static void Map(IEndpointRouteBuilder app, Daemon.Daemon d)
+    {
+        app.MapPost("/auth", Errors.Handle(async ctx =>
+        {
+            var body = await JsonSerializer.DeserializeAsync(ctx.Request.Body, TransferJson.Default.AuthConfigDto, ctx.RequestAborted).ConfigureAwait(false)
+                ?? throw new BadRequestException("missing auth config");
+            var creds = Credentials(body);
+            var status = await d.Images.LoginAsync(body.ServerAddress ?? "", creds, ctx.RequestAborted).ConfigureAwait(false);
+            await SystemRoutes.WriteJson(ctx, new AuthResponseDto { Status = status }, TransferJson.Default.AuthResponseDto).ConfigureAwait(false);
+        }));
+
+        app.MapGet("/images/get", Errors.Handle(async ctx =>
+        {
+            var names = ctx.Request.Query["names"].Where(n => !string.IsNullOrEmpty(n)).Select(n => n!).ToList();
+            if (names.Count == 0) throw new BadRequestException("no images to save: pass names=");
+            await SaveAsync(ctx, d, names).ConfigureAwait(false);
+        }));
+
+        app.MapPost("/images/load", Errors.Handle(async ctx =>
+        {
+            ctx.Features.Get<IHttpBodyControlFeature>()!.AllowSynchronousIO = true;
+            var lines = await d.Images.LoadAsync(ctx.Request.Body, ctx.RequestAborted).ConfigureAwait(false);
+            ctx.Response.Headers.ContentType = "application/json";
+            foreach (var line in lines)
+            {
+                await JsonSerializer.SerializeAsync(ctx.Response.Body, new StreamLineDto { Stream = line + "\n" }, TransferJson.Default.StreamLineDto).ConfigureAwait(false);
+                await ctx.Response.WriteAsync("\n").ConfigureAwait(false);
+            }
+        }));
+
+        app.MapPost("/images/prune", Errors.Handle(async ctx =>
+        {
+            var filters = Query.Filters(ctx);
+            bool all = false;
+            foreach (var (key, values) in filters)
+            {
+                if (key != "dangling") throw new BadRequestException($"invalid filter '{key}'");
+                foreach (var v in values)
+                    all = v.ToLowerInvariant() switch
+                    {
+                        "false" or "0" => true,
+                        "true" or "1" => false,
+                        _ => throw new BadRequestException($"invalid filter 'dangling={v}'"),
+                    };
+            }
+            var (deleted, space) = d.PruneImages(all);
+            var dto = new ImagePruneDto
+            {
+                ImagesDeleted = deleted.Count == 0 ? null : deleted.Select(x => new ImageDeleteDto { Untagged = x.Untagged, Deleted = x.Deleted }).ToList(),
+                SpaceReclaimed = space,
+            };
+            await SystemRoutes.WriteJson(ctx, dto, TransferJson.Default.ImagePruneDto).ConfigureAwait(false);
+        }));
+
+        app.MapGet("/system/df", Errors.Handle(async ctx =>
+        {
+            var (images, layersSize) = d.Images.DiskUsage();
+            var users = d.ImageUsers();
+            var dto = new DiskUsageDto
+            {
+                LayersSize = layersSize,
+                Images = images.OrderByDescending(x => x.Image.Created).Select(x => new ImageSummaryDto
+                {
+                    Id = x.Image.Id,
+                    ParentId = x.Image.Parent,
+                    RepoTags = x.Image.RepoTags.ToList(),
+                    RepoDigests = x.Image.RepoDigests.ToList(),
+                    Created = x.Image.Created.ToUnixTimeSeconds(),
+                    Size = x.Image.Size,
+                    VirtualSize = x.Image.Size,
+                    SharedSize = x.SharedSize,
+                    Labels = x.Image.Config.Labels.ToDictionary(),
+                    Containers = users.GetValueOrDefault(x.Image.Id),
+                }).ToList(),
+            };
+            await SystemRoutes.WriteJson(ctx, dto, TransferJson.Default.DiskUsageDto).ConfigureAwait(false);
+        }));
+    }
+
+    /// <summary><c>POST /images/create?fromImage=&amp;tag=&amp;platform=</c> with the X-Registry-Auth header.</summary>
+    public static Task PullAsync(HttpContext ctx, Daemon.Daemon d)
+    {
+        var image = Query.Str(ctx, "fromImage") ?? "";
+        var tag = Query.Str(ctx, "tag");
+        var platform = Query.Str(ctx, "platform");
+        var creds = RegistryAuth(ctx);
+        return StreamProgressAsync(ctx, (sink, ct) => d.Images.PullAsync(image, tag, platform, creds, sink, ct));
+    }
+
+    /// <summary><c>POST /images/{name}/push?tag=</c> with the X-Registry-Auth header.</summary>
+    public static Task PushAsync(HttpContext ctx, Daemon.Daemon d, string name)
+    {
+        var tag = Query.Str(ctx, "tag");
+        var creds = RegistryAuth(ctx);
+        return StreamProgressAsync(ctx, (sink, ct) => d.Images.PushAsync(name, tag, creds, sink, ct));
+    }
+
+    /// <summary><c>GET /images/{name}/get</c> and <c>GET /images/get?names=</c>: a docker-archive tar.</summary>
+    public static async Task SaveAsync(HttpContext ctx, Daemon.Daemon d, IReadOnlyList<string> names)
+    {
+        d.Images.CheckExist(names);
+        ctx.Features.Get<IHttpBodyControlFeature>()!.AllowSynchronousIO = true;
+        ctx.Response.Headers.ContentType = "application/x-tar";
+        await d.Images.SaveAsync(names, ctx.Response.Body, ctx.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs an operation that reports progress events and writes them as Docker's JSON message stream. Headers are sent with
+    /// the first event, so a failure before it (bad reference, unknown manifest, denied) is a normal error response.
+    /// </summary>
+    private static async Task StreamProgressAsync<T>(HttpContext ctx, Func<ProgressSink, CancellationToken, Task<T>> operation)
+    {
+        var channel = Channel.CreateUnbounded<ProgressEvent>(new UnboundedChannelOptions { SingleReader = true });
+        var task = Task.Run(async () =>
+        {
+            try
+            {
+                return await operation(e => channel.Writer.TryWrite(e), ctx.RequestAborted).ConfigureAwait(false);
+            }
+            finally
+            {
+                channel.Writer.TryComplete();
+            }
+        });
+        var body = ctx.Response.Body;
+        var buffer = new MemoryStream();
+        await foreach (var e in channel.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            if (!ctx.Response.HasStarted)
+            {
+                ctx.Response.StatusCode = 200;
+                ctx.Response.Headers.ContentType = "application/json";
+            }
+            buffer.SetLength(0);
+            JsonSerializer.Serialize(buffer, ToMessage(e), TransferJson.Default.JsonMessageDto);
+            buffer.WriteByte((byte)'\n');
+            // More messages already queued: batch them into one write.
+            while (channel.Reader.TryRead(out var more))
+            {
+                JsonSerializer.Serialize(buffer, ToMessage(more), TransferJson.Default.JsonMessageDto);
+                buffer.WriteByte((byte)'\n');
+            }
+            try
+            {
+                await body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), ctx.RequestAborted).ConfigureAwait(false);
+                await body.FlushAsync(ctx.RequestAborted).ConfigureAwait(false);
+            }
+            catch (Exception) when (ctx.RequestAborted.IsCancellationRequested)
+            {
+            }
+        }
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ctx.Response.HasStarted && !ctx.RequestAborted.IsCancellationRequested)
+        {
+            if (ex is not DaemonException) Console.Error.WriteLine($"skiffd: {ctx.Request.Method} {ctx.Request.Path}: {ex}");
+            var msg = new JsonMessageDto { Error = ex.Message, ErrorDetail = new ErrorDetailDto { Message = ex.Message } };
+            await JsonSerializer.SerializeAsync(body, msg, TransferJson.Default.JsonMessageDto).ConfigureAwait(false);
+            await body.WriteAsync("\n"u8.ToArray()).ConfigureAwait(false);
+        }
+    }
+
+    private static JsonMessageDto ToMessage(ProgressEvent e) => new()
+    {
+        Status = e.Aux is null ? e.Status : null,
+        Id = e.Id,
+        ProgressDetail = e.HasDetail || e.Current is not null ? new ProgressDetailDto { Current = e.Current, Total = e.Total } : null,
+        Aux = e.Aux is { } a ? new PushAuxDto { Tag = a.Tag, Digest = a.Digest, Size = a.Size } : null,
+    };
+
+    /// <summary>
+    /// Decodes the X-Registry-Auth header: base64url (padding optional) JSON of an auth config, as the Docker CLI sends it.
+    /// A missing or empty header means anonymous access; an undecodable one is a 400.
+    /// </summary>
+    internal static RegistryCredentials? RegistryAuth(HttpContext ctx)
+    {
+        string header = ctx.Request.Headers["X-Registry-Auth"].ToString();
+        if (string.IsNullOrWhiteSpace(header)) return null;
+        AuthConfigDto? config;
+        try
+        {
+            string b64 = header.Trim().Replace('-', '+').Replace('_', '/');
+            b64 = b64.PadRight(b64.Length + (4 - b64.Length % 4) % 4, '=');
+            config = JsonSerializer.Deserialize(Convert.FromBase64String(b64), TransferJson.Default.AuthConfigDto);
+        }
+        catch (Exception ex) when (ex is FormatException or JsonException)
+        {
+            throw new BadRequestException("invalid X-Registry-Auth header: " + ex.Message);
+        }
+        return config is null ? null : Credentials(config);
+    }
+
+    private static RegistryCredentials Credentials(AuthConfigDto c)
+    {
+        string? user = c.Username, pass = c.Password;
+        if (string.IsNullOrEmpty(user) && !string.IsNullOrEmpty(c.Auth))
+        {
+            try
+            {
+                var s = Encoding.UTF8.GetString(Convert.FromBase64String(c.Auth));
+                int colon = s.IndexOf(':');
+                if (colon > 0) (user, pass) = (s[..colon], s[(colon + 1)..]);
+            }
+            catch (FormatException)
+            {
+                throw new BadRequestException("invalid auth field in the auth config");
+            }
+        }
+        return new RegistryCredentials(user, pass, c.IdentityToken, c.RegistryToken);
+    }
+}
+
+internal sealed class AuthConfigDto
+{
+    [JsonPropertyName("username")] public string? Username { get; set; }
+    [JsonPropertyName("password")] public string? Password { get; set; }
+    [JsonPropertyName("auth")] public string? Auth { get; set; }
+    [JsonPropertyName("email")] public string? Email { get; set; }
+    [JsonPropertyName("serveraddress")] public string? ServerAddress { get; set; }
+    [JsonPropertyName("identitytoken")] public string? IdentityToken { get; set; }
+    [JsonPropertyName("registrytoken")] public string? RegistryToken { get; set; }
+}
+
+internal sealed class AuthResponseDto
+{
+    public string Status { get; set; } = "";
+    public string IdentityToken { get; set; } = "";
+}
+
+internal sealed class JsonMessageDto
+{
+    [JsonPropertyName("status")] public string? Status { get; set; }
+    [JsonPropertyName("progressDetail")] public ProgressDetailDto? ProgressDetail { get; set; }
+    [JsonPropertyName("id")] public string? Id { get; set; }
+    [JsonPropertyName("aux")] public PushAuxDto? Aux { get; set; }
+    [JsonPropertyName("errorDetail")] public ErrorDetailDto? ErrorDetail { get; set; }
+    [JsonPropertyName("error")] public string? Error { get; set; }
+}
+
+internal sealed class ProgressDetailDto
+{
+    [JsonPropertyName("current")] public long? Current { get; set; }
+    [JsonPropertyName("total")] public long? Total { get; set; }
+}
+
+internal sealed class PushAuxDto
+{
+    public string Tag { get; set; } = "";
+    public string Digest { get; set; } = "";
+    public long Size { get; set; }
+}
+
+internal sealed class ErrorDetailDto
+{
+    [JsonPropertyName("message")] public string Message { get; set; } = "";
+}
+
+internal sealed class StreamLineDto
+{
+    [JsonPropertyName("stream")] public string Stream { get; set; } = "";
+}
+
+internal sealed class ImagePruneDto
+{
+    public List<ImageDeleteDto>? ImagesDeleted { get; set; }
+    public long SpaceReclaimed { get; set; }
+}
+
+/// <summary><c>GET /system/df</c>; the containers, volumes and build cache parts belong to their own areas.</summary>
+internal sealed class DiskUsageDto
+{
+    public long LayersSize { get; set; }
+    public List<ImageSummaryDto> Images { get; set; } = [];
+    public List<JsonElement> Containers { get; set; } = [];
+    public List<JsonElement> Volumes { get; set; } = [];
+    public List<JsonElement> BuildCache { get; set; } = [];
+}
+
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(AuthConfigDto))]
+[JsonSerializable(typeof(AuthResponseDto))]
+[JsonSerializable(typeof(JsonMessageDto))]
+[JsonSerializable(typeof(StreamLineDto))]
+[JsonSerializable(typeof(ImagePruneDto))]
+[JsonSerializable(typeof(DiskUsageDto))]
+internal sealed partial class TransferJson : JsonSerializerContext;

@@ -1,0 +1,138 @@
+using System.Runtime.InteropServices;
+using Skiff.Distribution;
+using Skiff.Images;
+
+namespace Skiff.Daemon;
+
+/// <summary>Registry verbs (pull, push, login) and the archive/maintenance verbs (save, load, prune, disk usage).</summary>
+public sealed partial class ImageService
+{
+    private DistributionService? _distribution;
+
+    private DistributionService Distribution
+    {
+        get
+        {
+            if (_distribution is { } d) return d;
+            var created = new DistributionService(_store);
+            return Interlocked.CompareExchange(ref _distribution, created, null) ?? created;
+        }
+    }
+
+    /// <summary>
+    /// Pulls <paramref name="image"/> (with <paramref name="tag"/>, a tag or a <c>sha256:</c> digest, when given) for
+    /// <paramref name="platform"/> (<c>os/arch[/variant]</c>, default the host's), reporting Docker's progress events.
+    /// </summary>
+    public async Task<ImageView> PullAsync(string image, string? tag, string? platform, RegistryCredentials? credentials, ProgressSink progress, CancellationToken ct)
+    {
+        var reference = await GuardAsync(() => Task.FromResult(ParsePullReference(image, tag))).ConfigureAwait(false);
+        var (os, arch, variant) = ParsePlatform(platform);
+        var result = await GuardAsync(() => Distribution.PullAsync(reference, credentials, os, arch, variant, progress, ct)).ConfigureAwait(false);
+        return View(result);
+    }
+
+    /// <summary>Pushes <paramref name="name"/> (one tag, or every tag of the repository when neither it nor <paramref name="tag"/> has one).</summary>
+    public Task<IReadOnlyList<PushResult>> PushAsync(string name, string? tag, RegistryCredentials? credentials, ProgressSink progress, CancellationToken ct) =>
+        GuardAsync(() =>
+        {
+            var reference = ImageReference.Parse(string.IsNullOrEmpty(tag) ? name : name + ":" + tag);
+            return Distribution.PushAsync(reference, credentials, progress, ct);
+        });
+
+    /// <summary>Checks credentials against a registry; returns Docker's "Login Succeeded" status.</summary>
+    public async Task<string> LoginAsync(string server, RegistryCredentials credentials, CancellationToken ct)
+    {
+        await GuardAsync(async () => { await Distribution.LoginAsync(server, credentials, ct).ConfigureAwait(false); return 0; }).ConfigureAwait(false);
+        return "Login Succeeded";
+    }
+
+    /// <summary><c>docker save</c>: writes a docker-archive tar of the named images to <paramref name="output"/>.</summary>
+    public Task SaveAsync(IReadOnlyList<string> names, Stream output, CancellationToken ct) =>
+        Task.Run(() => Guard(() => { _store.Save(names, output); return 0; }), ct);
+
+    /// <summary>Checks that every name resolves before a save starts streaming (so a bad name is a clean 404).</summary>
+    public void CheckExist(IReadOnlyList<string> names) => Guard(() => { foreach (var n in names) _store.Find(n); return 0; });
+
+    /// <summary><c>docker load</c>: a docker-archive or OCI layout tar (plain, gzip or zstd); returns Docker's "Loaded image" lines.</summary>
+    public Task<IReadOnlyList<string>> LoadAsync(Stream input, CancellationToken ct) =>
+        Task.Run(() => Guard(() => _store.Load(input)), ct);
+
+    /// <summary><c>docker image prune</c>: dangling images, or with <paramref name="all"/> every image no container uses.</summary>
+    public (IReadOnlyList<ImageDeleteItem> Deleted, long SpaceReclaimed) Prune(bool all, Func<string, bool> inUse) => Guard(() =>
+    {
+        var (deleted, space) = _store.Prune(all, id => inUse(id) ? id : null);
+        return ((IReadOnlyList<ImageDeleteItem>)deleted.Select(e => new ImageDeleteItem(e.Untagged, e.Deleted)).ToList(), space);
+    });
+
+    /// <summary>
+    /// The images part of <c>docker system df</c>, from the store's layer records (no directory walk): every image with
+    /// the bytes of its layers that other images share, and the bytes of all extracted layers counted once.
+    /// </summary>
+    public (IReadOnlyList<(ImageView Image, long SharedSize)> Images, long LayersSize) DiskUsage() => Guard(() =>
+    {
+        var images = _store.List();
+        var users = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var i in images)
+            foreach (var c in i.ChainIds.Distinct())
+                users[c] = users.GetValueOrDefault(c) + 1;
+        var sizes = _store.Snapshots.List().ToDictionary(l => l.ChainId, l => l.Size, StringComparer.Ordinal);
+        var list = images.Select(i => (View(i), i.ChainIds.Distinct().Where(c => users[c] > 1).Sum(c => sizes.GetValueOrDefault(c)))).ToList();
+        return ((IReadOnlyList<(ImageView, long)>)list, sizes.Values.Sum());
+    });
+
+    private static ImageReference ParsePullReference(string image, string? tag)
+    {
+        if (string.IsNullOrEmpty(tag)) return ImageReference.Parse(image).WithDefaultTag();
+        return ImageReference.Parse(tag.StartsWith("sha256:", StringComparison.Ordinal) ? image + "@" + tag : image + ":" + tag);
+    }
+
+    /// <summary>Parses <c>os[/arch[/variant]]</c>; missing parts are the host's (linux/amd64, or arm64 with variant v8).</summary>
+    internal static (string Os, string Arch, string? Variant) ParsePlatform(string? platform)
+    {
+        string hostArch = RuntimeInformation.OSArchitecture switch
+        {
+            Architecture.Arm64 => "arm64",
+            Architecture.Arm => "arm",
+            Architecture.X86 => "386",
+            _ => "amd64",
+        };
+        if (string.IsNullOrWhiteSpace(platform)) return ("linux", hostArch, null);
+        var parts = platform.Trim().ToLowerInvariant().Split('/');
+        if (parts.Length > 3 || parts.Any(p => p.Length == 0)) throw DaemonException.Invalid($"\"{platform}\": unknown operating system or architecture: invalid argument");
+        string arch = parts.Length > 1 ? parts[1] switch { "x86_64" or "x86-64" => "amd64", "aarch64" => "arm64", var a => a } : hostArch;
+        return (parts[0], arch, parts.Length > 2 ? parts[2] : null);
+    }
+
+    private static async Task<T> GuardAsync<T>(Func<Task<T>> action)
+    {
+        try
+        {
+            return await action().ConfigureAwait(false);
+        }
+        catch (DistributionException e)
+        {
+            var kind = e.Kind switch
+            {
+                DistributionErrorKind.NotFound => ErrorKind.NotFound,
+                DistributionErrorKind.Unauthorized => ErrorKind.Unauthorized,
+                DistributionErrorKind.InvalidArgument => ErrorKind.InvalidArgument,
+                _ => ErrorKind.Internal,
+            };
+            throw new DaemonException(kind, e.Message, e);
+        }
+        catch (ImageStoreException e)
+        {
+            var kind = e.Kind switch
+            {
+                ImageErrorKind.NotFound => ErrorKind.NotFound,
+                ImageErrorKind.Conflict => ErrorKind.Conflict,
+                _ => ErrorKind.InvalidArgument,
+            };
+            throw new DaemonException(kind, e.Message, e);
+        }
+        catch (Archive.InvalidArchiveException e)
+        {
+            throw new DaemonException(ErrorKind.InvalidArgument, e.Message, e);
+        }
+    }
+}
