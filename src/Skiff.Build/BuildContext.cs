@@ -221,3 +221,9 @@ public sealed class BuildContext : ISourceTree, IDisposable
 
 /// <summary>A build that cannot go on: bad Dockerfile, missing file, failed step. The message is shown to the user as is.</summary>
 public class BuildException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>A RUN step whose command exited non-zero; <see cref="ExitCode"/> is what <c>docker build</c> exits with.</summary>
+public sealed class BuildStepFailedException(string message, int exitCode) : BuildException(message)
+{
+    public int ExitCode { get; } = exitCode;
+}

@@ -661,7 +661,7 @@ public sealed partial class Builder
             if (exit != 0)
             {
                 string shown = ins.Json ? JsonSerializer.Serialize(argv, ImageJsonContext.Default.ListString) : string.Join(' ', argv);
-                throw new BuildException($"The command '{shown}' returned a non-zero code: {exit}");
+                throw new BuildStepFailedException($"The command '{shown}' returned a non-zero code: {exit}", exit);
             }
             var image = Commit(state, createdBy, s => DirectoryArchiver.WriteTree(upper, s, new ArchiveOptions { OverlayDiff = true }), null);
             Remember(stepId, key, image.Id, argsHash, null);
