@@ -35,7 +35,8 @@ public sealed class BuildContext : ISourceTree, IDisposable
         try
         {
             using var plain = Compression.OpenDecompressed(tar, out _, leaveOpen: true);
-            using var reader = new TarReader(plain, leaveOpen: true);
+            using var padded = new ZeroPaddedStream(plain);
+            using var reader = new TarReader(padded, leaveOpen: true);
             var buffer = new byte[1 << 17];
             while (reader.GetNextEntry() is { } e)
             {
@@ -172,6 +173,43 @@ public sealed class BuildContext : ISourceTree, IDisposable
     }
 
     public void Dispose() => _spool.Dispose();
+
+    /// <summary>
+    /// Ends the stream on a tar block boundary followed by two zero blocks. The Docker CLI's context for a Dockerfile
+    /// outside the context directory ends right after the last file's data (no padding, no end marker), which dockerd
+    /// accepts; so does this.
+    /// </summary>
+    private sealed class ZeroPaddedStream(Stream inner) : Stream
+    {
+        private long _position;
+        private long _padding = -1;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (_padding < 0)
+            {
+                int n = inner.Read(buffer);
+                if (n > 0) { _position += n; return n; }
+                _padding = (512 - _position % 512) % 512 + 1024;
+            }
+            int z = (int)Math.Min(buffer.Length, _padding);
+            buffer[..z].Clear();
+            _padding -= z;
+            return z;
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 
     /// <summary>A read-only window on the spool file (its own handle, so concurrent reads do not share a position).</summary>
     private sealed class SpoolSlice : Stream

@@ -155,7 +155,7 @@ public sealed partial class Builder
         {
             string digest = item.Node is { Type: TarEntryType.RegularFile } n && item.Tree is not null && (sourceId == "context" || item.Tree is VirtualFile)
                 ? Convert.ToHexStringLower(SourceTrees.Hash(item.Tree, n)) : item.File is not null ? "url" : "";
-            contentKey.Append(path).Append(' ').Append((int)item.Type).Append(' ').Append(item.Mode.ToString("o", CultureInfo.InvariantCulture))
+            contentKey.Append(path).Append(' ').Append((int)item.Type).Append(' ').Append(Convert.ToString(item.Mode, 8))
                 .Append(' ').Append(item.Uid).Append(':').Append(item.Gid).Append(' ').Append(item.LinkName).Append(' ').Append(digest).Append('\n');
             if (digest.Length > 0) files["/" + path] = digest;
         }
@@ -238,7 +238,7 @@ public sealed partial class Builder
     /// <summary>Whether a context file is a tar archive (plain, gzip or zstd) that ADD unpacks.</summary>
     private static bool IsArchive(ISourceTree tree, SourceNode node)
     {
-        if (node.Size < 512) return false;
+        if (node.Size == 0) return false;
         try
         {
             using var raw = tree.Open(node);
