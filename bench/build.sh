@@ -86,8 +86,8 @@ ctrd=$(pgrep -P "${pids[1]}" -x containerd || true)
 /usr/bin/docker -H "$DK" import -c 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
 
 SKIFF=(out/bin/skiff -H "$SK" build -t bench:latest "$ctx")
-CLASSIC=(env DOCKER_BUILDKIT=0 /usr/bin/docker -H "$DK" build -t bench:latest "$ctx")
-BUILDKIT=(env DOCKER_BUILDKIT=1 /usr/bin/docker -H "$DK" build -t bench:latest "$ctx")
+CLASSIC=(env DOCKER_BUILDKIT=0 /usr/bin/docker -H "$DK" build --network none -t bench:latest "$ctx")
+BUILDKIT=(env DOCKER_BUILDKIT=1 /usr/bin/docker -H "$DK" build --network none -t bench:latest "$ctx")
 q() { printf '%q ' "$@"; }
 
 check() { "$@" >"$work/check.out" 2>&1 || { echo "failed: $*" >&2; cat "$work/check.out" >&2; exit 1; }; }
@@ -122,8 +122,8 @@ echo "## cold (--no-cache)"
 echo
 bench cold "$COLD_RUNS" "" \
   -n "skiff build --no-cache" "$(q "${SKIFF[@]:0:3}") build --no-cache -t bench:latest $ctx" \
-  -n "docker build --no-cache (classic)" "$(q "${CLASSIC[@]:0:5}") build --no-cache -t bench:latest $ctx" \
-  -n "docker build --no-cache (BuildKit)" "$(q "${BUILDKIT[@]:0:5}") build --no-cache -t bench:latest $ctx"
+  -n "docker build --no-cache (classic)" "$(q "${CLASSIC[@]:0:5}") build --no-cache --network none -t bench:latest $ctx" \
+  -n "docker build --no-cache (BuildKit)" "$(q "${BUILDKIT[@]:0:5}") build --no-cache --network none -t bench:latest $ctx"
 echo
 echo "## fully cached"
 echo

@@ -37,6 +37,7 @@ public static class BuildCommands
         }
 
         Stream body;
+        Task? writerTask = null;
         if (contextArg == "-")
         {
             body = FdStream.Stdin();
@@ -55,9 +56,15 @@ public static class BuildCommands
                 rel = ".dockerfile." + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(10));
             }
             dockerfile = rel.Replace('\\', '/');
-            body = new MemoryStream();
-            WriteContext(dir, dockerfile, outside, body);
-            body.Position = 0;
+            // Streamed: the tar is written on another thread while the request sends it.
+            var pipe = new System.IO.Pipes.AnonymousPipeServerStream(System.IO.Pipes.PipeDirection.Out);
+            var pipeIn = new System.IO.Pipes.AnonymousPipeClientStream(System.IO.Pipes.PipeDirection.In, pipe.ClientSafePipeHandle);
+            string name = dockerfile;
+            writerTask = Task.Run(() =>
+            {
+                using (pipe) WriteContext(dir, name, outside, pipe);
+            });
+            body = pipeIn;
         }
         pairs.Add(("dockerfile", dockerfile));
         if (buildArgs.Count > 0) pairs.Add(("buildargs", JsonSerializer.Serialize(buildArgs, BuildCliJson.Default.DictionaryStringString)));
@@ -98,6 +105,7 @@ public static class BuildCommands
             }
             if (!quiet) ctx.Out.Flush();
         }
+        if (writerTask is not null) await writerTask.ConfigureAwait(false);
         if (quiet && id is not null) ctx.Out.WriteLine(id);
         ctx.Out.Flush();
         return 0;
