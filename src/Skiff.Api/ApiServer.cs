@@ -56,6 +56,7 @@ public static class ApiServer
         ExecRoutes.Map(app, daemon);
         VolumeRoutes.Map(app, daemon);
         NetworkRoutes.Map(app, daemon);
+        BuildRoutes.Map(app, daemon);
         app.MapFallback(Errors.Handle(ctx => Errors.WriteAsync(ctx, 404, "page not found")));
         return app;
     }

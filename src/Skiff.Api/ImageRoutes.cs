@@ -32,9 +32,12 @@ internal static class ImageRoutes
 
         app.MapGet("/images/json", Errors.Handle(async ctx =>
         {
-            // "all" (intermediate images) needs no filtering: every image here is a top-level one.
+            // Without "all", intermediate images (untagged parents of other images, e.g. build steps) are hidden, as in Docker.
             var filters = Query.Filters(ctx);
-            var list = d.Images.List()
+            var images = d.Images.List();
+            var parents = Query.Bool(ctx, "all") ? [] : images.Select(i => i.Parent).Where(p => p.Length > 0).ToHashSet(StringComparer.Ordinal);
+            var list = images
+                .Where(i => i.RepoTags.Count > 0 || i.RepoDigests.Count > 0 || !parents.Contains(i.Id))
                 .Where(i => Matches(i, filters, d))
                 .OrderByDescending(i => i.Created)
                 .Select(i => new ImageSummaryDto

@@ -89,6 +89,13 @@ public static class Commands
 
     /// <summary>compose: its subcommands are parsed by <see cref="ComposeCommands"/>.</summary>
     public static readonly CommandDef Compose = new("compose", "compose [OPTIONS] COMMAND", "Define and run multi-container applications", ComposeCommands.GlobalFlags, ComposeCommands.Run, 0, -1, true);
+    /// <summary>build</summary>
+    public static readonly CommandDef Build = new("build", "build [OPTIONS] PATH | URL | -", "Build an image from a Dockerfile",
+        [L("tag", 't'), S("file", 'f'), L("build-arg"), L("label"), S("target"), F("no-cache"), F("pull"), F("quiet", 'q'), F("rm"), F("force-rm"),
+         S("network"), S("platform"), L("add-host"), S("iidfile")], BuildCommands.Build, 1, 1);
+    /// <summary>builder prune</summary>
+    public static readonly CommandDef BuilderPrune = new("builder prune", "builder prune [OPTIONS]", "Remove build cache",
+        [F("all", 'a'), F("force", 'f'), L("filter"), S("keep-storage")], BuildCommands.Prune, 0, 0);
 
     /// <summary>logout</summary>
     public static readonly CommandDef Logout = new("logout", "logout [SERVER]", "Log out from a registry", [], SystemCommands.Logout, 0, 1);
@@ -106,7 +113,7 @@ public static class Commands
         ["rename"] = Rename, ["attach"] = Attach, ["top"] = Top, ["port"] = Port, ["diff"] = Diff, ["export"] = Export, ["cp"] = Cp,
         ["exec"] = Exec, ["update"] = Update, ["import"] = Import, ["images"] = Images, ["rmi"] = Rmi, ["tag"] = Tag,
         ["pull"] = Pull, ["push"] = Push, ["save"] = Save, ["load"] = Load, ["history"] = History, ["commit"] = Commit,
-        ["inspect"] = Inspect, ["version"] = VersionCmd, ["info"] = Info, ["events"] = Events, ["stats"] = Stats, ["login"] = Login, ["logout"] = Logout,
+        ["inspect"] = Inspect, ["version"] = VersionCmd, ["info"] = Info, ["events"] = Events, ["stats"] = Stats, ["login"] = Login, ["logout"] = Logout, ["build"] = Build,
         ["compose"] = Compose,
     };
 
@@ -133,7 +140,7 @@ public static class Commands
             ["rm"] = Alias(Rmi, "image", "rm") with { Usage = "image rm [OPTIONS] IMAGE [IMAGE...]" }, ["remove"] = Alias(Rmi, "image", "rm") with { Usage = "image rm [OPTIONS] IMAGE [IMAGE...]" },
             ["tag"] = Alias(Tag, "image", "tag"), ["pull"] = Alias(Pull, "image", "pull"), ["push"] = Alias(Push, "image", "push"),
             ["save"] = Alias(Save, "image", "save"), ["load"] = Alias(Load, "image", "load"), ["history"] = Alias(History, "image", "history"),
-            ["import"] = Alias(Import, "image", "import"),
+            ["import"] = Alias(Import, "image", "import"), ["build"] = Alias(Build, "image", "build"),
             ["inspect"] = Sub("image", "inspect", "inspect [OPTIONS] IMAGE [IMAGE...]", "Display detailed information on one or more images", [S("format", 'f')], (c, a) => SystemCommands.Inspect(c, a, "image"), 1),
             ["prune"] = Sub("image", "prune", "prune [OPTIONS]", "Remove unused images", [F("all", 'a'), F("force", 'f'), L("filter")], ImageCommands.Prune, 0, 0),
         },
@@ -156,6 +163,11 @@ public static class Commands
             ["connect"] = Sub("network", "connect", "connect [OPTIONS] NETWORK CONTAINER", "Connect a container to a network", [L("alias"), S("ip")], (c, a) => SystemCommands.NetworkConnect(c, a, true), 2, 2),
             ["disconnect"] = Sub("network", "disconnect", "disconnect [OPTIONS] NETWORK CONTAINER", "Disconnect a container from a network", [F("force", 'f')], (c, a) => SystemCommands.NetworkConnect(c, a, false), 2, 2),
             ["prune"] = Sub("network", "prune", "prune [OPTIONS]", "Remove all unused networks", [F("force", 'f'), L("filter")], SystemCommands.NetworkPrune, 0, 0),
+        },
+        ["builder"] = new(StringComparer.Ordinal)
+        {
+            ["build"] = Alias(Build, "builder", "build"),
+            ["prune"] = BuilderPrune,
         },
         ["system"] = new(StringComparer.Ordinal)
         {

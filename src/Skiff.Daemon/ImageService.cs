@@ -14,6 +14,9 @@ public sealed partial class ImageService
 
     public int Count => _store.List().Count;
 
+    /// <summary>The store itself, for the builder (which works on images and layers directly).</summary>
+    internal ImageStore Store => _store;
+
     /// <summary>Imports a rootfs tarball (plain, gzip or zstd) as a one-layer image (Docker's import).</summary>
     public Task<ImageView> ImportAsync(Stream tar, string? reference, string? message, IReadOnlyList<string> changes, CancellationToken ct) =>
         Task.Run(() => Guard(() => View(_store.Import(tar, new ImportOptions { Reference = reference, Message = message, Changes = changes }))), ct);

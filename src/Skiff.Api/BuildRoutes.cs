@@ -1,0 +1,160 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Skiff.Build;
+using Skiff.Daemon;
+
+namespace Skiff.Api;
+
+internal sealed class BuildAux
+{
+    public string ID { get; set; } = "";
+}
+
+internal sealed class BuildErrorDetail
+{
+    [JsonPropertyName("code")] public int? Code { get; set; }
+    [JsonPropertyName("message")] public string Message { get; set; } = "";
+}
+
+/// <summary>One line of the build's JSON stream.</summary>
+internal sealed class BuildMessage
+{
+    [JsonPropertyName("stream")] public string? Stream { get; set; }
+    [JsonPropertyName("aux")] public BuildAux? Aux { get; set; }
+    [JsonPropertyName("errorDetail")] public BuildErrorDetail? ErrorDetail { get; set; }
+    [JsonPropertyName("error")] public string? Error { get; set; }
+}
+
+internal sealed class BuildPruneResponse
+{
+    public List<string> CachesDeleted { get; set; } = [];
+    public long SpaceReclaimed { get; set; }
+}
+
+[JsonSerializable(typeof(BuildMessage))]
+[JsonSerializable(typeof(BuildPruneResponse))]
+[JsonSerializable(typeof(Dictionary<string, string?>))]
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+internal sealed partial class BuildJson : JsonSerializerContext;
+
+/// <summary>
+/// <c>POST /build</c> (the classic builder, what the Docker CLI uses with <c>DOCKER_BUILDKIT=0</c>) and
+/// <c>POST /build/prune</c>. The build's output is a stream of JSON lines (<c>{"stream": ...}</c>, <c>{"aux":{"ID": ...}}</c>);
+/// a failure before any output is an ordinary error response, after it an <c>{"errorDetail": ...}</c> line, as dockerd does.
+/// </summary>
+internal static class BuildRoutes
+{
+    public static void Map(IEndpointRouteBuilder app, Daemon.Daemon d)
+    {
+        app.MapPost("/build", Errors.Handle(ctx => BuildAsync(ctx, d)));
+
+        app.MapPost("/build/prune", Errors.Handle(async ctx =>
+        {
+            var (deleted, reclaimed) = await Task.Run(d.PruneBuildCache).ConfigureAwait(false);
+            ctx.Response.Headers.ContentType = "application/json";
+            await JsonSerializer.SerializeAsync(ctx.Response.Body, new BuildPruneResponse { CachesDeleted = [.. deleted], SpaceReclaimed = reclaimed },
+                BuildJson.Default.BuildPruneResponse).ConfigureAwait(false);
+        }));
+    }
+
+    private sealed class ChannelProgress(ChannelWriter<BuildMessage> writer, bool quiet) : IBuildProgress
+    {
+        public void Stream(string text)
+        {
+            if (!quiet) writer.TryWrite(new BuildMessage { Stream = text });
+        }
+
+        public void ImageId(string id)
+        {
+            writer.TryWrite(new BuildMessage { Aux = new BuildAux { ID = id } });
+            if (quiet) writer.TryWrite(new BuildMessage { Stream = id + "\n" });
+        }
+    }
+
+    private static async Task BuildAsync(HttpContext ctx, Daemon.Daemon d)
+    {
+        if (!string.IsNullOrEmpty(Query.Str(ctx, "remote")))
+            throw new BadRequestException("building from a remote context (git or URL) is not supported: send the context as a tar");
+        var tags = ctx.Request.Query["t"].Where(t => !string.IsNullOrEmpty(t)).Select(t => t!).ToList();
+        foreach (var t in tags)
+            if (!Images.ImageReference.TryParse(t, out _, out var why)) throw new BadRequestException($"invalid tag \"{t}\": {why}");
+        var buildArgs = Map<Dictionary<string, string?>>(Query.Str(ctx, "buildargs"), "buildargs", BuildJson.Default.DictionaryStringString) ?? [];
+        var labels = (Map<Dictionary<string, string?>>(Query.Str(ctx, "labels"), "labels", BuildJson.Default.DictionaryStringString) ?? [])
+            .ToDictionary(kv => kv.Key, kv => kv.Value ?? "");
+        bool quiet = Query.Bool(ctx, "q");
+        var options = new BuildOptions
+        {
+            Dockerfile = Query.Str(ctx, "dockerfile") is { Length: > 0 } df ? df : "Dockerfile",
+            Tags = tags,
+            BuildArgs = buildArgs,
+            Labels = labels,
+            Target = Query.Str(ctx, "target"),
+            NoCache = Query.Bool(ctx, "nocache"),
+            Pull = Query.Bool(ctx, "pull"),
+            Quiet = quiet,
+        };
+
+        var channel = Channel.CreateUnbounded<BuildMessage>(new UnboundedChannelOptions { SingleReader = true });
+        var build = Task.Run(async () =>
+        {
+            try
+            {
+                await d.BuildAsync(ctx.Request.Body, options, new ChannelProgress(channel.Writer, quiet), ctx.RequestAborted).ConfigureAwait(false);
+            }
+            finally
+            {
+                channel.Writer.TryComplete();
+            }
+        });
+
+        // Headers go out with the first message, so a build that fails before saying anything is a plain error response.
+        bool started = false;
+        await foreach (var message in channel.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            if (!started)
+            {
+                started = true;
+                ctx.Response.StatusCode = 200;
+                ctx.Response.Headers.ContentType = "application/json";
+            }
+            await WriteLineAsync(ctx, message).ConfigureAwait(false);
+        }
+        try
+        {
+            await build.ConfigureAwait(false);
+        }
+        catch (BuildFailedException e) when (started)
+        {
+            await WriteLineAsync(ctx, new BuildMessage { Error = e.Message, ErrorDetail = new BuildErrorDetail { Message = e.Message, Code = e.ExitCode } }).ConfigureAwait(false);
+        }
+        catch (Exception e) when (started && e is not OperationCanceledException)
+        {
+            if (e is not DaemonException) Console.Error.WriteLine($"skiffd: POST /build: {e}");
+            await WriteLineAsync(ctx, new BuildMessage { Error = e.Message, ErrorDetail = new BuildErrorDetail { Message = e.Message } }).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task WriteLineAsync(HttpContext ctx, BuildMessage message)
+    {
+        await JsonSerializer.SerializeAsync(ctx.Response.Body, message, BuildJson.Default.BuildMessage).ConfigureAwait(false);
+        await ctx.Response.Body.WriteAsync("\r\n"u8.ToArray()).ConfigureAwait(false);
+        await ctx.Response.Body.FlushAsync().ConfigureAwait(false);
+    }
+
+    private static T? Map<T>(string? raw, string name, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info) where T : class
+    {
+        if (string.IsNullOrEmpty(raw)) return null;
+        try
+        {
+            return JsonSerializer.Deserialize(raw, info);
+        }
+        catch (JsonException e)
+        {
+            throw new BadRequestException($"invalid {name}: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,172 @@
+using System.Formats.Tar;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Skiff.Build;
+using static Skiff.Cli.Api;
+
+namespace Skiff.Cli;
+
+/// <summary>
+/// <c>skiff build</c> and <c>skiff builder prune</c>. Like the Docker CLI's classic build, the context directory is sent as
+/// a tar filtered by its <c>.dockerignore</c> (the Dockerfile and the .dockerignore are always sent; a Dockerfile outside
+/// the context is added under a generated name). Symlinks are sent as links, never followed.
+/// </summary>
+public static class BuildCommands
+{
+    /// <summary>skiff build [OPTIONS] PATH | -</summary>
+    public static async Task<int> Build(CliContext ctx, ParsedArgs a)
+    {
+        string contextArg = a.Positionals[0];
+        bool quiet = a.Bool("quiet");
+        var pairs = new List<(string, string?)>();
+        foreach (var t in a.GetAll("tag")) pairs.Add(("t", t));
+        string? dockerfile = a.Get("file");
+        var buildArgs = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (var ba in a.GetAll("build-arg"))
+        {
+            int eq = ba.IndexOf('=');
+            if (eq < 0) buildArgs[ba] = Environment.GetEnvironmentVariable(ba);
+            else buildArgs[ba[..eq]] = ba[(eq + 1)..];
+        }
+        var labels = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (var l in a.GetAll("label"))
+        {
+            int eq = l.IndexOf('=');
+            labels[eq < 0 ? l : l[..eq]] = eq < 0 ? "" : l[(eq + 1)..];
+        }
+
+        Stream body;
+        Task? writerTask = null;
+        if (contextArg == "-")
+        {
+            body = FdStream.Stdin();
+        }
+        else
+        {
+            string dir = Path.GetFullPath(contextArg);
+            if (!Directory.Exists(dir)) throw new CliException($"unable to prepare context: path \"{contextArg}\" not found", 1);
+            string dfPath = dockerfile is null ? Path.Combine(dir, "Dockerfile") : Path.GetFullPath(dockerfile);
+            if (!File.Exists(dfPath)) throw new CliException($"unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat {dfPath}: no such file or directory", 1);
+            string rel = Path.GetRelativePath(dir, dfPath);
+            string? outside = null;
+            if (rel.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(rel))
+            {
+                outside = dfPath;
+                rel = ".dockerfile." + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(10));
+            }
+            dockerfile = rel.Replace('\\', '/');
+            // Streamed: the tar is written on another thread while the request sends it.
+            var pipe = new System.IO.Pipes.AnonymousPipeServerStream(System.IO.Pipes.PipeDirection.Out);
+            var pipeIn = new System.IO.Pipes.AnonymousPipeClientStream(System.IO.Pipes.PipeDirection.In, pipe.ClientSafePipeHandle);
+            string name = dockerfile;
+            writerTask = Task.Run(() =>
+            {
+                using (pipe) WriteContext(dir, name, outside, pipe);
+            });
+            body = pipeIn;
+        }
+        pairs.Add(("dockerfile", dockerfile));
+        if (buildArgs.Count > 0) pairs.Add(("buildargs", JsonSerializer.Serialize(buildArgs, BuildCliJson.Default.DictionaryStringString)));
+        if (labels.Count > 0) pairs.Add(("labels", JsonSerializer.Serialize(labels, BuildCliJson.Default.DictionaryStringString)));
+        if (a.Get("target") is { } target) pairs.Add(("target", target));
+        if (a.Bool("no-cache")) pairs.Add(("nocache", "1"));
+        if (a.Bool("pull")) pairs.Add(("pull", "1"));
+        if (quiet) pairs.Add(("q", "1"));
+        pairs.Add(("rm", "1"));
+        if (a.Bool("force-rm")) pairs.Add(("forcerm", "1"));
+        if (a.Get("network") is { } net) pairs.Add(("networkmode", net));
+
+        var content = new StreamContent(body, 64 * 1024);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
+        using var resp = await ctx.Client.SendAsync(HttpMethod.Post, "/build" + Q([.. pairs]), content, stream: true).ConfigureAwait(false);
+        await using var stream = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false);
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        string? id = null;
+        string? line;
+        while ((line = await reader.ReadLineAsync().ConfigureAwait(false)) is not null)
+        {
+            if (line.Trim().Length == 0) continue;
+            JsonDocument doc;
+            try { doc = JsonDocument.Parse(line); }
+            catch (JsonException) { continue; }
+            using (doc)
+            {
+                var root = doc.RootElement;
+                if (root.TryGetProperty("errorDetail", out var err) && err.ValueKind == JsonValueKind.Object)
+                {
+                    ctx.Out.Flush();
+                    int code = err.TryGetProperty("code", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetInt32() : 1;
+                    string message = err.TryGetProperty("message", out var m) ? m.GetString() ?? "" : "";
+                    throw new CliException(message, code == 0 ? 1 : code);
+                }
+                if (root.TryGetProperty("aux", out var aux) && aux.TryGetProperty("ID", out var auxId)) id = auxId.GetString();
+                if (!quiet && root.TryGetProperty("stream", out var s)) ctx.Out.Write(s.GetString());
+            }
+            if (!quiet) ctx.Out.Flush();
+        }
+        if (writerTask is not null) await writerTask.ConfigureAwait(false);
+        if (quiet && id is not null) ctx.Out.WriteLine(id);
+        ctx.Out.Flush();
+        return 0;
+    }
+
+    /// <summary>Writes the context tar: every file not excluded by .dockerignore, in sorted order, links as links.</summary>
+    internal static void WriteContext(string dir, string dockerfile, string? outsideDockerfile, Stream output)
+    {
+        string ignorePath = Path.Combine(dir, ".dockerignore");
+        var ignore = File.Exists(ignorePath) ? DockerIgnore.Parse(File.ReadAllText(ignorePath)) : new DockerIgnore([]);
+        using var writer = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
+        void Walk(string path, string rel)
+        {
+            var names = Directory.EnumerateFileSystemEntries(path).Select(Path.GetFileName).OfType<string>().ToList();
+            names.Sort(StringComparer.Ordinal);
+            foreach (var name in names)
+            {
+                string full = Path.Combine(path, name);
+                string r = rel.Length == 0 ? name : rel + "/" + name;
+                bool keep = r == dockerfile || r == ".dockerignore";
+                var info = new FileInfo(full);
+                bool isDir = info.Attributes.HasFlag(FileAttributes.Directory) && info.LinkTarget is null;
+                if (!keep && ignore.Excludes(r))
+                {
+                    // An excluded directory is still walked when a "!" pattern may re-include something in it.
+                    if (isDir && ignore.HasExclusions) Walk(full, r);
+                    continue;
+                }
+                WriteEntry(writer, full, r);
+                if (isDir) Walk(full, r);
+            }
+        }
+        Walk(dir, "");
+        if (outsideDockerfile is not null) WriteEntry(writer, outsideDockerfile, dockerfile);
+    }
+
+    private static void WriteEntry(TarWriter writer, string full, string name)
+    {
+        var info = new FileInfo(full);
+        if ((info.Attributes & FileAttributes.Directory) != 0 && info.LinkTarget is null) name += "/";
+        writer.WriteEntry(full, name);
+    }
+
+    /// <summary>skiff builder prune [-a] [-f]</summary>
+    public static async Task<int> Prune(CliContext ctx, ParsedArgs a)
+    {
+        if (!a.Bool("force") && !ContainerCommands.Confirm(ctx, "WARNING! This will remove all dangling build cache.")) return 0;
+        using var resp = await ctx.Client.SendAsync(HttpMethod.Post, "/build/prune" + Q(("all", a.Bool("all") ? "1" : null))).ConfigureAwait(false);
+        await using var s = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false);
+        using var doc = await JsonDocument.ParseAsync(s).ConfigureAwait(false);
+        if (doc.RootElement.TryGetProperty("CachesDeleted", out var deleted) && deleted.ValueKind == JsonValueKind.Array && deleted.GetArrayLength() > 0)
+        {
+            ctx.Out.WriteLine("Deleted build cache objects:");
+            foreach (var d in deleted.EnumerateArray()) ctx.Out.WriteLine(d.GetString());
+            ctx.Out.WriteLine();
+        }
+        long reclaimed = doc.RootElement.TryGetProperty("SpaceReclaimed", out var sr) ? sr.GetInt64() : 0;
+        ctx.Out.WriteLine("Total reclaimed space: " + Units.HumanSize(reclaimed));
+        return 0;
+    }
+}
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, string?>))]
+internal sealed partial class BuildCliJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -1,0 +1,130 @@
+using Skiff.Build;
+using Skiff.Images;
+
+namespace Skiff.Daemon;
+
+/// <summary>A build that failed; <see cref="ExitCode"/> is the failed RUN's exit code (1 for other failures).</summary>
+public sealed class BuildFailedException(string message, int exitCode, Exception? inner = null)
+    : DaemonException(ErrorKind.InvalidArgument, message, inner)
+{
+    public int ExitCode { get; } = exitCode;
+}
+
+/// <summary>One build cache record for <c>system df</c>.</summary>
+public sealed record BuildCacheEntry(string Id, string ImageId, long Size, bool InUse, bool Shared, DateTimeOffset Created);
+
+public sealed partial class Daemon
+{
+    private BuildCache? _buildCache;
+    private readonly Lock _buildInit = new();
+    private bool _buildTmpCleaned;
+
+    /// <summary>Where base images missing from the store come from (registry pulls); null: builds only use local images.</summary>
+    public IBaseImageSource? BuildBaseImages { get; set; }
+
+    private BuildCache Cache
+    {
+        get
+        {
+            lock (_buildInit) return _buildCache ??= new BuildCache(Options.DataRoot);
+        }
+    }
+
+    private string BuildTempRoot
+    {
+        get
+        {
+            string tmp = Path.Combine(Options.DataRoot, "builder", "tmp");
+            lock (_buildInit)
+            {
+                // Left over by a daemon that died mid-build; no build of this process has started yet.
+                if (!_buildTmpCleaned && System.IO.Directory.Exists(tmp)) System.IO.Directory.Delete(tmp, recursive: true);
+                _buildTmpCleaned = true;
+            }
+            System.IO.Directory.CreateDirectory(tmp);
+            return tmp;
+        }
+    }
+
+    /// <summary>
+    /// <c>docker build</c> (classic builder): reads the context tar from <paramref name="context"/>, builds, tags.
+    /// Progress goes to <paramref name="progress"/> while the build runs.
+    /// </summary>
+    /// <exception cref="BuildFailedException">The Dockerfile, the context or a step failed (message for the user).</exception>
+    public async Task<BuildResult> BuildAsync(Stream context, BuildOptions options, IBuildProgress progress, CancellationToken ct)
+    {
+        string tmp = BuildTempRoot;
+        try
+        {
+            using var ctx = await Task.Run(() => BuildContext.Load(context, tmp), ct).ConfigureAwait(false);
+            var builder = new Builder(Images.Store, Cache, new BuildRunner(Options), BuildBaseImages, tmp);
+            return await builder.BuildAsync(ctx, options, progress, ct).ConfigureAwait(false);
+        }
+        catch (BuildStepFailedException e)
+        {
+            throw new BuildFailedException(e.Message, e.ExitCode, e);
+        }
+        catch (BuildException e)
+        {
+            throw new BuildFailedException(e.Message, 1, e);
+        }
+        catch (ImageStoreException e)
+        {
+            throw new BuildFailedException(e.Message, 1, e);
+        }
+    }
+
+    /// <summary>The build cache records, with the size of the layer each one's image added.</summary>
+    public IReadOnlyList<BuildCacheEntry> BuildCacheUsage()
+    {
+        var store = Images.Store;
+        var result = new List<BuildCacheEntry>();
+        foreach (var r in Cache.All())
+        {
+            var image = store.TryFind(r.ImageId);
+            if (image is null) continue;
+            long size = 0;
+            var parentLayers = image.Parent is { } p && store.TryFind(p) is { } parent ? parent.ChainIds.Count : 0;
+            if (image.ChainIds.Count > parentLayers) size = store.Snapshots.Get(image.ChainIds[^1])?.Size ?? 0;
+            var (tagged, _) = store.Usage(image.Id);
+            bool inUse = Containers.All.Any(c => c.Record.ImageId == image.Id);
+            result.Add(new BuildCacheEntry(r.Key[..12], image.Id, size, inUse, tagged, new DateTimeOffset(r.Created, TimeSpan.Zero)));
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// <c>docker builder prune</c>: forgets every cache record and removes the intermediate images they held that nothing
+    /// else needs (untagged, no child image, no container). Returns the removed cache IDs and the bytes of layers freed.
+    /// </summary>
+    public (IReadOnlyList<string> Deleted, long Reclaimed) PruneBuildCache()
+    {
+        var store = Images.Store;
+        long before = store.Snapshots.List().Sum(l => l.Size);
+        var records = Cache.All();
+        Cache.Prune();
+        var deleted = records.Select(r => r.Key[..12]).ToList();
+        bool progress = true;
+        var candidates = records.Select(r => r.ImageId).Distinct().ToList();
+        while (progress)
+        {
+            progress = false;
+            foreach (var id in candidates)
+            {
+                if (!store.Exists(id)) continue;
+                var (tagged, children) = store.Usage(id);
+                if (tagged || children || Containers.All.Any(c => c.Record.ImageId == id)) continue;
+                try
+                {
+                    store.Remove(id, force: false, imageId => Containers.All.FirstOrDefault(c => c.Record.ImageId == imageId)?.Id);
+                    progress = true;
+                }
+                catch (ImageStoreException)
+                {
+                }
+            }
+        }
+        long after = store.Snapshots.List().Sum(l => l.Size);
+        return (deleted, Math.Max(0, before - after));
+    }
+}
