@@ -19,8 +19,31 @@ public sealed partial class Daemon
     private readonly Lock _buildInit = new();
     private bool _buildTmpCleaned;
 
-    /// <summary>Where base images missing from the store come from (registry pulls); null: builds only use local images.</summary>
-    public IBaseImageSource? BuildBaseImages { get; set; }
+    /// <summary>Where base images missing from the store come from: registry pulls, anonymous (builds get no credentials).</summary>
+    public IBaseImageSource BuildBaseImages => _buildBaseImages ??= new RegistryBaseImages(Images);
+
+    private RegistryBaseImages? _buildBaseImages;
+
+    /// <summary>Pulls a build's missing base image through <see cref="ImageService.PullAsync"/>, reporting Docker's status lines.</summary>
+    private sealed class RegistryBaseImages(ImageService images) : IBaseImageSource
+    {
+        public async Task<string> PullAsync(string reference, string? platform, Action<string> progress, CancellationToken ct)
+        {
+            try
+            {
+                var view = await images.PullAsync(reference, null, platform, null, e =>
+                {
+                    // Byte counters are for progress bars; the build stream gets one line per state change.
+                    if (e.Current is null) progress(e.Id is null ? e.Status : e.Id + ": " + e.Status);
+                }, ct).ConfigureAwait(false);
+                return view.Id;
+            }
+            catch (DaemonException e)
+            {
+                throw new BuildException(e.Message, e);
+            }
+        }
+    }
 
     private BuildCache Cache
     {

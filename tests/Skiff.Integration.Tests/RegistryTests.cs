@@ -179,6 +179,26 @@ public sealed class RegistryTests(RegistryFixture f)
         Ok(f.Docker("rmi", "saved/busybox:t1"));
     }
 
+    [Fact]
+    public void BuildPullsABaseImageTheStoreLacks()
+    {
+        string base_ = Ref("buildbase/busybox:v1");
+        Ok(f.Docker("tag", "busybox:latest", base_));
+        Ok(f.Docker("push", base_));
+        Ok(f.Docker("rmi", base_));
+        string ctx = Path.Combine(f.Root, "build-pull");
+        Directory.CreateDirectory(ctx);
+        File.WriteAllText(Path.Combine(ctx, "Dockerfile"), $"FROM {base_}\nRUN echo built > /marker\n");
+        var build = f.Docker("build", "-t", "built/from-registry", ctx);
+        Ok(build);
+        Assert.Contains("Pull complete", build.Stdout);
+        var run = f.Docker("run", "--rm", "built/from-registry", "cat", "/marker");
+        Ok(run);
+        Assert.Equal("built\n", run.Stdout);
+        Ok(f.Docker("rmi", "built/from-registry"));
+        Ok(f.Docker("rmi", base_));
+    }
+
     [Theory]
     [InlineData("dotdot")]
     [InlineData("absolute")]
