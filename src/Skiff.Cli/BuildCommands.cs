@@ -2,7 +2,7 @@ using System.Formats.Tar;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Skiff.Build;
+using Skiff.Client;
 using static Skiff.Cli.Api;
 
 namespace Skiff.Cli;
@@ -62,7 +62,7 @@ public static class BuildCommands
             string name = dockerfile;
             writerTask = Task.Run(() =>
             {
-                using (pipe) WriteContext(dir, name, outside, pipe);
+                using (pipe) BuildContextArchive.Write(dir, name, outside, pipe);
             });
             body = pipeIn;
         }
@@ -109,44 +109,6 @@ public static class BuildCommands
         if (quiet && id is not null) ctx.Out.WriteLine(id);
         ctx.Out.Flush();
         return 0;
-    }
-
-    /// <summary>Writes the context tar: every file not excluded by .dockerignore, in sorted order, links as links.</summary>
-    internal static void WriteContext(string dir, string dockerfile, string? outsideDockerfile, Stream output)
-    {
-        string ignorePath = Path.Combine(dir, ".dockerignore");
-        var ignore = File.Exists(ignorePath) ? DockerIgnore.Parse(File.ReadAllText(ignorePath)) : new DockerIgnore([]);
-        using var writer = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
-        void Walk(string path, string rel)
-        {
-            var names = Directory.EnumerateFileSystemEntries(path).Select(Path.GetFileName).OfType<string>().ToList();
-            names.Sort(StringComparer.Ordinal);
-            foreach (var name in names)
-            {
-                string full = Path.Combine(path, name);
-                string r = rel.Length == 0 ? name : rel + "/" + name;
-                bool keep = r == dockerfile || r == ".dockerignore";
-                var info = new FileInfo(full);
-                bool isDir = info.Attributes.HasFlag(FileAttributes.Directory) && info.LinkTarget is null;
-                if (!keep && ignore.Excludes(r))
-                {
-                    // An excluded directory is still walked when a "!" pattern may re-include something in it.
-                    if (isDir && ignore.HasExclusions) Walk(full, r);
-                    continue;
-                }
-                WriteEntry(writer, full, r);
-                if (isDir) Walk(full, r);
-            }
-        }
-        Walk(dir, "");
-        if (outsideDockerfile is not null) WriteEntry(writer, outsideDockerfile, dockerfile);
-    }
-
-    private static void WriteEntry(TarWriter writer, string full, string name)
-    {
-        var info = new FileInfo(full);
-        if ((info.Attributes & FileAttributes.Directory) != 0 && info.LinkTarget is null) name += "/";
-        writer.WriteEntry(full, name);
     }
 
     /// <summary>skiff builder prune [-a] [-f]</summary>

@@ -1,7 +1,6 @@
-using System.Formats.Tar;
 using System.Net.Http.Headers;
 using System.Text.Json;
-using System.Text.RegularExpressions;
+using Skiff.Client;
 
 namespace Skiff.Compose;
 
@@ -38,8 +37,9 @@ public sealed partial class ComposeEngine
             + (flags?.Quiet == true ? "&q=1" : "");
 
         Progress("Service", s.Name, "Building");
-        byte[] context = ContextTar(b.Context, dockerfile);
-        var content = new ByteArrayContent(context);
+        using var context = new MemoryStream();
+        BuildContextArchive.Write(b.Context, dockerfile, null, context);
+        var content = new ByteArrayContent(context.GetBuffer(), 0, (int)context.Length);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
         using var resp = await Client.SendAsync(HttpMethod.Post, q, content, stream: true, ct: ct).ConfigureAwait(false);
         await using var body = await resp.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
@@ -50,37 +50,6 @@ public sealed partial class ComposeEngine
         }, ct).ConfigureAwait(false);
         Progress("Service", s.Name, "Built");
     }
-
-    /// <summary>The build context as an uncompressed tar: regular files, directories and symlinks, minus .dockerignore matches.</summary>
-    public static byte[] ContextTar(string dir, string dockerfile)
-    {
-        var ignore = File.Exists(Path.Combine(dir, ".dockerignore")) ? DockerIgnore.Parse(File.ReadAllText(Path.Combine(dir, ".dockerignore"))) : new DockerIgnore([]);
-        using var ms = new MemoryStream();
-        using (var tar = new TarWriter(ms, TarEntryFormat.Pax, leaveOpen: true))
-        {
-            void Walk(string abs, string rel)
-            {
-                foreach (var entry in new DirectoryInfo(abs).EnumerateFileSystemInfos().OrderBy(e => e.Name, StringComparer.Ordinal))
-                {
-                    string r = rel.Length == 0 ? entry.Name : rel + "/" + entry.Name;
-                    bool keep = !ignore.Excludes(r) || r == dockerfile || r == ".dockerignore";
-                    if (entry.LinkTarget is not null)
-                    {
-                        if (keep) tar.WriteEntry(entry.FullName, r);
-                    }
-                    else if (entry is DirectoryInfo)
-                    {
-                        if (keep) tar.WriteEntry(entry.FullName, r);
-                        // An excluded directory may still hold re-included (!pattern) files.
-                        if (keep || ignore.HasExceptions) Walk(entry.FullName, r);
-                    }
-                    else if (keep) tar.WriteEntry(entry.FullName, r);
-                }
-            }
-            Walk(dir, "");
-        }
-        return ms.ToArray();
-    }
 }
 
 /// <summary>Flags of <c>compose build</c>.</summary>
@@ -90,61 +59,4 @@ public sealed class BuildFlags
     public bool NoCache { get; init; }
     public bool Pull { get; init; }
     public bool Quiet { get; init; }
-}
-
-/// <summary>
-/// .dockerignore: one pattern per line (<c>#</c> comments), <c>*</c> and <c>?</c> within a path
-/// element, <c>**</c> across elements, a leading <c>!</c> re-includes; the last matching line wins.
-/// A pattern also excludes everything below a matching directory.
-/// </summary>
-public sealed class DockerIgnore(List<(Regex Pattern, bool Exclude)> rules)
-{
-    /// <summary>True when some rule re-includes paths.</summary>
-    public bool HasExceptions => rules.Any(r => !r.Exclude);
-
-    /// <summary>Parses the file's text.</summary>
-    public static DockerIgnore Parse(string text)
-    {
-        var rules = new List<(Regex, bool)>();
-        foreach (var raw in text.Split('\n'))
-        {
-            string line = raw.Trim();
-            if (line.Length == 0 || line[0] == '#') continue;
-            bool exclude = true;
-            if (line[0] == '!') { exclude = false; line = line[1..].Trim(); }
-            line = line.Trim('/');
-            if (line.StartsWith("./", StringComparison.Ordinal)) line = line[2..];
-            if (line.Length == 0) continue;
-            rules.Add((new Regex("^" + GlobToRegex(line) + "(/.*)?$", RegexOptions.CultureInvariant), exclude));
-        }
-        return new DockerIgnore(rules);
-    }
-
-    private static string GlobToRegex(string glob)
-    {
-        var sb = new System.Text.StringBuilder();
-        for (int i = 0; i < glob.Length; i++)
-        {
-            char c = glob[i];
-            if (c == '*' && i + 1 < glob.Length && glob[i + 1] == '*')
-            {
-                i++;
-                if (i + 1 < glob.Length && glob[i + 1] == '/') { i++; sb.Append("(.*/)?"); }
-                else sb.Append(".*");
-            }
-            else if (c == '*') sb.Append("[^/]*");
-            else if (c == '?') sb.Append("[^/]");
-            else sb.Append(Regex.Escape(c.ToString()));
-        }
-        return sb.ToString();
-    }
-
-    /// <summary>True when the context-relative path is excluded.</summary>
-    public bool Excludes(string relPath)
-    {
-        bool excluded = false;
-        foreach (var (re, ex) in rules)
-            if (re.IsMatch(relPath)) excluded = ex;
-        return excluded;
-    }
 }

@@ -164,18 +164,6 @@ public sealed class LoaderTests : IDisposable
     }
 
     [Fact]
-    public void DockerIgnoreExcludesAndReincludes()
-    {
-        var ig = DockerIgnore.Parse("# comment\n*.log\nbuild/\n!build/keep.txt\n**/tmp\n");
-        Assert.True(ig.Excludes("a.log"));
-        Assert.False(ig.Excludes("dir/a.log"));
-        Assert.True(ig.Excludes("build/x.o"));
-        Assert.False(ig.Excludes("build/keep.txt"));
-        Assert.True(ig.Excludes("deep/down/tmp/file"));
-        Assert.False(ig.Excludes("src/main.c"));
-    }
-
-    [Fact]
     public void DotEnvQuotingRules()
     {
         var env = DotEnv.Parse("A=plain # comment\nB='single $A'\nC=\"double $A\\n\"\nexport D=exported\nE=\"multi\nline\"\n", ".env", _ => null);
