@@ -1,4 +1,3 @@
-using System.Formats.Tar;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
