@@ -53,6 +53,7 @@ public static class ApiServer
         ContainerRoutes.Map(app, daemon);
         ImageRoutes.Map(app, daemon);
         ExecRoutes.Map(app, daemon);
+        EventRoutes.Map(app, daemon);
         app.MapFallback(Errors.Handle(ctx => Errors.WriteAsync(ctx, 404, "page not found")));
         return app;
     }

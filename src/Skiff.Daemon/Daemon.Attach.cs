@@ -24,6 +24,7 @@ public sealed partial class Daemon
     {
         var c = Containers.Get(idOrName);
         var session = new AttachSession(c, options);
+        PublishContainer(c, "attach");
         if (!c.Record.State.Running)
         {
             var connected = session.Connected;

@@ -78,6 +78,7 @@ public sealed partial class Daemon
             DeleteFiles(c);
             throw;
         }
+        PublishContainer(c, "create");
         return record;
     }
 

@@ -52,6 +52,7 @@ public sealed partial class Daemon
             AttachStderr = request.AttachStderr,
         };
         _execs[exec.Id] = exec;
+        PublishContainer(c, "exec_create: " + string.Join(' ', exec.Cmd), ("execID", exec.Id));
         return exec;
     }
 
@@ -93,6 +94,7 @@ public sealed partial class Daemon
             }
             exec.Pid = answer.Pid;
             exec.Running = true;
+            PublishContainer(c, "exec_start: " + string.Join(' ', exec.Cmd), ("execID", exec.Id));
         }
         catch
         {
@@ -107,6 +109,7 @@ public sealed partial class Daemon
                 if (client is not null && exec.AttachStdin) _ = PumpInputAsync(client, socket, ct);
                 exec.ExitCode = await PumpExecOutputAsync(stream, client, exec, ct).ConfigureAwait(false);
                 exec.Running = false;
+                PublishContainer(c, "exec_die", ("execID", exec.Id), ("exitCode", exec.ExitCode.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             }
         };
     }

@@ -34,6 +34,7 @@ public sealed partial class Daemon
         {
             c.Lock.Release();
         }
+        PublishContainer(c, "destroy");
         c.SignalRemoved(new WaitResult(c.Record.State.ExitCode, null));
     }
 

@@ -75,6 +75,7 @@ public sealed partial class Daemon
             state.OomKilled = false;
             state.StoppedByUser = false;
             c.Save();
+            PublishContainer(c, "start");
             _ = Task.Run(() => MonitorAsync(c));
         }
         finally

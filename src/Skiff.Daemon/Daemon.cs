@@ -16,7 +16,7 @@ public sealed partial class Daemon : IDisposable
         Options = options;
         System.IO.Directory.CreateDirectory(options.ContainersRoot);
         System.IO.Directory.CreateDirectory(options.BundlesRoot);
-        Images = new ImageService(options.DataRoot);
+        Images = new ImageService(options.DataRoot, Events);
         var idPath = Path.Combine(options.DataRoot, "engine-id");
         if (!File.Exists(idPath)) AtomicFile.Write(idPath, System.Text.Encoding.ASCII.GetBytes(Guid.NewGuid().ToString()));
         Id = File.ReadAllText(idPath).Trim();
@@ -110,6 +110,8 @@ public sealed partial class Daemon : IDisposable
         {
             c.Lock.Release();
         }
+        if (oomKilled) PublishContainer(c, "oom");
+        PublishContainer(c, "die", ("exitCode", exitCode.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         c.SignalExit(new WaitResult(exitCode, null));
         if (!c.Removed && ShouldRestart(c.Record))
         {
