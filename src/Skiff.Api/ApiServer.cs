@@ -54,6 +54,9 @@ public static class ApiServer
         ImageRoutes.Map(app, daemon);
         ExecRoutes.Map(app, daemon);
         EventRoutes.Map(app, daemon);
+        StatsRoutes.Map(app, daemon);
+        ArchiveRoutes.Map(app, daemon);
+        CommitRoutes.Map(app, daemon);
         app.MapFallback(Errors.Handle(ctx => Errors.WriteAsync(ctx, 404, "page not found")));
         return app;
     }

@@ -73,6 +73,7 @@ internal static class ExecRoutes
                 Cmd = body.Cmd ?? [], Env = body.Env ?? [], WorkingDir = body.WorkingDir ?? "", User = body.User ?? "",
                 Tty = body.Tty, Privileged = body.Privileged,
                 AttachStdin = body.AttachStdin, AttachStdout = body.AttachStdout, AttachStderr = body.AttachStderr,
+                DetachKeys = body.DetachKeys ?? "",
             });
             await SystemRoutes.WriteJson(ctx, new IdResponse { Id = exec.Id }, ExecJson.Default.IdResponse, 201).ConfigureAwait(false);
         }));
@@ -157,6 +158,8 @@ internal static class ExecRoutes
             var dto = new ExecInspectDto
             {
                 ContainerID = e.ContainerId,
+                CanRemove = !e.Running && e.ExitCode is not null,
+                DetachKeys = e.DetachKeys,
                 ExitCode = e.ExitCode,
                 ID = e.Id,
                 OpenStderr = e.AttachStderr,
@@ -167,6 +170,12 @@ internal static class ExecRoutes
                 Pid = e.Pid,
             };
             await SystemRoutes.WriteJson(ctx, dto, ExecJson.Default.ExecInspectDto).ConfigureAwait(false);
+        }));
+
+        app.MapPost("/exec/{id}/resize", Errors.Handle(async ctx =>
+        {
+            await d.ResizeExecAsync((string)ctx.Request.RouteValues["id"]!, Query.Int(ctx, "h") ?? 0, Query.Int(ctx, "w") ?? 0).ConfigureAwait(false);
+            ctx.Response.StatusCode = 200;
         }));
     }
 }

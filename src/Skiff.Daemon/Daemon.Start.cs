@@ -76,6 +76,7 @@ public sealed partial class Daemon
             state.StoppedByUser = false;
             c.Save();
             PublishContainer(c, "start");
+            StartHealthMonitor(c);
             _ = Task.Run(() => MonitorAsync(c));
         }
         finally

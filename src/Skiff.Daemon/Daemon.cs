@@ -56,6 +56,7 @@ public sealed partial class Daemon : IDisposable
         {
             if (!c.Record.State.Running) continue;
             _ = Task.Run(() => MonitorAsync(c));
+            StartHealthMonitor(c);
         }
         StartByPolicy();
     }
@@ -94,6 +95,7 @@ public sealed partial class Daemon : IDisposable
 
     private async Task OnExitedAsync(Container c, int exitCode, bool oomKilled, DateTimeOffset finishedAt)
     {
+        StopHealthMonitor(c);
         await c.Lock.WaitAsync().ConfigureAwait(false);
         try
         {

@@ -119,6 +119,9 @@ public sealed partial class ImageService
                 ExposedPorts = c.ExposedPorts?.Keys.ToList() ?? [],
                 Volumes = c.Volumes?.Keys.ToList() ?? [],
                 StopSignal = c.StopSignal,
+                Healthcheck = c.Healthcheck is { Test: { Count: > 0 } test } h
+                    ? new HealthcheckConfig { Test = [.. test], Interval = h.Interval ?? 0, Timeout = h.Timeout ?? 0, StartPeriod = h.StartPeriod ?? 0, StartInterval = h.StartInterval ?? 0, Retries = h.Retries ?? 0 }
+                    : null,
             },
         };
     }

@@ -21,6 +21,8 @@ public sealed class ShimRequest
     [JsonPropertyName("user")] public string? User { get; set; }
     [JsonPropertyName("tty")] public bool Tty { get; set; }
     [JsonPropertyName("privileged")] public bool Privileged { get; set; }
+    /// <summary>For <c>resize</c>: the exec'd process whose terminal to resize (0: the container's).</summary>
+    [JsonPropertyName("pid")] public int Pid { get; set; }
 }
 
 /// <summary>The single JSON line a shim answers with; <see cref="Error"/> is set when the op failed.</summary>

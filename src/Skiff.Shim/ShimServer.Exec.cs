@@ -11,6 +11,17 @@ public sealed partial class ShimServer
     /// <summary>The stream id of the frame that ends an exec stream: its 4-byte payload is the exit code.</summary>
     public const byte ExitFrame = 255;
 
+    /// <summary>The pty masters of running exec'd processes with a terminal, by pid (for <c>resize</c> with a pid).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, FileStream> _execTerminals = new();
+
+    /// <summary>Sets the window size of an exec'd process's terminal; a process without one (or gone) is ignored.</summary>
+    private unsafe void ResizeExec(int pid, int rows, int cols)
+    {
+        if (!_execTerminals.TryGetValue(pid, out var master)) return;
+        var size = new Libc.WinSize { Rows = (ushort)rows, Cols = (ushort)cols };
+        LinuxException.ThrowIfError(Libc.ioctl((int)master.SafeFileHandle.DangerousGetHandle(), Libc.TIOCSWINSZ, &size), "ioctl", "TIOCSWINSZ");
+    }
+
     /// <summary>
     /// Runs an exec'd process for one connection: answers <c>{"pid":N}</c>, then streams its output
     /// in Docker's framing (stream 1 for a terminal), forwards the client's bytes to its stdin, and
@@ -50,6 +61,7 @@ public sealed partial class ShimServer
                 while (sent < frame.Length) sent += client.Send(frame[sent..]);
             }
         }
+        if (terminal is FileStream pty) _execTerminals[pid] = pty;
         Send(JsonSerializer.SerializeToUtf8Bytes(new ShimResponse { Pid = pid }, ShimJson.Default.ShimResponse));
         Send("\n"u8);
 
@@ -69,6 +81,7 @@ public sealed partial class ShimServer
         _ = Task.Factory.StartNew(() =>
         {
             var code = task.Reap(pid);
+            _execTerminals.TryRemove(pid, out _);
             Task.WaitAll(pumps.ToArray(), TimeSpan.FromSeconds(2));
             var trailer = new byte[12];
             trailer[0] = ExitFrame;

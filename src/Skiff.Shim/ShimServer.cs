@@ -118,7 +118,8 @@ public sealed partial class ShimServer
                         response = new ShimResponse { Pids = [.. Running().Pids()] };
                         break;
                     case "resize":
-                        _task?.Resize(request.Rows, request.Cols);
+                        if (request.Pid > 0) ResizeExec(request.Pid, request.Rows, request.Cols);
+                        else _task?.Resize(request.Rows, request.Cols);
                         response = new ShimResponse();
                         break;
                     case "state":
