@@ -9,7 +9,31 @@ public sealed partial class Daemon
     public IReadOnlyList<FileChange> Changes(string idOrName)
     {
         var c = Containers.Get(idOrName);
-        return Images.Changes(c.Record.ImageId, Path.Combine(c.Directory, "upper"));
+        return HideRuntimeMountPoints(Images.Changes(c.Record.ImageId, Path.Combine(c.Directory, "upper")));
+    }
+
+    /// <summary>
+    /// Mount points the runtime creates in the writable layer for every container (Docker keeps them
+    /// in a hidden "-init" layer, so its diff never shows them).
+    /// </summary>
+    private static readonly HashSet<string> RuntimeMountPoints =
+        ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/etc/mtab", "/dev", "/dev/pts", "/dev/shm", "/dev/console", "/proc", "/sys", "/.dockerenv"];
+
+    /// <summary>
+    /// Drops added runtime mount points, and the "changed" parent directories that only changed
+    /// because of them, so that a fresh container's diff is empty as in Docker.
+    /// </summary>
+    private static List<FileChange> HideRuntimeMountPoints(IReadOnlyList<FileChange> changes)
+    {
+        var hidden = changes.Where(ch => ch.Kind == 1 && RuntimeMountPoints.Contains(ch.Path)).Select(ch => ch.Path).ToHashSet();
+        var kept = changes.Where(ch => !hidden.Contains(ch.Path)).ToList();
+        return kept.Where(ch =>
+        {
+            if (ch.Kind != 0) return true;
+            var prefix = ch.Path.TrimEnd('/') + "/";
+            var onlyHidden = hidden.Any(h => h.StartsWith(prefix, StringComparison.Ordinal));
+            return !onlyHidden || kept.Any(o => o.Path.StartsWith(prefix, StringComparison.Ordinal));
+        }).ToList();
     }
 
     /// <summary>

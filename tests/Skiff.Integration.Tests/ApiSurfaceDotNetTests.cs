@@ -1,0 +1,247 @@
+using System.Formats.Tar;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+
+namespace Skiff.Integration.Tests;
+
+/// <summary>Docker.DotNet against skiffd for stats, events, archive, exec inspect/resize, detach keys, commit and update.</summary>
+[Collection("daemon")]
+public sealed class ApiSurfaceDotNetTests(DaemonFixture f)
+{
+    private DockerClient Client() => new DockerClientConfiguration(new Uri(f.Host)).CreateClient();
+
+    private static string Unique(string prefix) => prefix + "-" + Guid.NewGuid().ToString("N")[..8];
+
+    private static async Task<string> RunAsync(DockerClient client, string name, params string[] cmd)
+    {
+        var created = await client.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Image = "busybox", Name = name, Cmd = cmd, OpenStdin = true,
+            HostConfig = new HostConfig { Memory = 64 * 1024 * 1024 },
+        });
+        Assert.True(await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters()));
+        return created.ID;
+    }
+
+    [Fact]
+    public async Task StatsOneShotAndStream()
+    {
+        using var client = Client();
+        var name = Unique("dn-stats");
+        var id = await RunAsync(client, name, "sh", "-c", "while :; do :; done");
+        try
+        {
+            ContainerStatsResponse? one = null;
+            await client.Containers.GetContainerStatsAsync(id, new ContainerStatsParameters { Stream = false, OneShot = true }, new Progress<ContainerStatsResponse>(s => one = s));
+            await Task.Delay(200);
+            Assert.NotNull(one);
+            Assert.Equal("/" + name, one!.Name);
+            Assert.Equal(64UL * 1024 * 1024, one.MemoryStats.Limit);
+            Assert.True(one.MemoryStats.Usage > 0);
+            Assert.True(one.CPUStats.SystemUsage > 0);
+            Assert.True(one.CPUStats.OnlineCPUs > 0);
+            Assert.Equal(1UL, one.PidsStats.Current);
+
+            var samples = new List<ContainerStatsResponse>();
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(3.5));
+            try
+            {
+                await client.Containers.GetContainerStatsAsync(id, new ContainerStatsParameters { Stream = true }, new Progress<ContainerStatsResponse>(s => { lock (samples) samples.Add(s); }), cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            await Task.Delay(200);
+            lock (samples)
+            {
+                Assert.InRange(samples.Count, 2, 6);
+                var last = samples[^1];
+                Assert.True(last.CPUStats.CPUUsage.TotalUsage > last.PreCPUStats.CPUUsage.TotalUsage);
+                Assert.True(last.CPUStats.SystemUsage > last.PreCPUStats.SystemUsage);
+            }
+        }
+        finally
+        {
+            await client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true });
+        }
+    }
+
+    [Fact]
+    public async Task EventsStreamLiveWithFilters()
+    {
+        using var client = Client();
+        var name = Unique("dn-events");
+        var seen = new List<Message>();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var done = new TaskCompletionSource();
+        var monitor = client.System.MonitorEventsAsync(new ContainerEventsParameters
+        {
+            Filters = new Dictionary<string, IDictionary<string, bool>>
+            {
+                ["container"] = new Dictionary<string, bool> { [name] = true },
+                ["type"] = new Dictionary<string, bool> { ["container"] = true },
+            },
+        }, new Progress<Message>(m =>
+        {
+            lock (seen) seen.Add(m);
+            if (m.Action == "destroy") done.TrySetResult();
+        }), cts.Token);
+        await Task.Delay(300);
+        var id = await RunAsync(client, name, "sleep", "300");
+        await client.Containers.PauseContainerAsync(id);
+        await client.Containers.UnpauseContainerAsync(id);
+        await client.Containers.KillContainerAsync(id, new ContainerKillParameters { Signal = "KILL" });
+        await client.Containers.WaitContainerAsync(id);
+        await client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters());
+        await Task.WhenAny(done.Task, Task.Delay(TimeSpan.FromSeconds(10)));
+        cts.Cancel();
+        try { await monitor; } catch (OperationCanceledException) { }
+        lock (seen)
+        {
+            Assert.Equal(["create", "start", "pause", "unpause", "kill", "die", "destroy"], seen.Select(m => m.Action));
+            Assert.All(seen, m => Assert.Equal(id, m.Actor.ID));
+            Assert.Equal("9", seen.Single(m => m.Action == "kill").Actor.Attributes["signal"]);
+            Assert.Equal("137", seen.Single(m => m.Action == "die").Actor.Attributes["exitCode"]);
+            Assert.All(seen, m => Assert.True(m.TimeNano > 0));
+        }
+    }
+
+    [Fact]
+    public async Task ArchiveStatGetAndPut()
+    {
+        using var client = Client();
+        var name = Unique("dn-archive");
+        var id = await RunAsync(client, name, "sleep", "300");
+        try
+        {
+            var stat = await client.Containers.GetArchiveFromContainerAsync(id, new GetArchiveFromContainerParameters { Path = "/etc/passwd" }, statOnly: true);
+            Assert.Equal("passwd", stat.Stat.Name);
+            Assert.True(stat.Stat.Size > 0);
+
+            var tar = new MemoryStream();
+            await using (var writer = new TarWriter(tar, TarEntryFormat.Pax, leaveOpen: true))
+            {
+                var entry = new PaxTarEntry(TarEntryType.RegularFile, "put.txt") { DataStream = new MemoryStream("from-dotnet\n"u8.ToArray()), Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite };
+                await writer.WriteEntryAsync(entry);
+            }
+            tar.Position = 0;
+            await client.Containers.ExtractArchiveToContainerAsync(id, new ContainerPathStatParameters { Path = "/tmp" }, tar);
+
+            var got = await client.Containers.GetArchiveFromContainerAsync(id, new GetArchiveFromContainerParameters { Path = "/tmp/put.txt" }, statOnly: false);
+            Assert.Equal("put.txt", got.Stat.Name);
+            Assert.Equal(12, got.Stat.Size);
+            using var reader = new TarReader(got.Stream);
+            var read = await reader.GetNextEntryAsync();
+            Assert.NotNull(read);
+            Assert.Equal("put.txt", read!.Name);
+            Assert.Equal("from-dotnet\n", new StreamReader(read.DataStream!).ReadToEnd());
+
+            var missing = await Assert.ThrowsAsync<DockerContainerNotFoundException>(() =>
+                client.Containers.GetArchiveFromContainerAsync(id, new GetArchiveFromContainerParameters { Path = "/nope" }, statOnly: true));
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, missing.StatusCode);
+
+            var changes = await client.Containers.InspectChangesAsync(id);
+            Assert.Contains(changes, ch => ch.Path == "/tmp/put.txt" && ch.Kind == FileSystemChangeKind.Add);
+        }
+        finally
+        {
+            await client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true });
+        }
+    }
+
+    [Fact]
+    public async Task ExecInspectAndResize()
+    {
+        using var client = Client();
+        var name = Unique("dn-exec");
+        var id = await RunAsync(client, name, "sleep", "300");
+        try
+        {
+            var exec = await client.Exec.ExecCreateContainerAsync(id, new ContainerExecCreateParameters
+            {
+                Cmd = ["sh", "-c", "sleep 1; stty size; exit 5"], Tty = true, AttachStdout = true, AttachStderr = true,
+            });
+            using var stream = await client.Exec.StartAndAttachContainerExecAsync(exec.ID, tty: true);
+            var running = await client.Exec.InspectContainerExecAsync(exec.ID);
+            Assert.True(running.Running);
+            Assert.True(running.Pid > 0);
+            await client.Exec.ResizeContainerExecTtyAsync(exec.ID, new ContainerResizeParameters { Height = 33, Width = 111 });
+            var (stdout, _) = await stream.ReadOutputToEndAsync(CancellationToken.None);
+            Assert.Contains("33 111", stdout);
+            var ended = await client.Exec.InspectContainerExecAsync(exec.ID);
+            Assert.False(ended.Running);
+            Assert.Equal(5, ended.ExitCode);
+            Assert.Equal(id, ended.ContainerID);
+        }
+        finally
+        {
+            await client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true });
+        }
+    }
+
+    [Fact]
+    public async Task DetachKeysEndTheAttachButNotTheContainer()
+    {
+        using var client = Client();
+        var name = Unique("dn-detach");
+        var id = await RunAsync(client, name, "cat");
+        try
+        {
+            using var stream = await client.Containers.AttachContainerAsync(id, tty: false, new ContainerAttachParameters
+            {
+                Stream = true, Stdin = true, Stdout = true, Stderr = true, DetachKeys = "ctrl-x,x",
+            });
+            var input = "echoed\n\u0018x"u8.ToArray();
+            await stream.WriteAsync(input, 0, input.Length, CancellationToken.None);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            var (stdout, _) = await stream.ReadOutputToEndAsync(timeout.Token);
+            Assert.Equal("echoed\n", stdout);
+            var inspect = await client.Containers.InspectContainerAsync(id);
+            Assert.True(inspect.State.Running);
+
+            var bad = await Assert.ThrowsAnyAsync<DockerApiException>(() => client.Containers.AttachContainerAsync(id, tty: false,
+                new ContainerAttachParameters { Stream = true, Stdin = true, DetachKeys = "ctrl-1" }));
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.StatusCode);
+        }
+        finally
+        {
+            await client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true });
+        }
+    }
+
+    [Fact]
+    public async Task CommitAndUpdate()
+    {
+        using var client = Client();
+        var name = Unique("dn-commit");
+        var id = await RunAsync(client, name, "sh", "-c", "echo made > /made; sleep 300");
+        try
+        {
+            await Task.Delay(300);
+            var update = await client.Containers.UpdateContainerAsync(id, new ContainerUpdateParameters { Memory = 96 * 1024 * 1024, MemorySwap = 192 * 1024 * 1024, PidsLimit = 30 });
+            Assert.NotNull(update);
+            var inspect = await client.Containers.InspectContainerAsync(id);
+            Assert.Equal(96L * 1024 * 1024, inspect.HostConfig.Memory);
+            Assert.Equal(30L, inspect.HostConfig.PidsLimit);
+
+            var repo = Unique("dn-image");
+            var committed = await client.Images.CommitContainerChangesAsync(new CommitContainerChangesParameters
+            {
+                ContainerID = id, RepositoryName = repo, Tag = "t1", Comment = "by dotnet", Author = "tests",
+                Config = new Config { Cmd = ["cat", "/made"] },
+            });
+            Assert.StartsWith("sha256:", committed.ID);
+            var image = await client.Images.InspectImageAsync(repo + ":t1");
+            Assert.Equal("by dotnet", image.Comment);
+            Assert.Equal("tests", image.Author);
+            Assert.Equal(["cat", "/made"], image.Config.Cmd);
+            // Still running: commit paused and resumed it.
+            Assert.True((await client.Containers.InspectContainerAsync(id)).State.Running);
+            await client.Images.DeleteImageAsync(repo + ":t1", new ImageDeleteParameters { Force = true });
+        }
+        finally
+        {
+            await client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true });
+        }
+    }
+}
