@@ -96,8 +96,9 @@ public sealed partial class Daemon
                 var swap = next.MemorySwap != 0 ? next.MemorySwap : next.Memory * 2;
                 var limit = new CgroupResources { MemoryLimit = next.Memory };
                 var memsw = new CgroupResources { MemorySwap = swap };
-                // v1 requires memory <= memory+swap at every step: raise the larger one first, lower it last.
-                if (next.Memory > old.Memory) { cg.Apply(memsw); cg.Apply(limit); }
+                // v1 requires memory <= memory+swap at every step: raise the larger one first, lower it
+                // last. An old limit of 0 is unlimited, so any new limit lowers it.
+                if (old.Memory > 0 && next.Memory > old.Memory) { cg.Apply(memsw); cg.Apply(limit); }
                 else { cg.Apply(limit); cg.Apply(memsw); }
             }
             var cpuQuota = next.NanoCpus > 0 ? next.NanoCpus * 100_000 / 1_000_000_000 : next.CpuQuota;

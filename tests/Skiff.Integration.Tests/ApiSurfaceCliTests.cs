@@ -208,10 +208,16 @@ public sealed class ApiSurfaceCliTests(DaemonFixture f)
             var bad = f.Docker("update", "--memory", "1m", name);
             Assert.NotEqual(0, bad.ExitCode);
             Assert.Contains("Minimum memory limit", bad.Stderr);
+
+            // From unlimited to a limit (memory+swap must never fall below memory on the way).
+            RunDetached("--name", name + "-unlimited", "busybox", "sleep", "300");
+            r = f.Docker("update", "--memory", "100m", name + "-unlimited");
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.Equal("104857600\n", f.Docker("inspect", "-f", "{{.HostConfig.Memory}}", name + "-unlimited").Stdout);
         }
         finally
         {
-            f.Docker("rm", "-f", name);
+            f.Docker("rm", "-f", name, name + "-unlimited");
         }
     }
 
@@ -294,6 +300,9 @@ public sealed class ApiSurfaceCliTests(DaemonFixture f)
             Assert.True(sw.Elapsed < TimeSpan.FromSeconds(8), sw.Elapsed.ToString());
 
             Assert.Equal(0, f.Docker("start", name).ExitCode);
+            var badKeys = f.Docker("exec", "--detach-keys", "ctrl-1", name, "true");
+            Assert.NotEqual(0, badKeys.ExitCode);
+            Assert.Contains("Invalid detach keys", badKeys.Stderr);
             Assert.Equal(0, f.Docker("kill", "-s", "USR1", name).ExitCode);
             Assert.Equal("7\n", f.Docker("wait", name).Stdout);
         }
