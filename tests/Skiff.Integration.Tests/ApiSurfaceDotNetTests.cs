@@ -189,7 +189,7 @@ public sealed class ApiSurfaceDotNetTests(DaemonFixture f)
         {
             using var stream = await client.Containers.AttachContainerAsync(id, tty: false, new ContainerAttachParameters
             {
-                Stream = true, Stdin = true, Stdout = true, Stderr = true, DetachKeys = "ctrl-x,x",
+                Stream = true, Stdin = true, Stdout = true, Stderr = true,
             });
             var line = "echoed\n"u8.ToArray();
             await stream.WriteAsync(line, 0, line.Length, CancellationToken.None);
@@ -203,13 +203,45 @@ public sealed class ApiSurfaceDotNetTests(DaemonFixture f)
             }
             Assert.Equal("echoed\n", echoed.ToString());
 
-            // The detach sequence (ctrl-x then x) ends the stream; the container keeps running.
-            var keys = "\u0018x"u8.ToArray();
+            // Docker's default detach sequence (ctrl-p, ctrl-q) ends the stream; the container keeps running.
+            var keys = "\u0010\u0011"u8.ToArray();
             await stream.WriteAsync(keys, 0, keys.Length, CancellationToken.None);
             var end = await stream.ReadOutputAsync(buffer, 0, buffer.Length, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15));
             Assert.True(end.EOF);
             var inspect = await client.Containers.InspectContainerAsync(id);
             Assert.True(inspect.State.Running);
+        }
+        finally
+        {
+            await client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true });
+        }
+    }
+
+    [Fact]
+    public async Task CustomDetachKeysOverARawHijackedAttach()
+    {
+        using var client = Client();
+        var name = Unique("dn-rawdetach");
+        var id = await RunAsync(client, name, "cat");
+        try
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+            await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(f.Socket));
+            await using var stream = new System.Net.Sockets.NetworkStream(socket);
+            var request = $"POST /v1.50/containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1&detachKeys=ctrl-x,x HTTP/1.1\r\nHost: skiff\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n";
+            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(request));
+            var head = new System.Text.StringBuilder();
+            var one = new byte[1];
+            while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+            {
+                Assert.Equal(1, await stream.ReadAsync(one).AsTask().WaitAsync(TimeSpan.FromSeconds(15)));
+                head.Append((char)one[0]);
+            }
+            Assert.StartsWith("HTTP/1.1 101", head.ToString());
+            await stream.WriteAsync("\u0018x"u8.ToArray());
+            var rest = new byte[4096];
+            Assert.Equal(0, await stream.ReadAsync(rest).AsTask().WaitAsync(TimeSpan.FromSeconds(15)));
+            Assert.True((await client.Containers.InspectContainerAsync(id)).State.Running);
         }
         finally
         {
