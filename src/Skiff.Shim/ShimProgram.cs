@@ -53,6 +53,7 @@ public static class ShimProgram
         using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(new UnixDomainSocketEndPoint(socketPath));
         listener.Listen(64);
+        var boundInode = SocketInode(socketPath);
         File.WriteAllText(Path.Combine(bundle, ShimFiles.Pid), Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
 
         var server = new ShimServer(new ShimOptions
@@ -71,8 +72,16 @@ public static class ShimProgram
         server.Done.Wait();
         // Give a client that is reading the last answer a moment before the socket goes away.
         Thread.Sleep(50);
-        File.Delete(socketPath);
+        // The next start of the same container binds a new shim at the same path, possibly before
+        // this one ends: remove the socket only while it is still this shim's.
+        if (boundInode != 0 && SocketInode(socketPath) == boundInode) File.Delete(socketPath);
         return 0;
+    }
+
+    private static unsafe ulong SocketInode(string path)
+    {
+        Libc.Statx st;
+        return Libc.statx(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &st) == 0 ? st.Ino : 0;
     }
 
     private static void DetachStdio(string shimLog)
