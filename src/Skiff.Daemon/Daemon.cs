@@ -88,7 +88,15 @@ public sealed partial class Daemon : IDisposable
         }
         else
         {
-            _ = c.Shim.CallAsync(new ShimRequest { Op = "shutdown" }).ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
+            // Awaited before the exit is recorded: a start that follows the exit binds a new shim at the
+            // same socket path, and a late "shutdown" would reach (and end) that new shim instead.
+            try
+            {
+                await c.Shim.CallAsync(new ShimRequest { Op = "shutdown" }).WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ShimException or TimeoutException)
+            {
+            }
         }
         await OnExitedAsync(c, result.ExitCode, result.OomKilled, result.FinishedAt).ConfigureAwait(false);
     }

@@ -74,14 +74,15 @@ public static class ShimProgram
         Thread.Sleep(50);
         // The next start of the same container binds a new shim at the same path, possibly before
         // this one ends: remove the socket only while it is still this shim's.
-        if (boundInode != 0 && SocketInode(socketPath) == boundInode) File.Delete(socketPath);
+        if (boundInode != default && SocketInode(socketPath) == boundInode) File.Delete(socketPath);
         return 0;
     }
 
-    private static unsafe ulong SocketInode(string path)
+    /// <summary>The identity of the file at <paramref name="path"/>: the inode with its change time, since file systems reuse freed inode numbers at once.</summary>
+    private static unsafe (ulong Ino, long Sec, uint Nsec) SocketInode(string path)
     {
         Libc.Statx st;
-        return Libc.statx(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &st) == 0 ? st.Ino : 0;
+        return Libc.statx(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &st) == 0 ? (st.Ino, st.Ctime.Sec, st.Ctime.Nsec) : default;
     }
 
     private static void DetachStdio(string shimLog)
