@@ -301,13 +301,22 @@ public sealed class ApiSurfaceCliTests(DaemonFixture f)
             Assert.Equal("137\n", f.Docker("inspect", "-f", "{{.State.ExitCode}}", name).Stdout);
             Assert.True(sw.Elapsed < TimeSpan.FromSeconds(8), sw.Elapsed.ToString());
 
-            Assert.Equal(0, f.Docker("start", name).ExitCode);
-            Assert.Equal(0, f.Docker("kill", "-s", "USR1", name).ExitCode);
-            Assert.Equal("7\n", f.Docker("wait", name).Stdout);
         }
         finally
         {
             f.Docker("rm", "-f", name);
+        }
+
+        var killed = Unique("kill");
+        RunDetached("--name", killed, "busybox", "sh", "-c", script);
+        try
+        {
+            Assert.Equal(0, f.Docker("kill", "-s", "USR1", killed).ExitCode);
+            Assert.Equal("7\n", f.Docker("wait", killed).Stdout);
+        }
+        finally
+        {
+            f.Docker("rm", "-f", killed);
         }
     }
 
