@@ -150,7 +150,7 @@ split() { # split LABEL CLI...
   local label=$1; shift
   local c0 c1 c2 c3 c4 tc=0 ts=0 tw=0 tr=0 id
   for i in $(seq "$RUNS"); do
-    c0=$(now); id=$("$@" create --network none busybox true); c1=$(now)
+    c0=$(now); id=$("$@" create --network none "${CREATE_ARGS[@]}" busybox true); c1=$(now)
     "$@" start "$id" >/dev/null; c2=$(now)
     "$@" wait "$id" >/dev/null; c3=$(now)
     "$@" rm "$id" >/dev/null; c4=$(now)
@@ -164,10 +164,11 @@ echo "## create / start / wait / rm (mean ms per step over $RUNS containers, \`b
 echo
 echo "| engine | create | start | wait | rm | total |"
 echo "|---|---|---|---|---|---|"
+CREATE_ARGS=()
 split "docker CLI -> skiffd" $D -H "$SK"
 split "docker CLI -> dockerd" $D -H "$DK"
-PODSPLIT=("${PODMAN[@]}")
-split "podman" "${PODSPLIT[@]}"
+CREATE_ARGS=("${PODRUN[@]}")
+split "podman" "${PODMAN[@]}"
 echo
 
 log "exec"
