@@ -57,6 +57,10 @@ public static class ApiServer
         VolumeRoutes.Map(app, daemon);
         NetworkRoutes.Map(app, daemon);
         BuildRoutes.Map(app, daemon);
+        EventRoutes.Map(app, daemon);
+        StatsRoutes.Map(app, daemon);
+        ArchiveRoutes.Map(app, daemon);
+        CommitRoutes.Map(app, daemon);
         app.MapFallback(Errors.Handle(ctx => Errors.WriteAsync(ctx, 404, "page not found")));
         return app;
     }

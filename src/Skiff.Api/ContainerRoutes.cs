@@ -38,9 +38,15 @@ internal static class ContainerRoutes
             var now = DateTimeOffset.UtcNow;
             IEnumerable<Container> list = d.Containers.All.OrderByDescending(c => c.Record.Created);
             if (!all && limit <= 0 && !filters.ContainsKey("status")) list = list.Where(c => c.Record.State.Running);
-            list = list.Where(c => Matches(c, filters));
+            list = list.Where(c => Matches(c, filters) && Relative(d, c, filters));
             if (limit > 0) list = list.Take(limit);
-            var result = list.Select(c => Mapping.Summary(c, now)).ToList();
+            var size = Query.Bool(ctx, "size");
+            var result = list.Select(c =>
+            {
+                var summary = Mapping.Summary(c, now);
+                if (size) (summary.SizeRw, summary.SizeRootFs) = d.Size(c);
+                return summary;
+            }).ToList();
             await SystemRoutes.WriteJson(ctx, result, ApiJson.Default.ListContainerSummaryDto).ConfigureAwait(false);
         }));
 
@@ -146,6 +152,7 @@ internal static class ContainerRoutes
                 Stdin = Query.Bool(ctx, "stdin"),
                 Stdout = Query.Bool(ctx, "stdout"),
                 Stderr = Query.Bool(ctx, "stderr"),
+                DetachKeys = Query.Str(ctx, "detachKeys"),
             };
             var contentType = c.Record.Config.Tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
             var upgrade = ctx.Features.Get<IHttpUpgradeFeature>();
@@ -235,6 +242,14 @@ internal static class ContainerRoutes
 
     private static string Id(HttpContext ctx) => (string)ctx.Request.RouteValues["id"]!;
 
+    /// <summary>The before/since filters: containers created before or after the named one.</summary>
+    private static bool Relative(Daemon.Daemon d, Container c, Dictionary<string, List<string>> filters)
+    {
+        if (filters.TryGetValue("before", out var before) && before.Count > 0 && !before.All(v => c.Record.Created < d.Containers.Get(v).Record.Created)) return false;
+        if (filters.TryGetValue("since", out var since) && since.Count > 0 && !since.All(v => c.Record.Created > d.Containers.Get(v).Record.Created)) return false;
+        return true;
+    }
+
     private static bool Matches(Container c, Dictionary<string, List<string>> filters) => Matches(c.Record, filters);
 
     private static bool LabelMatches(ContainerRecord r, string filter)
@@ -269,6 +284,8 @@ internal static class ContainerRoutes
                 "exited" => r.State.Status == ContainerStatus.Exited && values.Any(v => v == r.State.ExitCode.ToString(CultureInfo.InvariantCulture)),
                 "label" => values.All(v => LabelMatches(r, v)),
                 "volume" => values.Any(v => r.MountPoints.Any(m => m.Name == v || m.Destination == v)),
+                "health" => values.Any(v => v == (r.State.Health?.Status ?? "none")),
+                "before" or "since" => true,
                 "ancestor" => values.Any(v => r.Config.Image == v || r.ImageId == v || r.ImageId.StartsWith("sha256:" + v, StringComparison.Ordinal)),
                 _ => throw new BadRequestException($"invalid filter '{key}'"),
             };

@@ -244,6 +244,22 @@ internal sealed class StateDto
     public string Error { get; set; } = "";
     public string StartedAt { get; set; } = "";
     public string FinishedAt { get; set; } = "";
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public HealthDto? Health { get; set; }
+}
+
+internal sealed class HealthDto
+{
+    public string Status { get; set; } = "";
+    public int FailingStreak { get; set; }
+    public List<HealthLogDto> Log { get; set; } = [];
+}
+
+internal sealed class HealthLogDto
+{
+    public string Start { get; set; } = "";
+    public string End { get; set; } = "";
+    public int ExitCode { get; set; }
+    public string Output { get; set; } = "";
 }
 
 internal sealed class GraphDriverDto

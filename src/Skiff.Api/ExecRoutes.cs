@@ -73,6 +73,7 @@ internal static class ExecRoutes
                 Cmd = body.Cmd ?? [], Env = body.Env ?? [], WorkingDir = body.WorkingDir ?? "", User = body.User ?? "",
                 Tty = body.Tty, Privileged = body.Privileged,
                 AttachStdin = body.AttachStdin, AttachStdout = body.AttachStdout, AttachStderr = body.AttachStderr,
+                DetachKeys = body.DetachKeys ?? "",
             });
             await SystemRoutes.WriteJson(ctx, new IdResponse { Id = exec.Id }, ExecJson.Default.IdResponse, 201).ConfigureAwait(false);
         }));
@@ -163,6 +164,8 @@ internal static class ExecRoutes
             var dto = new ExecInspectDto
             {
                 ContainerID = e.ContainerId,
+                CanRemove = !e.Running && e.ExitCode is not null,
+                DetachKeys = e.DetachKeys,
                 ExitCode = e.ExitCode,
                 ID = e.Id,
                 OpenStderr = e.AttachStderr,

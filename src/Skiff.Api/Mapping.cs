@@ -31,6 +31,9 @@ internal static class Mapping
         StopTimeout = d.StopTimeout,
         ExposedPorts = d.ExposedPorts?.Keys.ToList() ?? [],
         Volumes = d.Volumes?.Keys.ToList() ?? [],
+        Healthcheck = d.Healthcheck is { } h
+            ? new HealthcheckConfig { Test = h.Test ?? [], Interval = h.Interval, Timeout = h.Timeout, StartPeriod = h.StartPeriod, StartInterval = h.StartInterval, Retries = h.Retries }
+            : null,
     };
 
     public static HostConfig ToCore(HostConfigDto? d)
@@ -108,6 +111,9 @@ internal static class Mapping
         Labels = c.Labels,
         StopSignal = c.StopSignal,
         StopTimeout = c.StopTimeout,
+        Healthcheck = c.Healthcheck is { } h
+            ? new HealthConfigDto { Test = h.Test, Interval = h.Interval, Timeout = h.Timeout, StartPeriod = h.StartPeriod, StartInterval = h.StartInterval, Retries = h.Retries }
+            : null,
     };
 
     public static HostConfigDto ToDto(HostConfig h) => new()
@@ -187,6 +193,14 @@ internal static class Mapping
                 Error = s.Error,
                 StartedAt = Time(s.StartedAt),
                 FinishedAt = Time(s.FinishedAt),
+                Health = s.Health is { } health
+                    ? new HealthDto
+                    {
+                        Status = health.Status,
+                        FailingStreak = health.FailingStreak,
+                        Log = health.Log.Select(l => new HealthLogDto { Start = Time(l.Start), End = Time(l.End), ExitCode = l.ExitCode, Output = l.Output }).ToList(),
+                    }
+                    : null,
             },
             Image = r.ImageId,
             ResolvConfPath = r.ResolvConfPath,
@@ -240,13 +254,21 @@ internal static class Mapping
     /// <summary>The "Up 3 minutes" / "Exited (0) 2 seconds ago" column of docker ps.</summary>
     public static string StatusText(ContainerState s, DateTimeOffset now) => s.Status switch
     {
-        ContainerStatus.Running => "Up " + HumanDuration(now - s.StartedAt),
+        ContainerStatus.Running => "Up " + HumanDuration(now - s.StartedAt) + HealthSuffix(s.Health),
         ContainerStatus.Paused => "Up " + HumanDuration(now - s.StartedAt) + " (Paused)",
         ContainerStatus.Restarting => $"Restarting ({s.ExitCode}) {HumanDuration(now - s.FinishedAt)} ago",
         ContainerStatus.Removing => "Removal In Progress",
         ContainerStatus.Dead => "Dead",
         ContainerStatus.Exited => s.FinishedAt == default ? "Created" : $"Exited ({s.ExitCode}) {HumanDuration(now - s.FinishedAt)} ago",
         _ => "Created",
+    };
+
+    private static string HealthSuffix(HealthState? h) => h?.Status switch
+    {
+        "starting" => " (health: starting)",
+        "healthy" => " (healthy)",
+        "unhealthy" => " (unhealthy)",
+        _ => "",
     };
 
     /// <summary>Docker's go-units HumanDuration.</summary>

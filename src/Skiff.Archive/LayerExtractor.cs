@@ -28,6 +28,12 @@ public sealed class ExtractOptions
     /// image builders never write them, so in a layer from a registry they are a sign of a crafted archive.
     /// </summary>
     public bool RejectAbsoluteNames { get; init; }
+
+    /// <summary>
+    /// Refuse (<see cref="ArchiveEntryException"/>) to replace an existing directory with a non-directory
+    /// or an existing non-directory with a directory (docker cp's noOverwriteDirNonDir).
+    /// </summary>
+    public bool NoOverwriteDirNonDir { get; init; }
 }
 
 /// <summary>What an extraction did.</summary>
@@ -126,7 +132,12 @@ public static class LayerExtractor
             bool exists = FsNative.TryStat(parent, name, out var existing);
             if (exists)
             {
-                bool keepDir = entry.Type == TarEntryType.Directory && FsNative.FileType(existing) == Libc.S_IFDIR;
+                bool existingDir = FsNative.FileType(existing) == Libc.S_IFDIR;
+                bool keepDir = entry.Type == TarEntryType.Directory && existingDir;
+                if (_options.NoOverwriteDirNonDir && existingDir != (entry.Type == TarEntryType.Directory))
+                    throw new ArchiveEntryException(entry.Name, existingDir
+                        ? "cannot overwrite directory with non-directory"
+                        : "cannot overwrite non-directory with directory");
                 if (!keepDir) Remove(entry.Name, parent, name, existing);
             }
 

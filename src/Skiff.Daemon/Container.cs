@@ -36,6 +36,8 @@ public sealed class Container
     internal string ShimSocket { get; }
     /// <summary>The current restart-policy back-off (not persisted: a daemon restart starts over).</summary>
     internal TimeSpan RestartBackoff { get; set; }
+    /// <summary>Cancels the running healthcheck loop (see Daemon.Health.cs); null when none runs.</summary>
+    internal CancellationTokenSource? HealthMonitor { get; set; }
     internal ShimClient Shim => new(ShimSocket);
     internal bool Removed => _removed.Task.IsCompleted;
 

@@ -10,6 +10,8 @@ public sealed class AttachOptions
     public bool Stdin { get; init; }
     public bool Stdout { get; init; } = true;
     public bool Stderr { get; init; } = true;
+    /// <summary>The key sequence that detaches the client (Docker's format, e.g. "ctrl-p,ctrl-q", the default when null or empty).</summary>
+    public string? DetachKeys { get; init; }
 }
 
 public sealed partial class Daemon
@@ -23,7 +25,9 @@ public sealed partial class Daemon
     public AttachSession BeginAttach(string idOrName, AttachOptions options)
     {
         var c = Containers.Get(idOrName);
+        _ = DetachKeys.Parse(options.DetachKeys);
         var session = new AttachSession(c, options);
+        PublishContainer(c, "attach");
         if (!c.Record.State.Running)
         {
             var connected = session.Connected;
@@ -72,7 +76,10 @@ public sealed partial class Daemon
             using (shim)
             {
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                Task input = _options.Stdin ? PumpInputAsync(client, shim, stop.Token) : Task.CompletedTask;
+                var keys = DetachKeys.Parse(_options.DetachKeys);
+                Task input = _options.Stdin
+                    ? PumpInputAsync(client, shim, keys, stop.Token).ContinueWith(t => { if (t.Result) stop.Cancel(); }, TaskScheduler.Default)
+                    : Task.CompletedTask;
                 try
                 {
                     await PumpOutputAsync(shim, client, tty || (_options.Stdout && _options.Stderr) ? null : _options, stop.Token).ConfigureAwait(false);
@@ -86,22 +93,49 @@ public sealed partial class Daemon
         }
     }
 
-    private static async Task PumpInputAsync(Stream client, Socket shim, CancellationToken ct)
+    /// <summary>
+    /// Copies the client's bytes to the container's stdin until the client half-closes (which closes
+    /// stdin) or types the detach sequence: its bytes are held back while they match and never reach
+    /// the container; a full match returns true and leaves the container's stdin open.
+    /// </summary>
+    private static async Task<bool> PumpInputAsync(Stream client, Socket shim, byte[] detachKeys, CancellationToken ct)
     {
         var buffer = new byte[16 * 1024];
+        var output = new byte[16 * 1024 + detachKeys.Length];
+        var matched = 0;
         try
         {
             while (true)
             {
                 var n = await client.ReadAsync(buffer, ct).ConfigureAwait(false);
                 if (n == 0) break;
-                await shim.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, ct).ConfigureAwait(false);
+                var count = 0;
+                for (var i = 0; i < n; i++)
+                {
+                    var b = buffer[i];
+                    if (detachKeys.Length > 0 && b == detachKeys[matched])
+                    {
+                        if (++matched == detachKeys.Length)
+                        {
+                            if (count > 0) await shim.SendAsync(output.AsMemory(0, count), SocketFlags.None, ct).ConfigureAwait(false);
+                            return true;
+                        }
+                        continue;
+                    }
+                    // A partial match that breaks off was input after all.
+                    for (var k = 0; k < matched; k++) output[count++] = detachKeys[k];
+                    matched = 0;
+                    if (detachKeys.Length > 0 && b == detachKeys[0]) { matched = 1; continue; }
+                    output[count++] = b;
+                }
+                if (count > 0) await shim.SendAsync(output.AsMemory(0, count), SocketFlags.None, ct).ConfigureAwait(false);
             }
             shim.Shutdown(SocketShutdown.Send);
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
         {
         }
+        return false;
     }
 
     /// <summary>Copies the shim's output to the client; with a filter, drops the frames of unwanted streams.</summary>
@@ -140,5 +174,36 @@ public sealed partial class Daemon
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException or EndOfStreamException)
         {
         }
+    }
+}
+
+/// <summary>Docker's detach key sequences: comma-separated "ctrl-X" or single characters.</summary>
+internal static class DetachKeys
+{
+    /// <summary>ctrl-p, ctrl-q.</summary>
+    public static readonly byte[] Default = [0x10, 0x11];
+
+    /// <summary>Parses a sequence; null or empty is the default. Bad input is an InvalidArgument error, as in Docker.</summary>
+    public static byte[] Parse(string? keys)
+    {
+        if (string.IsNullOrEmpty(keys)) return Default;
+        var result = new List<byte>();
+        foreach (var key in keys.Split(','))
+        {
+            if (key.Length == 1)
+            {
+                result.Add((byte)key[0]);
+                continue;
+            }
+            if (key.Length == 6 && key.StartsWith("ctrl-", StringComparison.OrdinalIgnoreCase))
+            {
+                var ch = char.ToLowerInvariant(key[5]);
+                if (ch is >= 'a' and <= 'z') { result.Add((byte)(ch - 'a' + 1)); continue; }
+                var code = ch switch { '@' => 0, '[' => 27, '\\' => 28, ']' => 29, '^' => 30, '_' => 31, _ => -1 };
+                if (code >= 0) { result.Add((byte)code); continue; }
+            }
+            throw DaemonException.Invalid($"Invalid detach keys ({keys}) provided");
+        }
+        return [.. result];
     }
 }

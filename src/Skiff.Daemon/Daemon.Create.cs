@@ -36,6 +36,7 @@ public sealed partial class Daemon
         if (string.IsNullOrEmpty(config.WorkingDir)) config.WorkingDir = image.WorkingDir;
         if (string.IsNullOrEmpty(config.User)) config.User = image.User;
         config.StopSignal ??= image.StopSignal;
+        config.Healthcheck = MergeHealthcheck(image.Healthcheck, config.Healthcheck);
         foreach (var (k, v) in image.Labels) config.Labels.TryAdd(k, v);
         foreach (var p in image.ExposedPorts) if (!config.ExposedPorts.Contains(p)) config.ExposedPorts.Add(p);
         foreach (var v in image.Volumes) if (!config.Volumes.Contains(v)) config.Volumes.Add(v);
@@ -88,6 +89,7 @@ public sealed partial class Daemon
             lock (_volumesLock) RemoveCreatedVolumes(createdVolumes);
             throw;
         }
+        PublishContainer(c, "create");
         return record;
     }
 

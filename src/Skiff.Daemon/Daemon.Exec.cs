@@ -19,6 +19,8 @@ public sealed class ExecRecord
     public bool AttachStdin { get; init; }
     public bool AttachStdout { get; init; }
     public bool AttachStderr { get; init; }
+    /// <summary>The detach sequence for an attached exec (Docker's format; default ctrl-p,ctrl-q).</summary>
+    public string DetachKeys { get; init; } = "";
     public bool Running { get; internal set; }
     public int Pid { get; internal set; }
     /// <summary>Null until the process has exited.</summary>
@@ -50,8 +52,11 @@ public sealed partial class Daemon
             AttachStdin = request.AttachStdin,
             AttachStdout = request.AttachStdout,
             AttachStderr = request.AttachStderr,
+            DetachKeys = request.DetachKeys,
         };
+        _ = global::Skiff.Daemon.DetachKeys.Parse(request.DetachKeys);
         _execs[exec.Id] = exec;
+        PublishContainer(c, "exec_create: " + string.Join(' ', exec.Cmd), ("execID", exec.Id));
         return exec;
     }
 
@@ -93,6 +98,7 @@ public sealed partial class Daemon
             }
             exec.Pid = answer.Pid;
             exec.Running = true;
+            PublishContainer(c, "exec_start: " + string.Join(' ', exec.Cmd), ("execID", exec.Id));
         }
         catch
         {
@@ -104,9 +110,13 @@ public sealed partial class Daemon
             await using (stream)
             {
                 // Input ends on its own when the client half-closes or the connection goes away.
-                if (client is not null && exec.AttachStdin) _ = PumpInputAsync(client, socket, ct);
-                exec.ExitCode = await PumpExecOutputAsync(stream, client, exec, ct).ConfigureAwait(false);
+                using var detached = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                if (client is not null && exec.AttachStdin)
+                    _ = PumpInputAsync(client, socket, global::Skiff.Daemon.DetachKeys.Parse(exec.DetachKeys), ct)
+                        .ContinueWith(t => { if (t.Result) detached.Cancel(); }, TaskScheduler.Default);
+                exec.ExitCode = await PumpExecOutputAsync(stream, client, exec, detached.Token).ConfigureAwait(false);
                 exec.Running = false;
+                PublishContainer(c, "exec_die", ("execID", exec.Id), ("exitCode", exec.ExitCode.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             }
         };
     }

@@ -57,32 +57,106 @@ public sealed partial class Daemon
             if (Wanted(e, options)) yield return e;
         if (!options.Follow || !c.Record.State.Running) yield break;
 
+        // Follow by file handle, not by path: a rotated file keeps being read through its handle to
+        // its end, then the files that followed it (found by inode among the rotated ones, oldest
+        // first), then the live file. Files the writer deletes while open here stay readable.
         var buffered = new List<LogEntry>();
-        long lastLength = position;
-        while (!ct.IsCancellationRequested)
+        var current = OpenLog(path);
+        var currentIno = current is null ? 0 : Inode(current);
+        if (current is not null && position > current.Length) position = 0;
+        try
         {
-            var finished = exited.IsCompleted;
-            long length;
-            try { length = new FileInfo(path).Length; } catch (IOException) { length = 0; }
-            if (length < lastLength) position = 0; // rotated: the live file started over
-            buffered.Clear();
-            position = ReadEntries(path, position, buffered.Add);
-            lastLength = position;
-            foreach (var e in buffered)
+            while (!ct.IsCancellationRequested)
             {
-                if (options.Until is { } u && e.Time > u) yield break;
-                if (Wanted(e, options)) yield return e;
-            }
-            if (finished) yield break;
-            try
-            {
-                await Task.WhenAny(exited, Task.Delay(50, ct)).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                yield break;
+                var finished = exited.IsCompleted;
+                var rotatedNow = false;
+                buffered.Clear();
+                if (current is null)
+                {
+                    current = OpenLog(path);
+                    currentIno = current is null ? 0 : Inode(current);
+                    position = 0;
+                }
+                if (current is not null)
+                {
+                    position = ReadEntries(current, position, buffered.Add);
+                    var liveIno = PathInode(path);
+                    if (liveIno != 0 && liveIno != currentIno)
+                    {
+                        // Rotated: what the writer added before moving on, then the successors.
+                        position = ReadEntries(current, position, buffered.Add);
+                        current.Dispose();
+                        current = null;
+                        rotatedNow = true;
+                        var rotated = new List<(string Path, ulong Ino)>();
+                        for (var i = 9; i >= 1; i--)
+                            if (PathInode($"{path}.{i}") is var ino and not 0) rotated.Add(($"{path}.{i}", ino));
+                        var at = rotated.FindIndex(r => r.Ino == currentIno);
+                        foreach (var (file, _) in rotated.Skip(at + 1))
+                            if (OpenLog(file) is { } older) using (older) ReadEntries(older, 0, buffered.Add);
+                    }
+                }
+                foreach (var e in buffered)
+                {
+                    if (options.Until is { } u && e.Time > u) yield break;
+                    if (Wanted(e, options)) yield return e;
+                }
+                if (rotatedNow) continue;
+                if (finished) yield break;
+                try
+                {
+                    await Task.WhenAny(exited, Task.Delay(20, ct)).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    yield break;
+                }
             }
         }
+        finally
+        {
+            current?.Dispose();
+        }
+    }
+
+    private static FileStream? OpenLog(string path)
+    {
+        try { return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1); }
+        catch (FileNotFoundException) { return null; }
+    }
+
+    private static unsafe ulong Inode(FileStream f)
+    {
+        Linux.Libc.Statx st;
+        return Linux.Libc.statx((int)f.SafeFileHandle.DangerousGetHandle(), "", Linux.Libc.AT_EMPTY_PATH, Linux.Libc.STATX_BASIC_STATS, &st) == 0 ? st.Ino : 0;
+    }
+
+    private static ulong PathInode(string path) => TryLstat(path, out var st) ? st.Ino : 0;
+
+    /// <summary>Reads complete lines of an open log from <paramref name="offset"/>; returns the offset after the last complete line.</summary>
+    private static long ReadEntries(FileStream f, long offset, Action<LogEntry> sink)
+    {
+        var length = f.Length;
+        if (offset >= length) return offset;
+        f.Position = offset;
+        var data = new byte[length - offset];
+        var read = 0;
+        while (read < data.Length)
+        {
+            var n = f.Read(data, read, data.Length - read);
+            if (n == 0) break;
+            read += n;
+        }
+        var span = data.AsSpan(0, read);
+        var consumed = 0;
+        while (true)
+        {
+            var nl = span[consumed..].IndexOf((byte)'\n');
+            if (nl < 0) break;
+            if (TryParse(span.Slice(consumed, nl), out var e)) sink(e);
+            consumed += nl + 1;
+        }
+        return offset + consumed;
     }
 
     private static bool Wanted(in LogEntry e, LogsOptions o) =>

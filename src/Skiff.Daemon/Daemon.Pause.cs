@@ -17,6 +17,7 @@ public sealed partial class Daemon
             await c.Shim.CallAsync(new ShimRequest { Op = "pause" }).ConfigureAwait(false);
             s.Status = ContainerStatus.Paused;
             c.Save();
+            PublishContainer(c, "pause");
         }
         finally
         {
@@ -36,6 +37,7 @@ public sealed partial class Daemon
             await c.Shim.CallAsync(new ShimRequest { Op = "resume" }).ConfigureAwait(false);
             s.Status = ContainerStatus.Running;
             c.Save();
+            PublishContainer(c, "unpause");
         }
         finally
         {

@@ -35,6 +35,7 @@ public sealed partial class Daemon
             c.Lock.Release();
         }
         if (removeVolumes) RemoveAnonymousVolumes(c.Record);
+        PublishContainer(c, "destroy");
         c.SignalRemoved(new WaitResult(c.Record.State.ExitCode, null));
     }
 

@@ -12,8 +12,10 @@ public sealed partial class Daemon
         try
         {
             if (name == c.Name) throw DaemonException.Invalid("Renaming a container with the same name as its current name");
+            var oldName = c.Name;
             Containers.Rename(c, name);
             c.Save();
+            PublishContainer(c, "rename", ("oldName", "/" + oldName));
         }
         finally
         {

@@ -14,13 +14,13 @@ public sealed partial class Daemon
         await c.Shim.CallAsync(new ShimRequest { Op = "resize", Rows = rows, Cols = cols }).ConfigureAwait(false);
     }
 
-    /// <summary>Sets the window size of a running exec'd process's terminal (Docker's exec resize).</summary>
+    /// <summary>Sets the window size of a running exec's terminal (Docker's exec resize); no-op without a tty.</summary>
     public async Task ResizeExecAsync(string execId, int rows, int cols)
     {
         var exec = GetExec(execId);
-        if (!exec.Running) throw DaemonException.Conflict($"Exec {exec.Id} is not running");
-        if (!exec.Tty) return;
         if (rows <= 0 || cols <= 0) throw DaemonException.Invalid("invalid terminal size");
+        if (!exec.Running) throw DaemonException.Conflict($"Exec {execId} is not running");
+        if (!exec.Tty) return;
         var c = Containers.Get(exec.ContainerId);
         await c.Shim.CallAsync(new ShimRequest { Op = "resize", Pid = exec.Pid, Rows = rows, Cols = cols }).ConfigureAwait(false);
     }

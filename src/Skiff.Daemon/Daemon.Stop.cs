@@ -37,10 +37,12 @@ public sealed partial class Daemon
         if (timeout < 0)
         {
             await exited.ConfigureAwait(false);
-            return;
         }
-        if (await Task.WhenAny(exited, Task.Delay(TimeSpan.FromSeconds(timeout))).ConfigureAwait(false) == exited) return;
-        if (await TrySignalAsync(c, 9).ConfigureAwait(false)) await exited.ConfigureAwait(false);
+        else if (await Task.WhenAny(exited, Task.Delay(TimeSpan.FromSeconds(timeout))).ConfigureAwait(false) != exited)
+        {
+            if (await TrySignalAsync(c, 9).ConfigureAwait(false)) await exited.ConfigureAwait(false);
+        }
+        PublishContainer(c, "stop");
     }
 
     /// <summary>Sends a signal to a running container's init (Docker's kill; SIGKILL by default).</summary>
@@ -62,14 +64,16 @@ public sealed partial class Daemon
         if (c.Record.State.Running) await StopAsync(c.Id, timeoutSeconds, signal).ConfigureAwait(false);
         await WaitUntilSettledAsync(c).ConfigureAwait(false);
         await StartAsync(c.Id).ConfigureAwait(false);
+        PublishContainer(c, "restart");
     }
 
     /// <summary>Returns false when the shim is gone (the container already ended).</summary>
-    private static async Task<bool> TrySignalAsync(Container c, int signal)
+    private async Task<bool> TrySignalAsync(Container c, int signal)
     {
         try
         {
             await c.Shim.CallAsync(new ShimRequest { Op = "kill", Signal = signal }).ConfigureAwait(false);
+            PublishContainer(c, "kill", ("signal", signal.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             return true;
         }
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ShimException)

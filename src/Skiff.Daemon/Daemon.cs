@@ -16,7 +16,7 @@ public sealed partial class Daemon : IDisposable
         Options = options;
         System.IO.Directory.CreateDirectory(options.ContainersRoot);
         System.IO.Directory.CreateDirectory(options.BundlesRoot);
-        Images = new ImageService(options.DataRoot);
+        Images = new ImageService(options.DataRoot, Events);
         Volumes = new Volumes.VolumeStore(Path.Combine(options.DataRoot, "volumes"));
         var idPath = Path.Combine(options.DataRoot, "engine-id");
         if (!File.Exists(idPath)) AtomicFile.Write(idPath, System.Text.Encoding.ASCII.GetBytes(Guid.NewGuid().ToString()));
@@ -62,6 +62,7 @@ public sealed partial class Daemon : IDisposable
         {
             if (!c.Record.State.Running) continue;
             _ = Task.Run(() => MonitorAsync(c));
+            StartHealthMonitor(c);
         }
         StartByPolicy();
     }
@@ -93,13 +94,22 @@ public sealed partial class Daemon : IDisposable
         }
         else
         {
-            _ = c.Shim.CallAsync(new ShimRequest { Op = "shutdown" }).ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
+            // Awaited before the exit is recorded: a start that follows the exit binds a new shim at the
+            // same socket path, and a late "shutdown" would reach (and end) that new shim instead.
+            try
+            {
+                await c.Shim.CallAsync(new ShimRequest { Op = "shutdown" }).WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ShimException or TimeoutException)
+            {
+            }
         }
         await OnExitedAsync(c, result.ExitCode, result.OomKilled, result.FinishedAt).ConfigureAwait(false);
     }
 
     private async Task OnExitedAsync(Container c, int exitCode, bool oomKilled, DateTimeOffset finishedAt)
     {
+        StopHealthMonitor(c);
         await c.Lock.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -118,6 +128,8 @@ public sealed partial class Daemon : IDisposable
         {
             c.Lock.Release();
         }
+        if (oomKilled) PublishContainer(c, "oom");
+        PublishContainer(c, "die", ("exitCode", exitCode.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         c.SignalExit(new WaitResult(exitCode, null));
         if (!c.Removed && ShouldRestart(c.Record))
         {

@@ -28,4 +28,5 @@ public class DaemonException : Exception
     public static DaemonException Conflict(string message) => new(ErrorKind.Conflict, message);
     public static DaemonException Invalid(string message) => new(ErrorKind.InvalidArgument, message);
     public static DaemonException NotModified(string message) => new(ErrorKind.NotModified, message);
+    public static DaemonException Forbidden(string message) => new(ErrorKind.Forbidden, message);
 }

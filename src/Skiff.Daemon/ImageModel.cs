@@ -13,6 +13,7 @@ public sealed class ImageDefaults
     public IReadOnlyList<string> ExposedPorts { get; init; } = [];
     public IReadOnlyList<string> Volumes { get; init; } = [];
     public string? StopSignal { get; init; }
+    public HealthcheckConfig? Healthcheck { get; init; }
 }
 
 /// <summary>One line of an image's history, newest first (Docker's history order).</summary>

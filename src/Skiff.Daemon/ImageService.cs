@@ -9,8 +9,16 @@ namespace Skiff.Daemon;
 public sealed partial class ImageService
 {
     private readonly ImageStore _store;
+    private readonly EventBus? _events;
 
-    public ImageService(string dataRoot) => _store = new ImageStore(dataRoot);
+    public ImageService(string dataRoot, EventBus? events = null)
+    {
+        _store = new ImageStore(dataRoot);
+        _events = events;
+    }
+
+    private void Publish(string action, string id, string name) =>
+        _events?.Publish("image", action, id, new Dictionary<string, string> { ["name"] = name });
 
     public int Count => _store.List().Count;
 
@@ -19,16 +27,34 @@ public sealed partial class ImageService
 
     /// <summary>Imports a rootfs tarball (plain, gzip or zstd) as a one-layer image (Docker's import).</summary>
     public Task<ImageView> ImportAsync(Stream tar, string? reference, string? message, IReadOnlyList<string> changes, CancellationToken ct) =>
-        Task.Run(() => Guard(() => View(_store.Import(tar, new ImportOptions { Reference = reference, Message = message, Changes = changes }))), ct);
+        Task.Run(() =>
+        {
+            var view = Guard(() => View(_store.Import(tar, new ImportOptions { Reference = reference, Message = message, Changes = changes })));
+            Publish("import", view.Id, reference ?? view.Id);
+            return view;
+        }, ct);
 
     public IReadOnlyList<ImageView> List() => Guard(() => _store.List().Select(View).ToList());
 
     public ImageView Get(string reference) => Guard(() => View(_store.Find(reference)));
 
-    public void Tag(string source, string target) => Guard(() => { _store.Tag(source, target); return 0; });
+    public void Tag(string source, string target)
+    {
+        Guard(() => { _store.Tag(source, target); return 0; });
+        Publish("tag", Get(target).Id, target);
+    }
 
-    public IReadOnlyList<ImageDeleteItem> Remove(string reference, bool force, Func<string, bool> inUse) =>
-        Guard(() => _store.Remove(reference, force, id => inUse(id) ? id : null).Select(e => new ImageDeleteItem(e.Untagged, e.Deleted)).ToList());
+    public IReadOnlyList<ImageDeleteItem> Remove(string reference, bool force, Func<string, bool> inUse)
+    {
+        var id = Get(reference).Id;
+        var items = Guard(() => _store.Remove(reference, force, i => inUse(i) ? i : null).Select(e => new ImageDeleteItem(e.Untagged, e.Deleted)).ToList());
+        foreach (var item in items)
+        {
+            if (item.Untagged is { } untagged) Publish("untag", id, untagged);
+            if (item.Deleted is { } deleted) Publish("delete", deleted, deleted);
+        }
+        return items;
+    }
 
     public IReadOnlyList<ImageHistoryEntry> History(string reference) => Guard(() => _store.History(reference)
         .Select(h => new ImageHistoryEntry { Id = h.Id, Created = new DateTimeOffset(h.Created, TimeSpan.Zero), CreatedBy = h.CreatedBy, Comment = h.Comment, Size = h.Size, Tags = h.Tags })
@@ -99,6 +125,9 @@ public sealed partial class ImageService
                 ExposedPorts = c.ExposedPorts?.Keys.ToList() ?? [],
                 Volumes = c.Volumes?.Keys.ToList() ?? [],
                 StopSignal = c.StopSignal,
+                Healthcheck = c.Healthcheck is { Test: { Count: > 0 } test } h
+                    ? new HealthcheckConfig { Test = [.. test], Interval = h.Interval ?? 0, Timeout = h.Timeout ?? 0, StartPeriod = h.StartPeriod ?? 0, StartInterval = h.StartInterval ?? 0, Retries = h.Retries ?? 0 }
+                    : null,
             },
         };
     }

@@ -22,6 +22,40 @@ public sealed class ContainerConfig
     public int? StopTimeout { get; set; }
     public List<string> ExposedPorts { get; set; } = [];
     public List<string> Volumes { get; set; } = [];
+    /// <summary>The healthcheck (the image's HEALTHCHECK merged with --health-*); null when there is none.</summary>
+    public HealthcheckConfig? Healthcheck { get; set; }
+}
+
+/// <summary>
+/// Docker's healthcheck: <see cref="Test"/> is <c>["CMD", args...]</c>, <c>["CMD-SHELL", "command"]</c>
+/// or <c>["NONE"]</c>; durations in nanoseconds, 0 meaning the default (30 s interval and timeout,
+/// 0 start period, 3 retries).
+/// </summary>
+public sealed class HealthcheckConfig
+{
+    public List<string> Test { get; set; } = [];
+    public long Interval { get; set; }
+    public long Timeout { get; set; }
+    public long StartPeriod { get; set; }
+    public long StartInterval { get; set; }
+    public int Retries { get; set; }
+}
+
+/// <summary>One healthcheck probe's result.</summary>
+public sealed class HealthLogEntry
+{
+    public DateTimeOffset Start { get; set; }
+    public DateTimeOffset End { get; set; }
+    public int ExitCode { get; set; }
+    public string Output { get; set; } = "";
+}
+
+/// <summary>A container's health: "starting", "healthy" or "unhealthy", the failures in a row, the last 5 probes.</summary>
+public sealed class HealthState
+{
+    public string Status { get; set; } = "starting";
+    public int FailingStreak { get; set; }
+    public List<HealthLogEntry> Log { get; set; } = [];
 }
 
 /// <summary>A restart policy: "no", "always", "on-failure" (with a maximum) or "unless-stopped".</summary>
@@ -134,6 +168,8 @@ public sealed class ContainerState
     public DateTimeOffset FinishedAt { get; set; }
     /// <summary>Set by an explicit stop or kill, so that "unless-stopped" and "always" know the user's intent.</summary>
     public bool StoppedByUser { get; set; }
+    /// <summary>Set while a container with a healthcheck runs; null otherwise.</summary>
+    public HealthState? Health { get; set; }
 
     public bool Running => Status is ContainerStatus.Running or ContainerStatus.Paused or ContainerStatus.Restarting;
 }

@@ -53,6 +53,7 @@ public static class ShimProgram
         using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(new UnixDomainSocketEndPoint(socketPath));
         listener.Listen(64);
+        var boundInode = SocketInode(socketPath);
         File.WriteAllText(Path.Combine(bundle, ShimFiles.Pid), Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
 
         var server = new ShimServer(new ShimOptions
@@ -71,8 +72,17 @@ public static class ShimProgram
         server.Done.Wait();
         // Give a client that is reading the last answer a moment before the socket goes away.
         Thread.Sleep(50);
-        File.Delete(socketPath);
+        // The next start of the same container binds a new shim at the same path, possibly before
+        // this one ends: remove the socket only while it is still this shim's.
+        if (boundInode != default && SocketInode(socketPath) == boundInode) File.Delete(socketPath);
         return 0;
+    }
+
+    /// <summary>The identity of the file at <paramref name="path"/>: the inode with its change time, since file systems reuse freed inode numbers at once.</summary>
+    private static unsafe (ulong Ino, long Sec, uint Nsec) SocketInode(string path)
+    {
+        Libc.Statx st;
+        return Libc.statx(Libc.AT_FDCWD, path, Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, &st) == 0 ? (st.Ino, st.Ctime.Sec, st.Ctime.Nsec) : default;
     }
 
     private static void DetachStdio(string shimLog)

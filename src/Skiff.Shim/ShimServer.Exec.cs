@@ -16,7 +16,8 @@ public sealed partial class ShimServer
 
     private void ResizeExec(int pid, int rows, int cols)
     {
-        if (!_execTerminals.TryGetValue(pid, out var terminal)) throw new InvalidOperationException($"no terminal for exec process {pid}");
+        // A process that just ended (or has no terminal) has nothing to resize: a late resize is not an error.
+        if (!_execTerminals.TryGetValue(pid, out var terminal)) return;
         Skiff.Runtime.PtyMaster.Resize(terminal.SafeFileHandle, (ushort)rows, (ushort)cols);
     }
 
