@@ -1,86 +1,12 @@
-using System.Diagnostics;
-using System.Net.Sockets;
 using System.Text;
 using Skiff.TestSupport;
 
 namespace Skiff.Integration.Tests;
 
 /// <summary>
-/// A fact that needs skiffd's network and volume routes. Whether skiffd has them is asked once,
-/// of a throwaway skiffd on private roots (GET /networks and GET /volumes), so the compose
-/// scenarios run as soon as a skiffd with networks and volumes is built, and are skipped, with
-/// the reason, while it answers 404.
-/// </summary>
-public sealed class SkiffdNetworksFactAttribute : FactAttribute
-{
-    private static readonly Lazy<string?> Missing = new(Probe);
-
-    public SkiffdNetworksFactAttribute()
-    {
-        if (Missing.Value is { } reason) Skip = reason;
-    }
-
-    private static string? Probe()
-    {
-        string? bin = Environment.GetEnvironmentVariable("SKIFF_BIN");
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); bin is null && dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "out", "bin", "skiffd"))) bin = Path.Combine(dir.FullName, "out", "bin");
-        if (bin is null || !File.Exists(Path.Combine(bin, "skiffd"))) return null; // the fixture reports the missing binary
-        string root = Path.Combine(Path.GetTempPath(), "skiff-probe-" + Guid.NewGuid().ToString("N")[..8]);
-        string sock = Path.Combine(root, "s.sock");
-        Directory.CreateDirectory(root);
-        var psi = new ProcessStartInfo(Path.Combine(bin, "skiffd")) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-H", "unix://" + sock, "--data-root", Path.Combine(root, "data"), "--exec-root", Path.Combine(root, "exec"), "--pidfile", Path.Combine(root, "pid"), "--runtime", Path.Combine(bin, "skiff-runtime") })
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        try
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(20);
-            while (DateTime.UtcNow < deadline && !p.HasExited)
-            {
-                try
-                {
-                    int networks = Status(sock, "/networks"), volumes = Status(sock, "/volumes");
-                    return networks == 404 || volumes == 404
-                        ? $"skiffd answers GET /networks {networks} and GET /volumes {volumes}: networks and volumes are not in this build yet (issues net and vol); skipping the compose scenarios against skiffd"
-                        : null;
-                }
-                catch (SocketException)
-                {
-                    Thread.Sleep(50);
-                }
-            }
-            return null;
-        }
-        finally
-        {
-            if (!p.HasExited) { p.Kill(); p.WaitForExit(10_000); }
-            foreach (var m in File.ReadAllLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4]).Where(m => m.StartsWith(root, StringComparison.Ordinal)).Reverse())
-                Proc.Run("/bin/umount", ["-l", m]);
-            try { Directory.Delete(root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        }
-    }
-
-    private static int Status(string sock, string path)
-    {
-        using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        s.Connect(new UnixDomainSocketEndPoint(sock));
-        s.Send(Encoding.ASCII.GetBytes($"GET /v1.41{path} HTTP/1.1\r\nHost: skiff\r\nConnection: close\r\n\r\n"));
-        var buf = new byte[64];
-        int n = s.Receive(buf);
-        string line = Encoding.ASCII.GetString(buf, 0, n);
-        return int.Parse(line.Split(' ')[1]);
-    }
-}
-
-/// <summary>
-/// skiff compose and Debian's docker-compose 1.29 against skiffd. The full scenario (a one-shot
+/// skiff compose and Debian's docker-compose 1.29 against skiffd. The full scenario: a one-shot
 /// seed service filling a named volume, a busybox httpd that is healthy, a client that fetches
-/// the page by service name) needs networks and volumes; the network-less project runs today.
+/// the page by service name.
 /// Every project is taken down in a finally block; the fixture removes whatever is left.
 /// </summary>
 [Collection("daemon")]
@@ -105,7 +31,7 @@ public sealed class ComposeTests(DaemonFixture fx) : IDisposable
 
     private static string Project() => "it" + Guid.NewGuid().ToString("N")[..8];
 
-    [SkiffdNetworksFact]
+    [Fact]
     public void SkiffComposeUpAndDown()
     {
         File.WriteAllText(Path.Combine(_dir, "compose.yaml"), ComposeScenario.ComposeYaml);
@@ -113,7 +39,7 @@ public sealed class ComposeTests(DaemonFixture fx) : IDisposable
         ComposeScenario.UpAndDown(a => Skiff(p, a), Docker, p, [$"{p}-client-1", $"{p}-seed-1", $"{p}-web-1"]);
     }
 
-    [SkiffdNetworksFact]
+    [Fact]
     public void DockerComposeUpAndDown()
     {
         File.WriteAllText(Path.Combine(_dir, "compose.yaml"), ComposeScenario.ComposeYaml);

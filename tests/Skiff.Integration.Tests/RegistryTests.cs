@@ -191,7 +191,7 @@ public sealed class RegistryTests(RegistryFixture f)
         File.WriteAllText(Path.Combine(ctx, "Dockerfile"), $"FROM {base_}\nRUN echo built > /marker\n");
         var build = f.Docker("build", "-t", "built/from-registry", ctx);
         Ok(build);
-        Assert.Contains("Pull complete", build.Stdout);
+        Assert.Contains("Digest: sha256:", build.Stdout);
         var run = f.Docker("run", "--rm", "built/from-registry", "cat", "/marker");
         Ok(run);
         Assert.Equal("built\n", run.Stdout);
