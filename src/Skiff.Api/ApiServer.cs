@@ -53,6 +53,7 @@ public static class ApiServer
         ContainerRoutes.Map(app, daemon);
         ImageRoutes.Map(app, daemon);
         ImageTransferRoutes.Map(app, daemon);
+        DiskUsageRoutes.Map(app, daemon);
         ExecRoutes.Map(app, daemon);
         VolumeRoutes.Map(app, daemon);
         NetworkRoutes.Map(app, daemon);

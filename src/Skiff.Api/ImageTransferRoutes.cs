@@ -13,8 +13,7 @@ namespace Skiff.Api;
 
 /// <summary>
 /// Image transfer routes: pull (<c>POST /images/create?fromImage=</c>, called from <see cref="ImageRoutes"/>), push,
-/// <c>POST /auth</c>, save (<c>GET /images/get</c>, <c>GET /images/{name}/get</c>), load, prune and the images part of
-/// <c>GET /system/df</c>. Pull and push answer Docker's JSON message stream: one object per line with
+/// <c>POST /auth</c>, save (<c>GET /images/get</c>, <c>GET /images/{name}/get</c>), load and prune. Pull and push answer Docker's JSON message stream: one object per line with
 /// <c>status</c>/<c>id</c>/<c>progressDetail</c>, <c>aux</c> for push's result and <c>errorDetail</c>/<c>error</c> for a
 /// failure after the stream started. A failure before the first message is an ordinary error response.
 /// </summary>
@@ -72,30 +71,6 @@ internal static class ImageTransferRoutes
                 SpaceReclaimed = space,
             };
             await SystemRoutes.WriteJson(ctx, dto, TransferJson.Default.ImagePruneDto).ConfigureAwait(false);
-        }));
-
-        app.MapGet("/system/df", Errors.Handle(async ctx =>
-        {
-            var (images, layersSize) = d.Images.DiskUsage();
-            var users = d.ImageUsers();
-            var dto = new DiskUsageDto
-            {
-                LayersSize = layersSize,
-                Images = images.OrderByDescending(x => x.Image.Created).Select(x => new ImageSummaryDto
-                {
-                    Id = x.Image.Id,
-                    ParentId = x.Image.Parent,
-                    RepoTags = x.Image.RepoTags.ToList(),
-                    RepoDigests = x.Image.RepoDigests.ToList(),
-                    Created = x.Image.Created.ToUnixTimeSeconds(),
-                    Size = x.Image.Size,
-                    VirtualSize = x.Image.Size,
-                    SharedSize = x.SharedSize,
-                    Labels = x.Image.Config.Labels.ToDictionary(),
-                    Containers = users.GetValueOrDefault(x.Image.Id),
-                }).ToList(),
-            };
-            await SystemRoutes.WriteJson(ctx, dto, TransferJson.Default.DiskUsageDto).ConfigureAwait(false);
         }));
     }
 
@@ -290,21 +265,10 @@ internal sealed class ImagePruneDto
     public long SpaceReclaimed { get; set; }
 }
 
-/// <summary><c>GET /system/df</c>; the containers, volumes and build cache parts belong to their own areas.</summary>
-internal sealed class DiskUsageDto
-{
-    public long LayersSize { get; set; }
-    public List<ImageSummaryDto> Images { get; set; } = [];
-    public List<JsonElement> Containers { get; set; } = [];
-    public List<JsonElement> Volumes { get; set; } = [];
-    public List<JsonElement> BuildCache { get; set; } = [];
-}
-
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(AuthConfigDto))]
 [JsonSerializable(typeof(AuthResponseDto))]
 [JsonSerializable(typeof(JsonMessageDto))]
 [JsonSerializable(typeof(StreamLineDto))]
 [JsonSerializable(typeof(ImagePruneDto))]
-[JsonSerializable(typeof(DiskUsageDto))]
 internal sealed partial class TransferJson : JsonSerializerContext;
