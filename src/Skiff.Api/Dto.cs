@@ -135,14 +135,15 @@ internal class ConfigDto
     public List<string>? Shell { get; set; }
 }
 
+/// <summary>Docker's HealthConfig. Clients send null for unset durations (docker-compose 1.29 does), so all are nullable.</summary>
 internal sealed class HealthConfigDto
 {
     public List<string>? Test { get; set; }
-    public long Interval { get; set; }
-    public long Timeout { get; set; }
-    public long StartPeriod { get; set; }
-    public long StartInterval { get; set; }
-    public int Retries { get; set; }
+    public long? Interval { get; set; }
+    public long? Timeout { get; set; }
+    public long? StartPeriod { get; set; }
+    public long? StartInterval { get; set; }
+    public int? Retries { get; set; }
 }
 
 internal sealed class CreateBody : ConfigDto

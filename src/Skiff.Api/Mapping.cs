@@ -32,7 +32,7 @@ internal static class Mapping
         ExposedPorts = d.ExposedPorts?.Keys.ToList() ?? [],
         Volumes = d.Volumes?.Keys.ToList() ?? [],
         Healthcheck = d.Healthcheck is { } h
-            ? new HealthcheckConfig { Test = h.Test ?? [], Interval = h.Interval, Timeout = h.Timeout, StartPeriod = h.StartPeriod, StartInterval = h.StartInterval, Retries = h.Retries }
+            ? new HealthcheckConfig { Test = h.Test ?? [], Interval = h.Interval ?? 0, Timeout = h.Timeout ?? 0, StartPeriod = h.StartPeriod ?? 0, StartInterval = h.StartInterval ?? 0, Retries = h.Retries ?? 0 }
             : null,
     };
 

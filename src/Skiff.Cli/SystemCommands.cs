@@ -572,7 +572,7 @@ public static class SystemCommands
         return 0;
     }
 
-    /// <summary>skiff system prune [-a] [-f] [--volumes]: containers, networks, images (and volumes).</summary>
+    /// <summary>skiff system prune [-a] [-f] [--volumes]: containers, networks, images, build cache (and volumes).</summary>
     public static async Task<int> SystemPrune(CliContext ctx, ParsedArgs a)
     {
         bool all = a.Bool("all"), volumes = a.Bool("volumes");
@@ -603,6 +603,12 @@ public static class SystemCommands
                 if (x.Deleted is { } d) ctx.Out.WriteLine("deleted: " + d);
             }
             ctx.Out.WriteLine();
+        }
+        using (var resp = await ctx.Client.SendAsync(HttpMethod.Post, "/build/prune" + Q(("all", all ? "1" : null))).ConfigureAwait(false))
+        {
+            await using var body = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false);
+            using var doc = await System.Text.Json.JsonDocument.ParseAsync(body).ConfigureAwait(false);
+            if (doc.RootElement.TryGetProperty("SpaceReclaimed", out var sr)) total += sr.GetInt64();
         }
         ctx.Out.WriteLine("Total reclaimed space: " + Units.HumanSize(total));
         return 0;
