@@ -47,6 +47,67 @@ public sealed class ComposeTests(DaemonFixture fx) : IDisposable
         ComposeScenario.UpAndDown(a => DockerCompose1(p, a), Docker, p, [$"{p}_client_1", $"{p}_seed_1", $"{p}_web_1"]);
     }
 
+    /// <summary>
+    /// Debian's docker-compose 1.29: two services on the project network, a named volume and a published port that
+    /// answers from the host on 127.0.0.1; down -v leaves no container, network or volume.
+    /// </summary>
+    [Fact]
+    public async Task DockerComposePublishedPortNetworkAndVolume()
+    {
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        }
+        File.WriteAllText(Path.Combine(_dir, "compose.yaml"), $$"""
+            services:
+              web:
+                image: busybox
+                command: ["sh", "-c", "echo served-from-volume > /www/index.html && exec httpd -f -p 80 -h /www"]
+                stop_signal: SIGKILL
+                ports:
+                  - "127.0.0.1:{{port}}:80"
+                volumes:
+                  - www:/www
+              client:
+                image: busybox
+                command: ["sh", "-c", "until wget -q -O- http://web/; do sleep 0.2; done"]
+                depends_on:
+                  - web
+            volumes:
+              www:
+            """);
+        string p = Project();
+        try
+        {
+            var up = DockerCompose1(p, "up", "-d");
+            Assert.True(up.ExitCode == 0, "up: " + up);
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+            string body = "";
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (DateTime.UtcNow < deadline && !body.Contains("served-from-volume", StringComparison.Ordinal))
+            {
+                try { body = await http.GetStringAsync($"http://127.0.0.1:{port}/"); }
+                catch (HttpRequestException) { await Task.Delay(200); }
+                catch (TaskCanceledException) { }
+            }
+            Assert.Contains("served-from-volume", body);
+            var wait = fx.Docker("wait", $"{p}_client_1");
+            Assert.Equal("0", wait.Stdout.Trim());
+            var logs = fx.Docker("logs", $"{p}_client_1");
+            Assert.Contains("served-from-volume", logs.Stdout);
+        }
+        finally
+        {
+            var down = DockerCompose1(p, "down", "-v");
+            Assert.True(down.ExitCode == 0, "down: " + down);
+        }
+        Assert.Equal("", fx.Docker("ps", "-a", "--filter", "label=com.docker.compose.project=" + p, "--format", "{{.Names}}").Stdout.Trim());
+        Assert.Equal("", fx.Docker("network", "ls", "--filter", "label=com.docker.compose.project=" + p, "--format", "{{.Name}}").Stdout.Trim());
+        Assert.Equal("", fx.Docker("volume", "ls", "--filter", "label=com.docker.compose.project=" + p, "--format", "{{.Name}}").Stdout.Trim());
+    }
+
     /// <summary>Containers without networks: up (attached, in dependency order), ps, logs, run, down.</summary>
     [Fact]
     public void NetworklessProjectUpPsLogsRunDown()
