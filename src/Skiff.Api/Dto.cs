@@ -133,6 +133,7 @@ internal class ConfigDto
     public string? StopSignal { get; set; }
     public int? StopTimeout { get; set; }
     public List<string>? Shell { get; set; }
+    public List<string>? OnBuild { get; set; }
 }
 
 /// <summary>Docker's HealthConfig. Clients send null for unset durations (docker-compose 1.29 does), so all are nullable.</summary>
@@ -453,6 +454,8 @@ internal sealed class ImageInspectDto
     public string DockerVersion { get; set; } = "";
     public string Author { get; set; } = "";
     public ConfigDto Config { get; set; } = new();
+    /// <summary>Reported by API versions before 1.45; docker-compose 1.29 reads it when recreating containers.</summary>
+    public ConfigDto? ContainerConfig { get; set; }
     public string Architecture { get; set; } = "";
     public string Os { get; set; } = "";
     public long Size { get; set; }

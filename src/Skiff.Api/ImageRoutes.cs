@@ -139,20 +139,9 @@ internal static class ImageRoutes
         return System.Text.RegularExpressions.Regex.IsMatch(text, regex);
     }
 
-    private static ImageInspectDto Inspect(ImageView i) => new()
+    private static ImageInspectDto Inspect(ImageView i)
     {
-        Id = i.Id,
-        RepoTags = i.RepoTags.ToList(),
-        RepoDigests = i.RepoDigests.ToList(),
-        Parent = i.Parent,
-        Comment = i.Comment,
-        Created = Mapping.Time(i.Created),
-        Author = i.Author,
-        Architecture = i.Architecture,
-        Os = i.Os,
-        Size = i.Size,
-        VirtualSize = i.Size,
-        Config = new ConfigDto
+        var config = new ConfigDto
         {
             User = i.Config.User,
             Env = i.Config.Env.ToList(),
@@ -163,7 +152,28 @@ internal static class ImageRoutes
             StopSignal = i.Config.StopSignal,
             ExposedPorts = i.Config.ExposedPorts.Count == 0 ? null : Mapping.EmptyObjects(i.Config.ExposedPorts),
             Volumes = i.Config.Volumes.Count == 0 ? null : Mapping.EmptyObjects(i.Config.Volumes),
-        },
-        RootFS = new RootFsDto { Layers = i.Layers.ToList() },
-    };
+            Healthcheck = i.Config.Healthcheck is { } h
+                ? new HealthConfigDto { Test = [.. h.Test], Interval = h.Interval, Timeout = h.Timeout, StartPeriod = h.StartPeriod, StartInterval = h.StartInterval, Retries = h.Retries }
+                : null,
+            OnBuild = i.Config.OnBuild?.ToList(),
+            Shell = i.Config.Shell?.ToList(),
+        };
+        return new()
+        {
+            Id = i.Id,
+            RepoTags = i.RepoTags.ToList(),
+            RepoDigests = i.RepoDigests.ToList(),
+            Parent = i.Parent,
+            Comment = i.Comment,
+            Created = Mapping.Time(i.Created),
+            Author = i.Author,
+            Architecture = i.Architecture,
+            Os = i.Os,
+            Size = i.Size,
+            VirtualSize = i.Size,
+            Config = config,
+            ContainerConfig = config,
+            RootFS = new RootFsDto { Layers = i.Layers.ToList() },
+        };
+    }
 }

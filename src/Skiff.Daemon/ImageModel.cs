@@ -14,6 +14,8 @@ public sealed class ImageDefaults
     public IReadOnlyList<string> Volumes { get; init; } = [];
     public string? StopSignal { get; init; }
     public HealthcheckConfig? Healthcheck { get; init; }
+    public IReadOnlyList<string>? OnBuild { get; init; }
+    public IReadOnlyList<string>? Shell { get; init; }
 }
 
 /// <summary>One line of an image's history, newest first (Docker's history order).</summary>

@@ -128,6 +128,8 @@ public sealed partial class ImageService
                 Healthcheck = c.Healthcheck is { Test: { Count: > 0 } test } h
                     ? new HealthcheckConfig { Test = [.. test], Interval = h.Interval ?? 0, Timeout = h.Timeout ?? 0, StartPeriod = h.StartPeriod ?? 0, StartInterval = h.StartInterval ?? 0, Retries = h.Retries ?? 0 }
                     : null,
+                OnBuild = c.OnBuild is { Count: > 0 } onBuild ? onBuild : null,
+                Shell = c.Shell is { Count: > 0 } shell ? shell : null,
             },
         };
     }

@@ -91,6 +91,10 @@ public sealed class BuildTests(DaemonFixture f)
         Assert.Equal("yes", config.GetProperty("Labels").GetProperty("extra").GetString());
         Assert.Equal("SIGINT", config.GetProperty("StopSignal").GetString());
         Assert.True(config.GetProperty("ExposedPorts").TryGetProperty("53/udp", out _));
+        var health = config.GetProperty("Healthcheck");
+        Assert.Equal(["CMD-SHELL", "true"], health.GetProperty("Test").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(5_000_000_000, health.GetProperty("Interval").GetInt64());
+        Assert.Equal(2, health.GetProperty("Retries").GetInt32());
         Assert.Equal(["/bin/sh", "-c"], config.GetProperty("Entrypoint").EnumerateArray().Select(e => e.GetString()));
         Assert.Contains("APP_HOME=/srv/app", config.GetProperty("Env").EnumerateArray().Select(e => e.GetString()));
 
