@@ -26,6 +26,8 @@ public sealed class LinuxContainer : IDisposable
     private readonly ContainerState _state;
     private readonly ICgroup _cgroup;
     private int _syncFd = -1;
+    /// <summary>The spec's seccomp filter, compiled at the first exec and reused by the next ones.</summary>
+    private byte[]? _execSeccomp;
 
     private LinuxContainer(ContainerState state, OciSpec spec, string stateDir, ICgroup cgroup)
     {
@@ -421,7 +423,7 @@ public sealed class LinuxContainer : IDisposable
         };
         var config = new InitConfig
         {
-            Mode = "exec", Spec = execSpec, SeccompFilter = CompileSeccomp(Spec), BundlePath = Bundle, NamespacePid = Pid,
+            Mode = "exec", Spec = execSpec, SeccompFilter = _execSeccomp ??= CompileSeccomp(Spec), BundlePath = Bundle, NamespacePid = Pid,
             User = options.User ?? Spec.Annotations?.GetValueOrDefault(Annotations.User),
         };
 
