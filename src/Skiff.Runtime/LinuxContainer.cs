@@ -26,6 +26,8 @@ public sealed class LinuxContainer : IDisposable
     private readonly ContainerState _state;
     private readonly ICgroup _cgroup;
     private int _syncFd = -1;
+    /// <summary>Formats <see cref="SyncChannel.RawError"/> payloads of an init made by <see cref="CloneInit"/>.</summary>
+    private Func<byte[], string>? _describeRawError;
 
     private LinuxContainer(ContainerState state, OciSpec spec, string stateDir, ICgroup cgroup)
     {
@@ -124,35 +126,53 @@ public sealed class LinuxContainer : IDisposable
             var (parentEnd, childEnd) = SocketPair();
             container._syncFd = parentEnd;
             bool placed = false;
+            bool reaper = spec.Annotations?.GetValueOrDefault(Annotations.Init) == "true";
+            InitConfig MakeConfig() => new()
+            {
+                Mode = "create", Spec = spec, SeccompFilter = CompileSeccomp(spec), BundlePath = bundle, FifoPath = fifo,
+                CgroupDirs = cgroup.Directories.ToDictionary(), CgroupV2 = cgroup.IsV2,
+                User = spec.Annotations?.GetValueOrDefault(Annotations.User),
+            };
+            InitConfig? config = null;
+            CloneInit? inProcess = null;
+            if (CloneInit.Supports(userns is not null, reaper, unshare))
+            {
+                config = MakeConfig();
+                inProcess = new CloneInit(config, stdio, childEnd);
+            }
             try
             {
                 Trace.Mark("create: socketpair");
                 string initPath = options.InitPath ?? Environment.ProcessPath!;
-                bool reaper = spec.Annotations?.GetValueOrDefault(Annotations.Init) == "true";
                 List<string> argv = reaper ? [Reaper.Argv0, "--", .. spec.Process.Args] : [initPath, "init"];
                 pid = Spawner.Spawn(initPath, argv, stdio, childEnd, unshare, joins, EnterCgroupFast(cgroup, spec), out placed,
-                    blockReaperSignals: reaper, userNamespace: userns);
+                    blockReaperSignals: reaper, userNamespace: userns, inProcessInit: inProcess is null ? null : inProcess.Run);
             }
             finally { Libc.close(childEnd); }
             state.Pid = pid;
             state.PidStartTime = ProcStat.StartTime(pid) ?? 0;
 
             Trace.Mark("create: spawned");
-            if (!placed) cgroup.AddProcess(pid);
-            Trace.Mark("create: pid in cgroups");
-            // Compiled here, after the spawn, while the init is still starting up.
-            var config = new InitConfig
+            if (inProcess is { Used: true })
             {
-                Mode = "create", Spec = spec, SeccompFilter = CompileSeccomp(spec), BundlePath = bundle, FifoPath = fifo,
-                CgroupDirs = cgroup.Directories.ToDictionary(), CgroupV2 = cgroup.IsV2,
-                User = spec.Annotations?.GetValueOrDefault(Annotations.User),
-            };
-            byte[] encoded = InitConfigCodec.Encode(config);
-            Trace.Mark("create: config serialized");
-            SyncChannel.Send(parentEnd, SyncChannel.Config, encoded);
-            // Written while the init sets itself up, off the critical path; removed again if the init fails.
-            container.SaveState(specJson);
-            Trace.Mark("create: state saved");
+                container.ConsoleMaster = inProcess.ConsoleMaster;
+                container._describeRawError = inProcess.Describe;
+                container.SaveState(specJson);
+                Trace.Mark("create: state saved");
+            }
+            else
+            {
+                if (!placed) cgroup.AddProcess(pid);
+                Trace.Mark("create: pid in cgroups");
+                // Compiled here, after the spawn, while the init is still starting up.
+                config ??= MakeConfig();
+                byte[] encoded = InitConfigCodec.Encode(config);
+                Trace.Mark("create: config serialized");
+                SyncChannel.Send(parentEnd, SyncChannel.Config, encoded);
+                // Written while the init sets itself up, off the critical path; removed again if the init fails.
+                container.SaveState(specJson);
+                Trace.Mark("create: state saved");
+            }
             container.ReceiveUntilReady(pid);
             Trace.Mark("create: init ready");
             return container;
@@ -184,6 +204,7 @@ public sealed class LinuxContainer : IDisposable
             {
                 case SyncChannel.Ready: return;
                 case SyncChannel.Error: throw new ContainerException(Encoding.UTF8.GetString(msg.Value.Payload));
+                case SyncChannel.RawError: throw new ContainerException(DescribeRawError(msg.Value.Payload));
                 case SyncChannel.Console: break;
                 default: throw new InvalidDataException($"unexpected sync message {(char)msg.Value.Type}");
             }
@@ -266,6 +287,7 @@ public sealed class LinuxContainer : IDisposable
             {
                 if (fd >= 0) Libc.close(fd);
                 if (msg.Type == SyncChannel.Error) return ": " + Encoding.UTF8.GetString(msg.Payload);
+                if (msg.Type == SyncChannel.RawError) return ": " + DescribeRawError(msg.Payload);
             }
             return "";
         }
@@ -275,6 +297,8 @@ public sealed class LinuxContainer : IDisposable
             _syncFd = -1;
         }
     }
+
+    private string DescribeRawError(byte[] payload) => _describeRawError?.Invoke(payload) ?? "container init failed";
 
     /// <summary>The OCI status, from the init's liveness, the exec fifo and the freezer.</summary>
     public ContainerStatus Status()
