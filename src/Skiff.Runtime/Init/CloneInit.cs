@@ -206,7 +206,8 @@ internal sealed unsafe class CloneInit
         Rootfs.Prepare(config, rootfs, MountInInit);
         Trace.Mark("create: mounts done");
         if (process.Terminal) SetupConsole(rootfs, process.ConsoleSize);
-        InitStage.SetHostname(spec, ownUts: true);
+        // Only in a UTS namespace of the container's own (new or joined), never the host's.
+        InitStage.SetHostname(spec, ownUts: linux.Namespaces?.Any(n => n.Type == "uts") == true);
         Rootfs.PivotRoot(rootfs);
         InitStage.WriteSysctls(linux.Sysctl);
         Rootfs.ApplyReadonlyAndMaskedPaths(linux);
