@@ -16,7 +16,7 @@ public static unsafe partial class Libc
 
     public const long SYS_open = 2, SYS_write = 1, SYS_stat = 4, SYS_ioctl = 16, SYS_access = 21, SYS_rt_sigaction = 13, SYS_fcntl = 72,
         SYS_chdir = 80, SYS_umask = 95, SYS_setsid = 112, SYS_capset = 126, SYS_prctl = 157, SYS_mount = 165, SYS_dup3 = 292,
-        SYS_prlimit64 = 302, SYS_close_range = 436;
+        SYS_prlimit64 = 302, SYS_close_range = 436, SYS_gettid = 186;
 
     public const int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1, MAP_ANONYMOUS = 0x20;
 

@@ -400,7 +400,8 @@ public sealed class LinuxContainer : IDisposable
             IReadOnlyList<int> pids;
             try { pids = _cgroup.Pids(); } catch (IOException) { return; }
             if (pids.Count == 0) break;
-            foreach (int p in pids) Libc.kill(p, Libc.SIGKILL);
+            // Never this process (a thread of it may pass through the cgroups while it spawns an init).
+            foreach (int p in pids) if (p != Environment.ProcessId) Libc.kill(p, Libc.SIGKILL);
             if (frozen)
             {
                 try { _cgroup.Thaw(); } catch (Exception e) when (e is IOException or InvalidOperationException or TimeoutException) { }

@@ -62,10 +62,12 @@ internal static unsafe class Spawner
 
             int pid = 0;
             bool setupDone = false;
+            long tid = 0;
             Exception? failure = null;
             byte** argvP = argv.Pointer, envpP = envp.Pointer;
             var thread = new Thread(() =>
             {
+                tid = Libc.RawSyscall(Libc.SYS_gettid, 0, 0, 0, 0, 0);
                 try
                 {
                     if (onSpawningThread is not null)
@@ -98,6 +100,14 @@ internal static unsafe class Spawner
             }, 256 * 1024);
             thread.Start();
             thread.Join();
+            // Join returns before the OS thread is gone, and the thread may sit in the container's cgroups: a freeze
+            // of those (delete, pause) while it still exits would freeze this process with it. Its /proc entry
+            // goes after it left its cgroups.
+            if (tid > 0)
+            {
+                string task = $"/proc/self/task/{tid}";
+                while (Libc.access(task, 0) == 0) Thread.Yield();
+            }
             if (failure is not null) throw failure;
             threadSetupDone = setupDone;
             return pid;
