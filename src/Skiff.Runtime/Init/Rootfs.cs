@@ -9,8 +9,13 @@ internal static class Rootfs
 {
     public const string OverlayAnnotation = "org.skiff.rootfs.overlay";
 
+    /// <summary>Mounts a filesystem; throws <see cref="LinuxException"/> like <see cref="Mount"/>.</summary>
+    public delegate void Mounter(string? source, string target, string? fstype, ulong flags, string? data);
+
     /// <summary>Everything before pivot_root, while host paths (bind sources, cgroup dirs) are still reachable.</summary>
-    public static void Prepare(InitConfig config, string rootfs)
+    /// <param name="mountProc">Mounts <c>proc</c> filesystems when the caller is not in the container's pid namespace
+    /// (a proc mount shows the pids of its mounter's namespace); null: this process mounts them.</param>
+    public static void Prepare(InitConfig config, string rootfs, Mounter? mountProc = null)
     {
         OciSpec spec = config.Spec;
         // Nothing we mount may propagate back to the host. Slave (runc's default) still lets host
@@ -29,7 +34,7 @@ internal static class Rootfs
         bool devIsTmpfs = false;
         foreach (OciMount m in spec.Mounts ?? [])
         {
-            MountOne(config, rootfs, m);
+            MountOne(config, rootfs, m, mountProc);
             if (m.Destination.TrimEnd('/') == "/dev" && m.Type == "tmpfs") devIsTmpfs = true;
         }
         Trace.Mark("init: spec mounts");
@@ -38,7 +43,7 @@ internal static class Rootfs
         CreateDevices(rootfs, spec.Linux?.Devices, devIsTmpfs, bindFromHost: userns);
     }
 
-    private static void MountOne(InitConfig config, string rootfs, OciMount m)
+    private static void MountOne(InitConfig config, string rootfs, OciMount m, Mounter? mountProc)
     {
         string dest = SecureJoin(rootfs, m.Destination);
         MountOptions o = MountOptions.Parse(m.Options);
@@ -64,7 +69,7 @@ internal static class Rootfs
         else
         {
             Directory.CreateDirectory(dest);
-            Mount(m.Source ?? m.Type, dest, m.Type, o.Flags, o.Data.Length == 0 ? null : o.Data);
+            (m.Type == "proc" && mountProc is not null ? mountProc : Mount)(m.Source ?? m.Type, dest, m.Type, o.Flags, o.Data.Length == 0 ? null : o.Data);
         }
         if (o.Propagation != 0) Mount(null, dest, null, o.Propagation, null);
     }
@@ -173,7 +178,7 @@ internal static class Rootfs
     public static void RemountRootReadonly() =>
         Mount(null, "/", null, Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_RDONLY | Libc.MountFlagsOf("/"), null);
 
-    private static void Mount(string? source, string target, string? fstype, ulong flags, string? data)
+    internal static void Mount(string? source, string target, string? fstype, ulong flags, string? data)
     {
         if (Libc.mount(source, target, fstype, flags, data) < 0)
         {
