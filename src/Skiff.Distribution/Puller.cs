@@ -124,7 +124,9 @@ public sealed class Puller(ImageStore store, HttpClient http)
             // them) and a later push uploads them as they are.
             using var cache = store.Content.Exists(digest) ? null : store.Content.BeginIngest();
             using var counted = new DownloadStream(body, total, cache, (cur, tot) => progress(new ProgressEvent("Downloading", shortId, cur, tot) { HasDetail = true }));
-            store.AddLayer(counted, parentChain, diffId, digest, beforeCommit: () =>
+            // The decompressor reads 8 KB at a time; the buffer makes the socket reads, hashing and blob writes 1 MB ones.
+            using var buffered = new BufferedStream(counted, 1 << 20);
+            store.AddLayer(buffered, parentChain, diffId, digest, beforeCommit: () =>
             {
                 counted.DrainToEnd();
                 failed.Token.ThrowIfCancellationRequested();
