@@ -118,7 +118,7 @@ public sealed partial class ImageStore
             throw new InvalidImageArgumentException($"layer does not match its diff ID: expected {expectedDiffId}, got {actual}");
         if (!Content.Exists(compressedBlob)) throw new InvalidOperationException($"compressed layer blob {compressedBlob} was not stored");
         string chain = parentChain is null ? expectedDiffId : ChainId(parentChain, expectedDiffId);
-        return pending.Commit(chain, parentChain, expectedDiffId, result.FileBytes, new LayerTar(compressedBlob.ToString(), hashing.Length), durable: false);
+        return pending.Commit(chain, parentChain, expectedDiffId, result.FileBytes, new LayerTar(compressedBlob.ToString(), hashing.Length));
     }
 
     /// <summary>
