@@ -78,7 +78,8 @@ public sealed class DockerInteropTests(RegistryFixture f)
     public void DockerRefusesAnOciOnlyLayoutThatSkiffLoads()
     {
         // An OCI image layout without Docker's manifest.json (skopeo's oci-archive of an image skiffd pushed): Docker 20.10's
-        // load needs manifest.json and refuses it; skiffd loads it.
+        // load looks for manifest.json, then for the legacy layout's files, and refuses it; skiffd loads it. (Skiff's own
+        // save writes both layouts in one tar, which is what Docker 20.10 reads above.)
         string image = $"{f.Registry}/interop/oci:1";
         Ok(f.Docker("tag", "busybox:latest", image));
         Ok(f.Docker("push", image));
@@ -87,7 +88,7 @@ public sealed class DockerInteropTests(RegistryFixture f)
         using var docker = new PrivateDockerd();
         var load = docker.Docker("load", "-i", tar);
         Assert.NotEqual(0, load.ExitCode);
-        Assert.Matches("manifest.json|repositories", load.Stdout + load.Stderr);
+        Assert.True(load.Stderr.Contains("no such file or directory"), load.ToString());
         var skiffLoad = f.Docker("load", "-i", tar);
         Ok(skiffLoad);
         Assert.Contains("Loaded image: interop/oci:2", skiffLoad.Stdout);
