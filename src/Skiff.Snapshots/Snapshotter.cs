@@ -105,7 +105,7 @@ public sealed class Snapshotter
         return new PendingLayer(this, tmp);
     }
 
-    internal LayerInfo CommitLayer(string tmp, string chainId, string? parent, string diffId, long size, LayerTar? tar, bool durable)
+    internal LayerInfo CommitLayer(string tmp, string chainId, string? parent, string diffId, long size, LayerTar? tar)
     {
         string hex = Hex(chainId);
         if (parent is not null && !Exists(parent)) throw new SnapshotException($"parent layer {parent} does not exist");
@@ -129,7 +129,7 @@ public sealed class Snapshotter
         using (var fs = new FileStream(Path.Combine(tmp, "meta.json"), FileMode.Create))
         {
             JsonSerializer.Serialize(fs, info, SnapshotJsonContext.Default.LayerInfo);
-            fs.Flush(flushToDisk: durable);
+            fs.Flush(flushToDisk: true);
         }
         try
         {
@@ -272,14 +272,14 @@ public sealed class PendingLayer : IDisposable
 
     /// <summary>
     /// Makes the layer visible under its chain ID (or returns the existing one with that ID). <paramref name="tar"/> says
-    /// how its tar is kept when that is not the uncompressed blob. With <paramref name="durable"/> false <c>meta.json</c>
-    /// is not fsynced (the files extracted into the layer never are): the commit is still atomic against a process crash.
+    /// how its tar is kept when that is not the uncompressed blob. <c>meta.json</c> is fsynced, the files extracted into
+    /// the layer are not: the commit (a rename) is atomic against a process crash.
     /// </summary>
-    public LayerInfo Commit(string chainId, string? parentChainId, string diffId, long size, LayerTar? tar = null, bool durable = true)
+    public LayerInfo Commit(string chainId, string? parentChainId, string diffId, long size, LayerTar? tar = null)
     {
         ObjectDisposedException.ThrowIf(_done, this);
         _done = true;
-        return _owner.CommitLayer(_tmp, chainId, parentChainId, diffId, size, tar, durable);
+        return _owner.CommitLayer(_tmp, chainId, parentChainId, diffId, size, tar);
     }
 
     public void Dispose()
