@@ -95,10 +95,10 @@ IMAGE="127.0.0.1:$SRC/bench/img:1"
 compressed=$(skopeo inspect --tls-verify=false --raw "docker://$IMAGE" | jq '[.layers[].size] | add')
 
 log "starting skiffd"
-pd_start_skiffd skiff; SK=$PD_HOST
+pd_start_skiffd skiff; SK=$PD_HOST; SKIFFD_PID=$PD_PID
 
 log "starting dockerd"
-pd_start_dockerd docker; DK=$PD_HOST
+pd_start_dockerd docker; DK=$PD_HOST; DOCKERD_PIDS="$PD_PID $PD_CONTAINERD_PID"
 
 PODMAN=(podman --root "$work/podman/root" --runroot "$work/podman/run" --tmpdir "$work/podman/tmp" --cgroup-manager cgroupfs --events-backend none)
 
@@ -111,30 +111,40 @@ declare -A CLI=(
 declare -A TLS=([skiff]="" [docker]="" [podman]="--tls-verify=false")
 
 now() { date +%s.%N; }
-declare -A PULL PUSH
-for engine in skiff docker podman; do PULL[$engine]=""; PUSH[$engine]=""; done
+# CPU seconds (user + system) the engine's daemon processes have used so far: skiffd; dockerd + its containerd; none
+# for podman (its CLI is the engine). Added to the CLI's own CPU time, this is a figure a busy machine barely changes.
+declare -A DAEMONS=([skiff]="$SKIFFD_PID" [docker]="$DOCKERD_PIDS" [podman]="")
+tck=$(getconf CLK_TCK)
+daemon_cpu() { local t=0 p; for p in ${DAEMONS[$1]}; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "scale=3; $t / $tck" | bc; }
+TIMEFORMAT='%3U %3S'
+declare -A PULL PUSH PULLCPU PUSHCPU
+for engine in skiff docker podman; do PULL[$engine]=""; PUSH[$engine]=""; PULLCPU[$engine]=""; PUSHCPU[$engine]=""; done
 for run in $(seq "$RUNS"); do
   for engine in skiff docker podman; do
     cli=${CLI[$engine]}
     $cli rmi -f "$IMAGE" >/dev/null 2>&1 || true
     $cli image prune -f >/dev/null 2>&1 || true
     sync
+    c0=$(daemon_cpu $engine)
     t0=$(now)
-    $cli pull ${TLS[$engine]} "$IMAGE" >"$work/pull-$engine.out" 2>&1 || { cat "$work/pull-$engine.out" >&2; exit 1; }
+    { time $cli pull ${TLS[$engine]} "$IMAGE" >"$work/pull-$engine.out" 2>&1 || { cat "$work/pull-$engine.out" >&2; exit 1; }; } 2>"$work/cli-time"
     t1=$(now)
     PULL[$engine]+=" $(echo "$t1 - $t0" | bc)"
+    PULLCPU[$engine]+=" $(echo "$(daemon_cpu $engine) - $c0 + $(tr ' ' + <"$work/cli-time")" | bc)"
 
     DST=$(start_registry "dst-$engine-$run")
     target="127.0.0.1:$DST/bench/img:1"
     $cli tag "$IMAGE" "$target"
     sync
+    c0=$(daemon_cpu $engine)
     t0=$(now)
-    $cli push ${TLS[$engine]} "$target" >"$work/push-$engine.out" 2>&1 || { cat "$work/push-$engine.out" >&2; exit 1; }
+    { time $cli push ${TLS[$engine]} "$target" >"$work/push-$engine.out" 2>&1 || { cat "$work/push-$engine.out" >&2; exit 1; }; } 2>"$work/cli-time"
     t1=$(now)
     PUSH[$engine]+=" $(echo "$t1 - $t0" | bc)"
+    PUSHCPU[$engine]+=" $(echo "$(daemon_cpu $engine) - $c0 + $(tr ' ' + <"$work/cli-time")" | bc)"
     $cli rmi "$target" >/dev/null 2>&1 || true
     stop_registry "dst-$engine-$run"
-    log "run $run $engine: pull $(echo "${PULL[$engine]}" | awk '{print $NF}') s, push $(echo "${PUSH[$engine]}" | awk '{print $NF}') s"
+    log "run $run $engine: pull $(echo "${PULL[$engine]}" | awk '{print $NF}') s (cpu $(echo "${PULLCPU[$engine]}" | awk '{print $NF}')), push $(echo "${PUSH[$engine]}" | awk '{print $NF}') s (cpu $(echo "${PUSHCPU[$engine]}" | awk '{print $NF}'))"
   done
 done
 
@@ -158,6 +168,12 @@ echo
 echo "| engine | mean | median | min | runs |"
 echo "|---|---|---|---|---|"
 for engine in skiff docker podman; do echo "| $engine | $(stats "${PUSH[$engine]}") | $RUNS |"; done
+echo
+echo "## CPU seconds per pull and push (engine daemons + CLI, user + system)"
+echo
+echo "| engine | pull mean | pull median | pull min | push mean | push median | push min |"
+echo "|---|---|---|---|---|---|---|"
+for engine in skiff docker podman; do echo "| $engine | $(stats "${PULLCPU[$engine]}") | $(stats "${PUSHCPU[$engine]}") |"; done
 echo
 echo "Commands: skiff = \`/usr/local/bin/docker -H unix://.../skiff.sock pull|push\` (Docker CLI v28 against skiffd);"
 echo "docker = \`/usr/bin/docker -H unix://.../docker.sock pull|push\`; podman = \`podman --root ... pull|push --tls-verify=false\`."

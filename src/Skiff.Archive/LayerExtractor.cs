@@ -201,9 +201,10 @@ public static class LayerExtractor
             {
                 if (entry.Size > 0 && entry.DataStream is { } data)
                 {
+                    // Decompressors return a few KB per read: fill the buffer first, so a big file takes few writes.
                     int n;
                     long offset = 0;
-                    while ((n = data.Read(_copyBuffer, 0, _copyBuffer.Length)) > 0)
+                    while ((n = data.ReadAtLeast(_copyBuffer, _copyBuffer.Length, throwOnEndOfStream: false)) > 0)
                     {
                         RandomAccess.Write(handle, _copyBuffer.AsSpan(0, n), offset);
                         offset += n;

@@ -10,7 +10,8 @@ namespace Skiff.Distribution;
 /// <c>docker pull</c>: resolves a reference to a manifest (choosing the platform's entry of an index), fetches the config,
 /// and downloads the missing layers concurrently (at most <see cref="MaxConcurrentDownloads"/> at once). Each layer is
 /// streamed: the HTTP body is hashed (compressed digest) and counted for progress while it is decompressed, and the tar is
-/// extracted and its diff ID hashed in the same pass; nothing is buffered in memory or written compressed. A layer is
+/// extracted and its diff ID hashed in the same pass, and the compressed bytes are written to the content store (the
+/// layer's only copy of its tar: the uncompressed tar is not stored); nothing is buffered in memory. A layer is
 /// committed only after both digests matched and its parent layer was committed, so a crash or failure at any point
 /// leaves only temporary data that opening the store removes.
 /// </summary>
@@ -119,10 +120,13 @@ public sealed class Puller(ImageStore store, HttpClient http)
             var body = await response.Content.ReadAsStreamAsync(failed.Token).ConfigureAwait(false);
             using var abort = failed.Token.Register(response.Dispose);
             long total = desc.Size > 0 ? desc.Size : response.Content.Headers.ContentLength ?? 0;
-            // The compressed bytes are also kept (unless already there), so a later push uploads them without recompressing.
+            // The compressed bytes are kept (unless already there): they are the layer's only stored tar (save decompresses
+            // them) and a later push uploads them as they are.
             using var cache = store.Content.Exists(digest) ? null : store.Content.BeginIngest();
             using var counted = new DownloadStream(body, total, cache, (cur, tot) => progress(new ProgressEvent("Downloading", shortId, cur, tot) { HasDetail = true }));
-            store.AddLayer(counted, parentChain, diffId, beforeCommit: () =>
+            // The decompressor reads 8 KB at a time; the buffer makes the socket reads, hashing and blob writes 1 MB ones.
+            using var buffered = new BufferedStream(counted, 1 << 20);
+            store.AddLayer(buffered, parentChain, diffId, digest, beforeCommit: () =>
             {
                 counted.DrainToEnd();
                 failed.Token.ThrowIfCancellationRequested();

@@ -54,7 +54,7 @@ public sealed class Pusher(ImageStore store, HttpClient http)
             await slots.WaitAsync(failed.Token).ConfigureAwait(false);
             try
             {
-                layers[i] = await PushLayerAsync(client, tag, image.DiffIds[i], progress, failed.Token).ConfigureAwait(false);
+                layers[i] = await PushLayerAsync(client, tag, image.DiffIds[i], image.ChainIds[i], progress, failed.Token).ConfigureAwait(false);
             }
             catch
             {
@@ -105,7 +105,7 @@ public sealed class Pusher(ImageStore store, HttpClient http)
         return result;
     }
 
-    private async Task<Descriptor> PushLayerAsync(RegistryClient client, ImageReference tag, string diffId, ProgressSink progress, CancellationToken ct)
+    private async Task<Descriptor> PushLayerAsync(RegistryClient client, ImageReference tag, string diffId, string chainId, ProgressSink progress, CancellationToken ct)
     {
         string shortId = Digest.Parse(diffId).Hex[..12];
         string repo = tag.Path;
@@ -146,9 +146,8 @@ public sealed class Pusher(ImageStore store, HttpClient http)
             return Describe(cached);
         }
 
-        var blob = Digest.Parse(diffId);
-        long total = store.Content.Size(blob);
-        var content = new GzipUploadContent(() => store.Content.OpenRead(blob),
+        long total = store.LayerTarSize(chainId);
+        var content = new GzipUploadContent(() => store.OpenLayerTar(chainId).Tar,
             cur => progress(new ProgressEvent("Pushing", shortId, cur, total) { HasDetail = true }));
         await client.UploadAsync(repo, location, content, () => content.Digest, ct).ConfigureAwait(false);
         progress(new ProgressEvent("Pushed", shortId) { HasDetail = true });

@@ -35,20 +35,21 @@ public sealed partial class ImageStore
     /// </summary>
     public IDisposable BeginTransfer() => BeginOperation();
 
-    /// <summary>True when the layer with this chain ID is extracted and its uncompressed tar is stored.</summary>
+    /// <summary>True when the layer with this chain ID is extracted and its tar can be reproduced (for save and push).</summary>
     public bool HasLayer(string chainId, string diffId) =>
-        Snapshots.Get(chainId) is not null && Content.Exists(Digest.Parse(diffId));
+        Snapshots.Get(chainId) is { } layer && layer.DiffId == diffId && HasLayerTar(layer);
 
     /// <summary>
     /// Extracts one pulled layer (gzip, zstd or plain, detected by magic) read once from <paramref name="compressed"/>,
     /// verifies its diff ID, and commits it under its chain ID. <paramref name="beforeCommit"/> runs once the stream is
-    /// consumed: the caller verifies the compressed digest there and waits until the parent layer is committed.
-    /// Call inside <see cref="BeginTransfer"/>.
+    /// consumed: the caller verifies the compressed digest there, stores the compressed bytes as the content blob
+    /// <paramref name="compressedDigest"/> (the layer's only copy of its tar: <see cref="OpenLayerTar(string)"/> decompresses
+    /// it) and waits until the parent layer is committed. Call inside <see cref="BeginTransfer"/>.
     /// </summary>
     /// <exception cref="InvalidImageArgumentException">Malformed or malicious layer (paths climbing out of the root, through
     /// symlinks, or absolute), or one that does not match its diff ID; nothing is left behind.</exception>
-    public void AddLayer(Stream compressed, string? parentChain, string diffId, Action beforeCommit) =>
-        ImportLayer(compressed, parentChain, diffId, beforeCommit, PulledLayer);
+    public void AddLayer(Stream compressed, string? parentChain, string diffId, Digest compressedDigest, Action beforeCommit) =>
+        ImportCompressedLayer(compressed, parentChain, diffId, compressedDigest, beforeCommit, PulledLayer);
 
     private static readonly ExtractOptions PulledLayer = new() { RejectAbsoluteNames = true };
 
@@ -157,7 +158,7 @@ public sealed partial class ImageStore
     /// <summary>
     /// A read-only consistency check of a data root (for tests and after crashes; the store need not be open): every
     /// blob's content matches its name, every image's config blob exists and each of its layers has its metadata, diff
-    /// directory and uncompressed tar, and every tag or digest reference points at an existing image. Returns the
+    /// directory and its tar (stored, or the compressed blob it names), and every tag or digest reference points at an existing image. Returns the
     /// problems found (empty: consistent). Leftover ingests and <c>.tmp-</c> layers are not problems: opening the store
     /// removes them.
     /// </summary>
@@ -196,7 +197,8 @@ public sealed partial class ImageStore
                     if (layer is null) problems.Add($"image {record.Id}: layer {chains[i]} has no metadata");
                     else if (!Directory.Exists(layer.DiffPath)) problems.Add($"image {record.Id}: layer {chains[i]} has no diff directory");
                     else if (layer.DiffId != config.RootFs.DiffIds[i]) problems.Add($"image {record.Id}: layer {chains[i]} records diff ID {layer.DiffId}");
-                    if (!blobs.Contains(config.RootFs.DiffIds[i])) problems.Add($"image {record.Id}: layer tar {config.RootFs.DiffIds[i]} missing");
+                    bool tar = blobs.Contains(config.RootFs.DiffIds[i]) || (layer?.CompressedBlob is { } c && layer.TarSize > 0 && blobs.Contains(c));
+                    if (!tar) problems.Add($"image {record.Id}: layer tar {config.RootFs.DiffIds[i]} missing (neither stored nor compressed)");
                 }
             }
         string repos = Path.Combine(imagesDir, "repositories.json");

@@ -140,11 +140,17 @@ public sealed partial class ImageStore
             foreach (var d in cfg.RootFs.DiffIds) keepBlobs.Add(d);
             foreach (var c in ChainIds(cfg.RootFs.DiffIds)) keepChains.Add(c);
         }
+        var compressed = new List<string>();
         foreach (var chain in keepChains)
-            if (Snapshots.Get(chain) is { } l) keepBlobs.Add(l.DiffId);
+            if (Snapshots.Get(chain) is { } l)
+            {
+                keepBlobs.Add(l.DiffId);
+                if (l.CompressedBlob is { } c) compressed.Add(c);
+            }
         Snapshots.RemoveUnreferenced(keepChains);
         CollectDistributionMetadata(keepBlobs);
         KeepCompressedBlobs(keepBlobs);
+        keepBlobs.UnionWith(compressed);
         foreach (var blob in Content.List().ToList())
             if (!keepBlobs.Contains(blob.ToString())) Content.Delete(blob);
     }

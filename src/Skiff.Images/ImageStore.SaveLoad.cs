@@ -21,6 +21,7 @@ public sealed partial class ImageStore
         var manifest = new List<ArchiveManifestEntry>();
         var repositories = new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal);
         var blobs = new List<Digest>();
+        var layerChains = new Dictionary<Digest, string>();
         lock (_lock)
         {
             foreach (var r in referencesOrIds)
@@ -37,6 +38,7 @@ public sealed partial class ImageStore
                     manifest.Add(entry);
                     blobs.Add(Digest.Parse(id));
                     blobs.AddRange(image.DiffIds.Select(Digest.Parse));
+                    for (int i = 0; i < image.DiffIds.Count; i++) layerChains.TryAdd(Digest.Parse(image.DiffIds[i]), image.ChainIds[i]);
                 }
                 foreach (var t in tags)
                 {
@@ -51,10 +53,17 @@ public sealed partial class ImageStore
         var epoch = DateTimeOffset.UnixEpoch;
         writer.WriteEntry(new TarEntry("blobs", TarEntryType.Directory) { Mode = 0x1ED, ModificationTime = epoch });
         writer.WriteEntry(new TarEntry("blobs/sha256", TarEntryType.Directory) { Mode = 0x1ED, ModificationTime = epoch });
+        var sizes = new Dictionary<Digest, long>();
         foreach (var blob in blobs.Distinct())
         {
-            using var s = Content.OpenRead(blob);
-            writer.WriteEntry(new TarEntry("blobs/sha256/" + blob.Hex, TarEntryType.RegularFile) { Mode = 0x1A4, Size = Content.Size(blob), ModificationTime = epoch }, s);
+            // A layer's tar is its stored blob or, for pulled layers, the decompressed compressed blob (verified as read).
+            var (s, size) = layerChains.TryGetValue(blob, out var chain) ? OpenLayerTar(chain) : (Content.OpenRead(blob), Content.Size(blob));
+            using (s)
+            {
+                writer.WriteEntry(new TarEntry("blobs/sha256/" + blob.Hex, TarEntryType.RegularFile) { Mode = 0x1A4, Size = size, ModificationTime = epoch }, s);
+                s.ReadByte();
+            }
+            sizes[blob] = size;
         }
         var index = new OciIndexOut();
         foreach (var entry in manifest)
@@ -62,9 +71,9 @@ public sealed partial class ImageStore
             var configDigest = Digest.FromHex(entry.Config["blobs/sha256/".Length..]);
             var m = new OciManifestOut
             {
-                Config = new OciDescriptorDoc { MediaType = "application/vnd.oci.image.config.v1+json", Digest = configDigest.ToString(), Size = Content.Size(configDigest) },
+                Config = new OciDescriptorDoc { MediaType = "application/vnd.oci.image.config.v1+json", Digest = configDigest.ToString(), Size = sizes[configDigest] },
                 Layers = entry.Layers.Select(l => Digest.FromHex(l["blobs/sha256/".Length..]))
-                    .Select(d => new OciDescriptorDoc { MediaType = "application/vnd.oci.image.layer.v1.tar", Digest = d.ToString(), Size = Content.Size(d) }).ToList(),
+                    .Select(d => new OciDescriptorDoc { MediaType = "application/vnd.oci.image.layer.v1.tar", Digest = d.ToString(), Size = sizes[d] }).ToList(),
             };
             byte[] mb = JsonSerializer.SerializeToUtf8Bytes(m, StoreJsonContext.Default.OciManifestOut);
             var md = Digest.Compute(mb);
@@ -141,7 +150,7 @@ public sealed partial class ImageStore
                 {
                     string expected = config.RootFs.DiffIds[i];
                     string chain = parentChain is null ? expected : ChainId(parentChain, expected);
-                    if (Snapshots.Get(chain) is null || !Content.Exists(Digest.Parse(expected)))
+                    if (Snapshots.Get(chain) is not { } have || !HasLayerTar(have))
                     {
                         using var layerStream = File.OpenRead(StagedPath(staging, entry.Layers[i]));
                         ImportLayer(layerStream, parentChain, expected);

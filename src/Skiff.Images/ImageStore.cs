@@ -12,8 +12,9 @@ namespace Skiff.Images;
 /// The image store of one data root.
 /// <para>On-disk layout (see docs/architecture.md):</para>
 /// <list type="bullet">
-/// <item><c>content/blobs/sha256/&lt;hex&gt;</c>: image configs (keyed by image ID) and uncompressed layer tars (keyed by diff ID,
-/// kept so that <see cref="Save"/> reproduces the exact diff IDs).</item>
+/// <item><c>content/blobs/sha256/&lt;hex&gt;</c>: image configs (keyed by image ID), uncompressed tars of layers made here
+/// (import, load, commit, build; keyed by diff ID) and compressed blobs of pulled layers (keyed by their registry digest,
+/// named in the layer's metadata), so that <see cref="Save"/> and pushes reproduce the exact diff IDs.</item>
 /// <item><c>layers/&lt;chain-hex&gt;/diff</c> + <c>meta.json</c>, <c>l/&lt;short&gt;</c>: extracted layers (<see cref="Snapshotter"/>).</item>
 /// <item><c>images/&lt;id-hex&gt;.json</c>: one record per image (parent, time added); <c>images/repositories.json</c>: tags,
 /// as <c>{"Repositories": {"docker.io/library/busybox": {"docker.io/library/busybox:latest": "sha256:..."}}}</c>
@@ -96,6 +97,64 @@ public sealed partial class ImageStore
         string chain = parentChain is null ? diffId : ChainId(parentChain, diffId);
         return pending.Commit(chain, parentChain, diffId, result.FileBytes);
     }
+
+    /// <summary>
+    /// As <see cref="ImportLayer"/> for a layer whose compressed blob the caller keeps in the content store
+    /// (<paramref name="compressedBlob"/>, committed by <paramref name="beforeCommit"/> at the latest): the uncompressed tar
+    /// is only hashed and counted, not stored; the layer records the blob and the tar's length, and <see cref="OpenLayerTar"/>
+    /// reproduces the tar by decompressing the blob.
+    /// </summary>
+    private LayerInfo ImportCompressedLayer(Stream source, string? parentChain, string expectedDiffId, Digest compressedBlob, Action beforeCommit, ExtractOptions options)
+    {
+        using var plain = Compression.OpenDecompressed(source, out _, leaveOpen: true);
+        using var pending = Snapshots.BeginLayer();
+        var hashing = new HashingReadStream(plain);
+        var result = Extract(hashing, pending.DiffPath, options);
+        hashing.CopyTo(Stream.Null);
+        if (hashing.Length == 0) throw new InvalidImageArgumentException("empty archive: no tar data");
+        beforeCommit();
+        var actual = hashing.Digest();
+        if (actual.ToString() != expectedDiffId)
+            throw new InvalidImageArgumentException($"layer does not match its diff ID: expected {expectedDiffId}, got {actual}");
+        if (!Content.Exists(compressedBlob)) throw new InvalidOperationException($"compressed layer blob {compressedBlob} was not stored");
+        string chain = parentChain is null ? expectedDiffId : ChainId(parentChain, expectedDiffId);
+        return pending.Commit(chain, parentChain, expectedDiffId, result.FileBytes, new LayerTar(compressedBlob.ToString(), hashing.Length));
+    }
+
+    /// <summary>
+    /// The uncompressed tar of a committed layer (whose diff ID is <see cref="LayerInfo.DiffId"/>) and its length: the stored
+    /// tar blob, or the decompressed <see cref="LayerInfo.CompressedBlob"/>. The stream verifies the length and the diff ID
+    /// as it is read and throws <see cref="InvalidDataException"/> at the end when the stored data was damaged.
+    /// </summary>
+    /// <exception cref="ImageNotFoundException">The layer or its data is missing.</exception>
+    public (Stream Tar, long Size) OpenLayerTar(string chainId)
+    {
+        var layer = Snapshots.Get(chainId) ?? throw new ImageNotFoundException($"layer {chainId}");
+        return OpenLayerTar(layer);
+    }
+
+    /// <summary>Length of a committed layer's uncompressed tar.</summary>
+    /// <exception cref="ImageNotFoundException">The layer or its data is missing.</exception>
+    public long LayerTarSize(string chainId)
+    {
+        var layer = Snapshots.Get(chainId) ?? throw new ImageNotFoundException($"layer {chainId}");
+        var diffId = Digest.Parse(layer.DiffId);
+        if (Content.Exists(diffId)) return Content.Size(diffId);
+        return HasLayerTar(layer) ? layer.TarSize : throw new ImageNotFoundException($"data of layer {layer.DiffId}");
+    }
+
+    private (Stream Tar, long Size) OpenLayerTar(LayerInfo layer)
+    {
+        var diffId = Digest.Parse(layer.DiffId);
+        if (Content.Exists(diffId)) return (new VerifyingReadStream(Content.OpenRead(diffId), diffId, Content.Size(diffId)), Content.Size(diffId));
+        if (layer.CompressedBlob is { } c && layer.TarSize > 0 && Content.Exists(Digest.Parse(c)))
+            return (new VerifyingReadStream(Compression.OpenDecompressed(Content.OpenRead(Digest.Parse(c)), out _), diffId, layer.TarSize), layer.TarSize);
+        throw new ImageNotFoundException($"data of layer {layer.DiffId}");
+    }
+
+    /// <summary>True when the layer's tar can be produced: stored as a blob, or as the compressed blob its metadata names.</summary>
+    private bool HasLayerTar(LayerInfo layer) =>
+        Content.Exists(Digest.Parse(layer.DiffId)) || (layer.CompressedBlob is { } c && layer.TarSize > 0 && Content.Exists(Digest.Parse(c)));
 
     private static ExtractResult Extract(Stream tar, string dir, ExtractOptions? options = null)
     {
@@ -353,5 +412,93 @@ public sealed partial class ImageStore
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    /// <summary>Hashes (sha256) and counts everything read through it.</summary>
+    private sealed class HashingReadStream(Stream source) : Stream
+    {
+        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private long _length;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => _length;
+        public override long Position { get => _length; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n = source.Read(buffer);
+            if (n > 0)
+            {
+                _hash.AppendData(buffer[..n]);
+                _length += n;
+            }
+            return n;
+        }
+
+        public Digest Digest() => Skiff.Content.Digest.FromHash(_hash.GetCurrentHash());
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) _hash.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+
+    /// <summary>
+    /// Reads a stored layer tar, checking at its end that it had exactly the expected length and digest (the data may have
+    /// been damaged on disk since it was verified: a power loss, a disk error).
+    /// </summary>
+    private sealed class VerifyingReadStream(Stream source, Digest expected, long expectedLength) : Stream
+    {
+        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private long _length;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => expectedLength;
+        public override long Position { get => _length; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n = source.Read(buffer);
+            if (n > 0)
+            {
+                _hash.AppendData(buffer[..n]);
+                _length += n;
+                if (_length > expectedLength) throw new InvalidDataException($"stored layer {expected} is longer than {expectedLength} bytes");
+            }
+            else if (buffer.Length > 0)
+            {
+                if (_length != expectedLength) throw new InvalidDataException($"stored layer {expected} has {_length} bytes, expected {expectedLength}");
+                var actual = Digest.FromHash(_hash.GetCurrentHash());
+                if (actual != expected) throw new InvalidDataException($"stored layer {expected} is damaged: its content hashes to {actual}");
+            }
+            return n;
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _hash.Dispose();
+                source.Dispose();
+            }
+            base.Dispose(disposing);
+        }
     }
 }

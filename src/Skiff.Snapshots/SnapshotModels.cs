@@ -16,11 +16,23 @@ public sealed class LayerInfo
     /// <summary>Name of the short link <c>l/&lt;ShortId&gt;</c> to the diff dir.</summary>
     public string ShortId { get; set; } = "";
     public DateTimeOffset Created { get; set; }
+    /// <summary>
+    /// When the uncompressed layer tar is not stored (pulled layers): the content blob (<c>sha256:&lt;hex&gt;</c>, gzip or
+    /// zstd) whose decompression is exactly the tar with <see cref="DiffId"/>, as verified when the layer was pulled.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? CompressedBlob { get; set; }
+    /// <summary>Length of the uncompressed layer tar in bytes (0: not recorded; the stored tar blob's size then).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public long TarSize { get; set; }
 
     /// <summary>Absolute path of the extracted layer contents (read-only by contract).</summary>
     [JsonIgnore]
     public string DiffPath { get; set; } = "";
 }
+
+/// <summary>How a layer's tar is kept when it is not stored uncompressed: <see cref="LayerInfo.CompressedBlob"/> and <see cref="LayerInfo.TarSize"/>.</summary>
+public sealed record LayerTar(string CompressedBlob, long Size);
 
 /// <summary>A container's writable layer and the overlay options that mount it over its image.</summary>
 public sealed record WritableSnapshot(string UpperDir, string WorkDir, string MountOptions);

@@ -105,7 +105,7 @@ public sealed class Snapshotter
         return new PendingLayer(this, tmp);
     }
 
-    internal LayerInfo CommitLayer(string tmp, string chainId, string? parent, string diffId, long size)
+    internal LayerInfo CommitLayer(string tmp, string chainId, string? parent, string diffId, long size, LayerTar? tar)
     {
         string hex = Hex(chainId);
         if (parent is not null && !Exists(parent)) throw new SnapshotException($"parent layer {parent} does not exist");
@@ -123,6 +123,8 @@ public sealed class Snapshotter
             Size = size,
             ShortId = ShortId(hex),
             Created = DateTimeOffset.UtcNow,
+            CompressedBlob = tar?.CompressedBlob,
+            TarSize = tar?.Size ?? 0,
         };
         using (var fs = new FileStream(Path.Combine(tmp, "meta.json"), FileMode.Create))
         {
@@ -268,12 +270,16 @@ public sealed class PendingLayer : IDisposable
     /// <summary>The directory to fill with the layer's contents.</summary>
     public string DiffPath => Path.Combine(_tmp, "diff");
 
-    /// <summary>Makes the layer visible under its chain ID (or returns the existing one with that ID).</summary>
-    public LayerInfo Commit(string chainId, string? parentChainId, string diffId, long size)
+    /// <summary>
+    /// Makes the layer visible under its chain ID (or returns the existing one with that ID). <paramref name="tar"/> says
+    /// how its tar is kept when that is not the uncompressed blob. <c>meta.json</c> is fsynced, the files extracted into
+    /// the layer are not: the commit (a rename) is atomic against a process crash.
+    /// </summary>
+    public LayerInfo Commit(string chainId, string? parentChainId, string diffId, long size, LayerTar? tar = null)
     {
         ObjectDisposedException.ThrowIf(_done, this);
         _done = true;
-        return _owner.CommitLayer(_tmp, chainId, parentChainId, diffId, size);
+        return _owner.CommitLayer(_tmp, chainId, parentChainId, diffId, size, tar);
     }
 
     public void Dispose()

@@ -41,12 +41,15 @@ public sealed class DistributionStoreTests
         {
             // The top layer finishes first; its commit waits for the parent (as concurrent downloads do).
             var parent = new TaskCompletionSource();
-            var top = Task.Run(() => store.AddLayer(new MemoryStream(l2), chains[0], d2, () => parent.Task.GetAwaiter().GetResult()));
-            store.AddLayer(new MemoryStream(l1), null, d1, () => { });
+            var top = Task.Run(() => store.AddLayer(new MemoryStream(l2), chains[0], d2, Digest.Compute(l2), () =>
+            {
+                store.Content.Ingest(l2);
+                parent.Task.GetAwaiter().GetResult();
+            }));
+            store.AddLayer(new MemoryStream(l1), null, d1, Digest.Compute(l1), () => store.Content.Ingest(l1));
             parent.SetResult();
             await top;
             Assert.True(store.HasLayer(chains[1], d2));
-            store.Content.Ingest(l1);
             store.AddLayerSource(d1, new LayerSource { Digest = Digest.Compute(l1).ToString(), MediaType = "application/vnd.oci.image.layer.v1.tar+gzip", Size = l1.Length, Registry = "127.0.0.1:5000", Repository = "x/y" });
         }
         string manifestDigest = "sha256:" + new string('e', 64);
@@ -79,10 +82,60 @@ public sealed class DistributionStoreTests
         var l1 = GzipTar(tmp, "one", "1");
         string d1 = DiffId(l1);
         using (store.BeginTransfer())
-            Assert.Throws<InvalidOperationException>(() => store.AddLayer(new MemoryStream(l1), null, d1, () => throw new InvalidOperationException("digest mismatch")));
+            Assert.Throws<InvalidOperationException>(() => store.AddLayer(new MemoryStream(l1), null, d1, Digest.Compute(l1), () => throw new InvalidOperationException("digest mismatch")));
         Assert.False(store.HasLayer(d1, d1));
         Assert.Empty(store.Snapshots.List());
         Assert.Empty(Directory.EnumerateDirectories(store.Snapshots.LayersDirectory, ".tmp-*"));
+    }
+
+    [Fact]
+    public void PulledLayersKeepOnlyTheCompressedBlobAndSaveReproducesTheDiffIds()
+    {
+        using var tmp = new TempDir();
+        string data = Path.Combine(tmp.Path, "data");
+        var store = new ImageStore(data);
+        var l1 = GzipTar(tmp, "one", "1");
+        var l2 = GzipTar(tmp, "two", "2");
+        string d1 = DiffId(l1), d2 = DiffId(l2);
+        var chains = ImageStore.ChainIds([d1, d2]);
+        using (store.BeginTransfer())
+        {
+            store.AddLayer(new MemoryStream(l1), null, d1, Digest.Compute(l1), () => store.Content.Ingest(l1));
+            store.AddLayer(new MemoryStream(l2), chains[0], d2, Digest.Compute(l2), () => store.Content.Ingest(l2));
+        }
+        var (image, _) = store.RegisterPulled(Config(d1, d2), ImageReference.Parse("127.0.0.1:5000/x/y:1"), null);
+        // No uncompressed tar is stored: the compressed blobs are the layers' tars.
+        Assert.False(store.Content.Exists(Digest.Parse(d1)));
+        Assert.False(store.Content.Exists(Digest.Parse(d2)));
+        Assert.Empty(ImageStore.Check(data));
+        store = new ImageStore(data);
+        Assert.True(store.Content.Exists(Digest.Compute(l2)));
+        var plain = new MemoryStream();
+        using (var gz = new GZipStream(new MemoryStream(l2), CompressionMode.Decompress)) gz.CopyTo(plain);
+        Assert.Equal(plain.Length, store.LayerTarSize(chains[1]));
+
+        string tarPath = Path.Combine(tmp.Path, "saved.tar");
+        using (var fs = File.Create(tarPath)) store.Save(["127.0.0.1:5000/x/y:1"], fs);
+        string unpacked = tmp.Sub("saved");
+        Sh.Run("tar", "-xf", tarPath, "-C", unpacked);
+        foreach (var d in new[] { d1, d2 })
+        {
+            using var layer = File.OpenRead(Path.Combine(unpacked, "blobs", "sha256", Digest.Parse(d).Hex));
+            Assert.Equal(d, Digest.Compute(layer).ToString());
+        }
+
+        // Loading the archive into another store gives the same image, its layers then stored uncompressed.
+        var other = new ImageStore(Path.Combine(tmp.Path, "other"));
+        using (var fs = File.OpenRead(tarPath)) Assert.Equal(["Loaded image: 127.0.0.1:5000/x/y:1"], other.Load(fs));
+        Assert.Equal(image.Id, other.Find("127.0.0.1:5000/x/y:1").Id);
+        Assert.True(other.Content.Exists(Digest.Parse(d2)));
+
+        // A damaged compressed blob is not saved as if it were the layer.
+        string blob = store.Content.BlobPath(Digest.Compute(l2));
+        File.SetUnixFileMode(blob, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.WriteAllBytes(blob, GzipTar(tmp, "two", "3"));
+        Assert.ThrowsAny<InvalidDataException>(() => store.Save(["127.0.0.1:5000/x/y:1"], Stream.Null));
+        Assert.Contains(ImageStore.Check(data), p => p.Contains("has content"));
     }
 
     [Fact]

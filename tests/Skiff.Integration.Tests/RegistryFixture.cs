@@ -30,17 +30,20 @@ public sealed class RegistryFixture : IDisposable
     /// Starts another registry (e.g. an empty one, or one with htpasswd basic auth when <paramref name="htpasswd"/> is a
     /// file path) and returns its port; it is stopped with the fixture.
     /// </summary>
-    public int StartRegistry(string name, string? htpasswd)
+    public int StartRegistry(string name, string? htpasswd) => StartRegistryWithAuth(name, htpasswd is null ? null : $"""
+        auth:
+          htpasswd:
+            realm: skiff-test
+            path: {htpasswd}
+        """);
+
+    /// <summary>Starts a registry with the given top-level <c>auth:</c> YAML block (null: none) and returns its port.</summary>
+    public int StartRegistryWithAuth(string name, string? authYaml)
     {
         int port = FreePort();
         string dir = Path.Combine(Root, name);
         Directory.CreateDirectory(Path.Combine(dir, "storage"));
-        string auth = htpasswd is null ? "" : $"""
-            auth:
-              htpasswd:
-                realm: skiff-test
-                path: {htpasswd}
-            """;
+        string auth = authYaml ?? "";
         string config = Path.Combine(dir, "config.yml");
         File.WriteAllText(config, $"""
             version: 0.1
@@ -85,7 +88,7 @@ public sealed class RegistryFixture : IDisposable
         throw new TimeoutException("docker-registry did not listen within 15 s");
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();
