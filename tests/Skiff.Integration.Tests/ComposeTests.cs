@@ -47,44 +47,13 @@ public sealed class ComposeTests(DaemonFixture fx) : IDisposable
         ComposeScenario.UpAndDown(a => DockerCompose1(p, a), Docker, p, [$"{p}_client_1", $"{p}_seed_1", $"{p}_web_1"]);
     }
 
-    /// <summary>
-    /// The config-hash is docker-compose 1.29's: a project it brought up on skiffd is taken over by skiff compose
-    /// without recreating a container, and docker-compose finds skiff's containers up to date in turn.
-    /// </summary>
+    /// <summary>docker-compose 1.29 up, then skiff compose up, and back, on skiffd: nothing is recreated.</summary>
     [Fact]
     public void DockerCompose129ThenSkiffComposeRecreatesNothing()
     {
         File.WriteAllText(Path.Combine(_dir, "compose.yaml"), ComposeScenario.ComposeYaml);
         string p = Project();
-        string Id(string name) => Docker(["inspect", "--format", "{{.Id}}", name]).Stdout.Trim();
-        try
-        {
-            var up = DockerCompose1(p, "up", "-d", "web");
-            Assert.True(up.ExitCode == 0, up.ToString());
-            string web = $"{p}_web_1", seed = $"{p}_seed_1";
-            string webId = Id(web), seedId = Id(seed);
-            Assert.NotEqual("", webId);
-
-            var skiff = Skiff(p, "up", "-d", "web");
-            Assert.True(skiff.ExitCode == 0, skiff.ToString());
-            Assert.DoesNotContain("Recreate", skiff.Stderr);
-            Assert.Equal(webId, Id(web));
-            Assert.Equal(seedId, Id(seed));
-
-            var client = Skiff(p, "up", "--exit-code-from", "client", "client");
-            Assert.True(client.ExitCode == 0, client.ToString());
-            string clientId = Id($"{p}-client-1");
-            var again = DockerCompose1(p, "up", "-d");
-            Assert.True(again.ExitCode == 0, again.ToString());
-            Assert.DoesNotContain("Recreating", again.Stderr);
-            Assert.Equal(webId, Id(web));
-            Assert.Equal(clientId, Id($"{p}-client-1"));
-        }
-        finally
-        {
-            var down = DockerCompose1(p, "down", "-v");
-            Assert.True(down.ExitCode == 0, down.ToString());
-        }
+        ComposeScenario.NoRecreateBetweenTools(a => DockerCompose1(p, a), a => Skiff(p, a), Docker, p);
     }
 
     /// <summary>
