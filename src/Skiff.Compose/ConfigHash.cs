@@ -97,7 +97,7 @@ public static partial class ConfigHash
             case YSeq seq:
                 return seq.Items.Select(Value).ToList();
             case YScalar s:
-                if (s.Quoted) return s.Value;
+                if (s.Quoted || s.Interpolated) return s.Value;
                 string t = s.Value;
                 if (t is "" or "~" or "null" or "Null" or "NULL") return null;
                 if (t is "true" or "True" or "TRUE" or "yes" or "Yes" or "YES" or "on" or "On" or "ON") return true;
