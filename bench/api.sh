@@ -23,16 +23,8 @@ if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq "${n
 log() { echo "[bench] $*" >&2; }
 
 work=$(mktemp -d /tmp/skiff-apibench.XXXXXX)
-# Host-wide paths that podman, crun and containerd create whatever their flags say (state dirs,
-# podman's blob-info cache, the CNI lock): the ones that do not exist now are removed at the end.
-watch=(/run/crun /run/runc /run/containers /run/libpod /run/containerd /run/docker /var/lib/containers
-  /etc/cni/net.d/cni.lock /root/.docker)
-absent=()
-for p in "${watch[@]}"; do [ -e "$p" ] || absent+=("$p"); done
-# Cgroup directories that exist now; new ones (docker/, libpod_parent/, ...) are removed at the end.
-find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$work/cgroups.before"
-pids=()   # podman's API service
-hugetlb_mounted=0 hugetlb_dir_made=0
+. scripts/lib/bench-host.sh
+bench_host_save "$work" '/libpod_parent(/|$)|/bench-(skiff|crun|runc)$'
 . scripts/lib/private-dockerd.sh
 pd_init "$work"
 cleanup() {
@@ -43,32 +35,12 @@ cleanup() {
     kill -9 "$p" 2>/dev/null
   done
   pd_cleanup
-  # New cgroups that Docker, Podman and the raw runtimes leave (docker/, libpod_parent/, bench-*),
-  # deepest first; rmdir only removes empty ones. Not skiff/: other skiffds may share this host.
-  find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$work/cgroups.after"
-  comm -13 "$work/cgroups.before" "$work/cgroups.after" | grep -E '/(docker|libpod_parent)(/|$)|/bench-(skiff|crun|runc)$' |
-    awk '{print length, $0}' | sort -rn | cut -d' ' -f2- | while read -r d; do rmdir "$d" 2>/dev/null; done
-  find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort | comm -13 "$work/cgroups.before" - |
-    sed 's/^/[bench] cgroup created during the run and still there: /' >&2
-  if [ "$hugetlb_mounted" = 1 ]; then
-    find /sys/fs/cgroup/hugetlb -mindepth 1 -type d | awk '{print length, $0}' | sort -rn | cut -d' ' -f2- |
-      while read -r d; do rmdir "$d" 2>/dev/null; done
-    umount /sys/fs/cgroup/hugetlb
-  fi
-  [ "$hugetlb_dir_made" = 1 ] && rmdir /sys/fs/cgroup/hugetlb
-  for p in "${absent[@]}"; do rm -rf "$p"; done
+  bench_host_restore
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-# crun refuses cgroup v1/v2 hybrid mode while a controller (here hugetlb, not mounted as v1) shows
-# in cgroup2's cgroup.controllers: mount hugetlb as a v1 hierarchy for the run (undone at the end).
-if [ -s /sys/fs/cgroup/unified/cgroup.controllers ] && grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers &&
-  ! grep -q ' /sys/fs/cgroup/hugetlb ' /proc/self/mountinfo; then
-  [ -d /sys/fs/cgroup/hugetlb ] || { mkdir /sys/fs/cgroup/hugetlb; hugetlb_dir_made=1; }
-  mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
-  hugetlb_mounted=1
-fi
+bench_host_hugetlb_for_crun
 
 export DOCKER_CONFIG="$work/docker-config"   # both docker CLIs (and podman, for auth) read it
 mkdir -p "$DOCKER_CONFIG" && echo "{}" >"$DOCKER_CONFIG/config.json"
@@ -101,18 +73,13 @@ check $D -H "$SK" run --rm --network none busybox true
 check $D -H "$DK" run --rm --network none busybox true
 check "${PODMAN[@]}" run --rm --network none "${PODRUN[@]}" busybox true
 
-table() {
-  echo "| command | mean ± σ (ms) | median (ms) | min (ms) | max (ms) | runs |"
-  echo "|---|---|---|---|---|---|"
-  jq -r '.results[] | "| \(.command) | \(.mean*1000*100|round/100) ± \(.stddev*1000*100|round/100) | \(.median*1000*100|round/100) | \(.min*1000*100|round/100) | \(.max*1000*100|round/100) | \(.times|length) |"' "$1"
-}
 bench() { # bench NAME [-n label cmd]...
   local name=$1; shift
   log "hyperfine: $name"
   local a=("$@") i
   for ((i = 0; i < ${#a[@]}; i += 3)); do echo "$name / ${a[i+1]}: ${a[i+2]}" >>"$work/commands.txt"; done
   hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --export-json "$work/$name.json" "$@" >"$work/$name.txt"
-  table "$work/$name.json"
+  bench_table "$work/$name.json"
 }
 rss() { ps -o rss= -p "$1" | tr -d ' '; }
 now() { date +%s%N; }

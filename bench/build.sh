@@ -16,19 +16,15 @@ if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq "${n
 log() { echo "[bench] $*" >&2; }
 
 work=$(mktemp -d /tmp/skiff-buildbench.XXXXXX)
-watch=(/run/containerd /run/docker /root/.docker)
-absent=()
-for p in "${watch[@]}"; do [ -e "$p" ] || absent+=("$p"); done
-find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$work/cgroups.before"
+. scripts/lib/bench-host.sh
+BH_WATCH=(/run/containerd /run/docker /root/.docker)
+bench_host_save "$work" '/buildkit(/|$)'
 . scripts/lib/private-dockerd.sh
 pd_init "$work"
 cleanup() {
   set +e
   pd_cleanup
-  find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$work/cgroups.after"
-  comm -13 "$work/cgroups.before" "$work/cgroups.after" | grep -E '/(docker|buildkit)(/|$)' |
-    awk '{print length, $0}' | sort -rn | cut -d' ' -f2- | while read -r d; do rmdir "$d" 2>/dev/null; done
-  for p in "${absent[@]}"; do rm -rf "$p"; done
+  bench_host_restore
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -80,11 +76,6 @@ check "${CLASSIC[@]}"
 check "${BUILDKIT[@]}"
 check out/bin/skiff -H "$SK" run --rm bench:latest sh -c 'test "$(cat /count)" = 500 && test -f /app/b/f1000.dat'
 
-table() {
-  echo "| command | mean ± σ (ms) | median (ms) | min (ms) | max (ms) | runs |"
-  echo "|---|---|---|---|---|---|"
-  jq -r '.results[] | "| \(.command) | \(.mean*1000*100|round/100) ± \(.stddev*1000*100|round/100) | \(.median*1000*100|round/100) | \(.min*1000*100|round/100) | \(.max*1000*100|round/100) | \(.times|length) |"' "$1"
-}
 bench() { # bench NAME RUNS PREPARE [-n label cmd]...
   local name=$1 runs=$2 prepare=$3; shift 3
   log "hyperfine: $name"
@@ -92,7 +83,7 @@ bench() { # bench NAME RUNS PREPARE [-n label cmd]...
   [ -n "$prepare" ] && args+=(--prepare "$prepare")
   hyperfine -N --warmup 1 --runs "$runs" "${args[@]}" --export-json "$work/$name.json" "$@" >"$work/$name.txt"
   cp "$work/$name.json" "${BENCH_OUT:-$work}/$name.json" 2>/dev/null || true
-  table "$work/$name.json"
+  bench_table "$work/$name.json"
 }
 
 echo "## Machine"

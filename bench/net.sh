@@ -22,6 +22,7 @@ CLI=/usr/local/bin/docker
 # A 10.N.0.0/16 no route of this host is in: the skiff bridge is 10.N.1.0/24, Docker's 10.N.2.0/24,
 # user networks come from 10.N.128.0/17 (skiff) and 10.N.64.0/18 (docker).
 . scripts/lib/private-dockerd.sh
+. scripts/lib/bench-host.sh
 N=$(pd_free_subnet16)
 id=$(pd_rand)
 SKBR=skb$id DKBR=dkb$id
@@ -50,11 +51,6 @@ for h in "$SK" "$DK"; do
   check "$CLI" -H "$h" run --rm --network none busybox true
 done
 
-table() {
-  echo "| command | mean ± σ (ms) | median (ms) | min (ms) | max (ms) | runs |"
-  echo "|---|---|---|---|---|---|"
-  jq -r '.results[] | "| \(.command) | \(.mean*1000*100|round/100) ± \(.stddev*1000*100|round/100) | \(.median*1000*100|round/100) | \(.min*1000*100|round/100) | \(.max*1000*100|round/100) | \(.times|length) |"' "$1"
-}
 
 echo "## Machine"
 echo
@@ -71,7 +67,7 @@ hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --export-json "$work/run.json" \
   -n "skiffd none" "$CLI -H $SK run --rm --network none busybox true" \
   -n "dockerd bridge" "$CLI -H $DK run --rm busybox true" \
   -n "dockerd none" "$CLI -H $DK run --rm --network none busybox true" >/dev/null
-table "$work/run.json"
+bench_table "$work/run.json"
 echo
 
 echo "## container-to-container TCP throughput over a user-defined bridge network"

@@ -18,9 +18,9 @@ if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq "${n
 log() { echo "[bench] $*" >&2; }
 
 work=$(mktemp -d /tmp/skiff-bench-pull.XXXXXX)
-watch=(/run/containers /run/libpod /run/containerd /run/docker /var/lib/containers /etc/cni/net.d/cni.lock /root/.docker)
-absent=()
-for p in "${watch[@]}"; do [ -e "$p" ] || absent+=("$p"); done
+. scripts/lib/bench-host.sh
+BH_WATCH=(/run/containers /run/libpod /run/containerd /run/docker /var/lib/containers /etc/cni/net.d/cni.lock /root/.docker)
+bench_host_save "$work" '^$'   # podman pulls and pushes only: no cgroups to remove
 regpids=()
 . scripts/lib/private-dockerd.sh
 pd_init "$work"
@@ -28,7 +28,7 @@ cleanup() {
   set +e
   for p in "${regpids[@]}"; do kill "$p" 2>/dev/null; done
   pd_cleanup
-  for p in "${absent[@]}"; do rm -rf "$p"; done
+  bench_host_restore
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -157,7 +157,7 @@ pd_start_skiffd() {
 # pd_cleanup: see the header. Safe to call more than once and after a failed start.
 pd_cleanup() {
   set +e
-  local i h p ids c d
+  local i h p ids c d t b left
   for i in "${!PD_PIDS[@]}"; do
     h=${PD_HOSTS[$i]} p=${PD_PIDS[$i]}
     kill -0 "$p" 2>/dev/null || continue
@@ -184,10 +184,19 @@ pd_cleanup() {
     nft list table $t >/dev/null 2>&1 && nft delete table $t
   done
   for b in "${PD_BRIDGES[@]}"; do ip link show "$b" >/dev/null 2>&1 && ip link delete "$b"; done
+  # A killed container's cgroup empties a little after its process is reaped: retry for up to 5 s.
   for c in "${PD_CGROUP_PARENTS[@]}"; do
+    for _ in $(seq 50); do
+      left=0
+      for d in /sys/fs/cgroup/*/"$c" /sys/fs/cgroup/"$c"; do
+        [ -d "$d" ] || continue
+        find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+        [ -d "$d" ] && left=1
+      done
+      [ "$left" = 0 ] && break
+      sleep 0.1
+    done
     for d in /sys/fs/cgroup/*/"$c" /sys/fs/cgroup/"$c"; do
-      [ -d "$d" ] || continue
-      find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
       [ -d "$d" ] && pd_log "cgroup $d still there (processes left in it?)"
     done
   done

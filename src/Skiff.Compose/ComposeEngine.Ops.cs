@@ -207,7 +207,7 @@ public sealed partial class ComposeEngine
         await EnsureVolumesAsync([s], ct).ConfigureAwait(false);
 
         string name = f.Name ?? $"{Project.Name}-{s.Name}-run-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
-        string hash = ConfigHash(s);
+        string hash = await ConfigHashAsync(s, ct).ConfigureAwait(false);
         var existing = await ListContainersAsync([s.Name], true, ct).ConfigureAwait(false);
         int number = existing.Count == 0 ? 1 : existing.Max(NumberOf) + 1;
         string id = await CreateContainerAsync(s, number, true, hash, name, req =>

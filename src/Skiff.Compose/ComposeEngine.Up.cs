@@ -119,7 +119,7 @@ public sealed partial class ComposeEngine
     /// <summary>Brings one service to <paramref name="scale"/> containers with the current configuration.</summary>
     private async Task ConvergeAsync(Service s, int scale, UpOptions o, List<ContainerSummary> existing, CancellationToken ct)
     {
-        string hash = ConfigHash(s);
+        string hash = await ConfigHashAsync(s, ct).ConfigureAwait(false);
         var byNumber = existing.OrderBy(NumberOf).ToList();
         // Scale down (numbers above the scale) and duplicates of a number go first.
         var seen = new HashSet<int>();

@@ -47,9 +47,23 @@ public sealed partial class ComposeEngine(EngineClient client, Project project, 
     /// <summary>The image a service runs: its image, else <c>project-service</c> for a build.</summary>
     public string ImageName(Service s) => s.Image ?? $"{Project.Name}-{s.Name}";
 
-    /// <summary>The configuration hash label value: sha256 of the service's normalised YAML (replicas and profiles excluded).</summary>
-    public string ConfigHash(Service s)
-        => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(YamlWriter.Write(ConfigWriter.ServiceNode(Project, s, forHash: true)))));
+    /// <summary>
+    /// The configuration hash label value, as docker-compose 1.29 computes it (<see cref="Compose.ConfigHash"/>), with the
+    /// ID the service's image has now (none when there is no such image).
+    /// </summary>
+    public async Task<string> ConfigHashAsync(Service s, CancellationToken ct)
+    {
+        string? imageId = null;
+        try
+        {
+            using var doc = await Client.GetDocumentAsync("/images/" + P(ImageName(s)) + "/json", ct).ConfigureAwait(false);
+            if (doc.RootElement.TryGetProperty("Id", out var id)) imageId = id.GetString();
+        }
+        catch (EngineApiException e) when (e.Status == HttpStatusCode.NotFound)
+        {
+        }
+        return Compose.ConfigHash.Compute(Project, s, imageId);
+    }
 
     private static string P(string s) => Uri.EscapeDataString(s);
 

@@ -42,8 +42,8 @@ public static class ConfigWriter
         return list;
     }
 
-    /// <summary>One service's normalised configuration (also the input of the config hash).</summary>
-    public static YMap ServiceNode(Project p, Service s, bool forHash = false)
+    /// <summary>One service's normalised configuration.</summary>
+    public static YMap ServiceNode(Project p, Service s)
     {
         var m = new YMap();
         if (s.Build is { } b)
@@ -67,7 +67,7 @@ public static class ConfigWriter
                 dm[k] = new YMap { ["condition"] = S(d.Condition), ["required"] = B(d.Required), ["restart"] = B(d.Restart) };
             m["depends_on"] = dm;
         }
-        if (s.Replicas is { } r && !forHash) m["deploy"] = new YMap { ["replicas"] = N(r) };
+        if (s.Replicas is { } r) m["deploy"] = new YMap { ["replicas"] = N(r) };
         if (s.Dns.Count > 0) m["dns"] = List(s.Dns);
         if (s.Domainname is not null) m["domainname"] = S(s.Domainname);
         if (s.Entrypoint is not null) m["entrypoint"] = List(s.Entrypoint);
@@ -121,7 +121,7 @@ public static class ConfigWriter
             m["ports"] = ps;
         }
         if (s.Privileged is { } priv) m["privileged"] = B(priv);
-        if (s.Profiles.Count > 0 && !forHash) m["profiles"] = List(s.Profiles);
+        if (s.Profiles.Count > 0) m["profiles"] = List(s.Profiles);
         if (s.PullPolicy is not null) m["pull_policy"] = S(s.PullPolicy);
         if (s.ReadOnly is { } rdo) m["read_only"] = B(rdo);
         if (s.Restart is not null) m["restart"] = S(s.Restart);

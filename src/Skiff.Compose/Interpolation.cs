@@ -119,7 +119,8 @@ public sealed class Interpolator(Func<string, string?> lookup, Action<string>? w
         switch (node)
         {
             case YScalar s:
-                s.Value = Apply(s.Value, path);
+                string value = Apply(s.Value, path);
+                if (value != s.Value) (s.Value, s.Interpolated) = (value, true);
                 break;
             case YSeq q:
                 for (int i = 0; i < q.Items.Count; i++) ApplyTree(q.Items[i], $"{path}[{i}]");

@@ -309,43 +309,32 @@ public static partial class ProjectLoader
     }
 
     private static NetworkConfig ParseNetwork(string project, string key, YMap? m)
-    {
-        string where = "networks." + key;
-        var n = new NetworkConfig { Name = project + "_" + key };
-        if (m is null) return n;
-        foreach (var (k, v) in m.Items)
+        => ParseTopLevel(new NetworkConfig { Name = project + "_" + key }, "networks." + key, key, m, static (n, k, v, where) =>
         {
             switch (k)
             {
-                case "name": n.Name = Text(v, where + ".name"); break;
-                case "driver": n.Driver = Text(v, where + ".driver"); break;
-                case "driver_opts": foreach (var (ok, ov) in Map(v, where + ".driver_opts")) n.DriverOpts[ok] = ov ?? ""; break;
-                case "external":
-                    n.External = v is YMap ? true : Bool(v, where + ".external");
-                    if (v is YMap em && em["name"] is YScalar en) n.Name = en.Value;
-                    break;
-                case "internal": n.Internal = Bool(v, where + ".internal"); break;
-                case "attachable": n.Attachable = Bool(v, where + ".attachable"); break;
-                case "enable_ipv6": n.EnableIpv6 = Bool(v, where + ".enable_ipv6"); break;
-                case "labels": foreach (var (lk, lv) in Map(v, where + ".labels")) n.Labels[lk] = lv ?? ""; break;
+                case "internal": n.Internal = Bool(v, where); return true;
+                case "attachable": n.Attachable = Bool(v, where); return true;
+                case "enable_ipv6": n.EnableIpv6 = Bool(v, where); return true;
                 case "ipam":
                     if (v is YMap ipam && ipam["config"] is YSeq cfgs)
                         foreach (var c in cfgs.Items.OfType<YMap>())
                             n.IpamConfig.Add((c["subnet"]?.ToString(), c["gateway"]?.ToString()));
-                    break;
-                default:
-                    if (!k.StartsWith("x-", StringComparison.Ordinal)) throw new ComposeException($"{where} Additional property {k} is not allowed");
-                    break;
+                    return true;
+                default: return false;
             }
-        }
-        if (n.External && !m.Has("name") && m["external"] is not YMap) n.Name = key;
-        return n;
-    }
+        });
 
     private static VolumeConfig ParseVolume(string project, string key, YMap? m)
+        => ParseTopLevel(new VolumeConfig { Name = project + "_" + key }, "volumes." + key, key, m, static (_, _, _, _) => false);
+
+    /// <summary>
+    /// Fills a top-level network or volume from its map: the keys both have (name, driver, driver_opts, external,
+    /// labels) here, the others through <paramref name="own"/> (false for a key it does not know; x- keys are ignored).
+    /// An external one without a name is called by its key.
+    /// </summary>
+    private static T ParseTopLevel<T>(T n, string where, string key, YMap? m, Func<T, string, YNode?, string, bool> own) where T : TopLevelConfig
     {
-        string where = "volumes." + key;
-        var n = new VolumeConfig { Name = project + "_" + key };
         if (m is null) return n;
         foreach (var (k, v) in m.Items)
         {
@@ -360,7 +349,8 @@ public static partial class ProjectLoader
                     break;
                 case "labels": foreach (var (lk, lv) in Map(v, where + ".labels")) n.Labels[lk] = lv ?? ""; break;
                 default:
-                    if (!k.StartsWith("x-", StringComparison.Ordinal)) throw new ComposeException($"{where} Additional property {k} is not allowed");
+                    if (!own(n, k, v, where + "." + k) && !k.StartsWith("x-", StringComparison.Ordinal))
+                        throw new ComposeException($"{where} Additional property {k} is not allowed");
                     break;
             }
         }
@@ -371,7 +361,7 @@ public static partial class ProjectLoader
     private static Service ParseService(Project p, string name, YMap m, IReadOnlyDictionary<string, string> processEnv)
     {
         string W(string k) => $"services.{name}.{k}";
-        var s = new Service { Name = name };
+        var s = new Service { Name = name, Definition = (YMap)m.Clone() };
         // env_file first: environment entries override it regardless of key order.
         if (m["env_file"] is { } envFiles)
         {

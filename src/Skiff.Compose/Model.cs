@@ -36,6 +36,9 @@ public sealed class Service
 {
     /// <summary>The service's key.</summary>
     public required string Name { get; init; }
+    /// <summary>The service's mapping as written (interpolated and merged, not normalised): the configuration hash
+    /// follows docker-compose 1.29, which hashes that form (a string command stays a string).</summary>
+    public YMap? Definition { get; init; }
     public string? Image { get; set; }
     public BuildConfig? Build { get; set; }
     public List<string>? Command { get; set; }
@@ -143,28 +146,25 @@ public sealed class HealthcheckConfig
     public bool Disable { get; set; }
 }
 
-/// <summary>A top-level network.</summary>
-public sealed class NetworkConfig
+/// <summary>What top-level networks and volumes both have.</summary>
+public abstract class TopLevelConfig
 {
     /// <summary>The name on the daemon (<c>project_key</c> unless set or external).</summary>
     public required string Name { get; set; }
     public string? Driver { get; set; }
     public OrderedDictionary<string, string> DriverOpts { get; } = new(StringComparer.Ordinal);
     public bool External { get; set; }
+    public SortedDictionary<string, string> Labels { get; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>A top-level network.</summary>
+public sealed class NetworkConfig : TopLevelConfig
+{
     public bool? Internal { get; set; }
     public bool? Attachable { get; set; }
     public bool? EnableIpv6 { get; set; }
-    public SortedDictionary<string, string> Labels { get; } = new(StringComparer.Ordinal);
     public List<(string? Subnet, string? Gateway)> IpamConfig { get; } = [];
 }
 
 /// <summary>A top-level named volume.</summary>
-public sealed class VolumeConfig
-{
-    /// <summary>The name on the daemon (<c>project_key</c> unless set or external).</summary>
-    public required string Name { get; set; }
-    public string? Driver { get; set; }
-    public OrderedDictionary<string, string> DriverOpts { get; } = new(StringComparer.Ordinal);
-    public bool External { get; set; }
-    public SortedDictionary<string, string> Labels { get; } = new(StringComparer.Ordinal);
-}
+public sealed class VolumeConfig : TopLevelConfig;

@@ -69,8 +69,14 @@ public sealed class YScalar(string value, bool quoted = false) : YNode
     /// <summary>True for quoted or block scalars.</summary>
     public bool Quoted { get; } = quoted;
 
+    /// <summary>
+    /// True when interpolation changed the text. docker-compose 1.29 types a scalar before it interpolates, so for
+    /// its config-hash a plain <c>${PORT:-80}</c> stays a string.
+    /// </summary>
+    public bool Interpolated { get; set; }
+
     /// <inheritdoc/>
-    public override YNode Clone() => new YScalar(Value, Quoted);
+    public override YNode Clone() => new YScalar(Value, Quoted) { Interpolated = Interpolated };
 
     /// <inheritdoc/>
     public override string ToString() => Value;

@@ -33,8 +33,7 @@ public sealed partial class Daemon
         var path = c.Record.LogPath;
         var exited = c.Record.State.Running ? c.NextExit() : Task.FromResult(default(WaitResult));
 
-        var files = new List<string>();
-        for (var i = 9; i >= 1; i--) if (File.Exists($"{path}.{i}")) files.Add($"{path}.{i}");
+        var files = RotatedPaths(path).Where(File.Exists).ToList();
         files.Add(path);
 
         IEnumerable<LogEntry> initial;
@@ -89,8 +88,8 @@ public sealed partial class Daemon
                         current = null;
                         rotatedNow = true;
                         var rotated = new List<(string Path, ulong Ino)>();
-                        for (var i = 9; i >= 1; i--)
-                            if (PathInode($"{path}.{i}") is var ino and not 0) rotated.Add(($"{path}.{i}", ino));
+                        foreach (var r in RotatedPaths(path))
+                            if (PathInode(r) is var ino and not 0) rotated.Add((r, ino));
                         var at = rotated.FindIndex(r => r.Ino == currentIno);
                         foreach (var (file, _) in rotated.Skip(at + 1))
                             if (OpenLog(file) is { } older) using (older) ReadEntries(older, 0, buffered.Add);
@@ -117,6 +116,12 @@ public sealed partial class Daemon
         {
             current?.Dispose();
         }
+    }
+
+    /// <summary>The rotated files of a json-file log, oldest first (<c>path.9</c> .. <c>path.1</c>; they may not exist).</summary>
+    private static IEnumerable<string> RotatedPaths(string path)
+    {
+        for (var i = 9; i >= 1; i--) yield return $"{path}.{i}";
     }
 
     private static FileStream? OpenLog(string path)
@@ -164,35 +169,15 @@ public sealed partial class Daemon
         (o.Since is null || e.Time >= o.Since) &&
         (o.Until is null || e.Time <= o.Until);
 
-    /// <summary>Reads complete lines from <paramref name="offset"/>; returns the offset after the last complete line.</summary>
+    /// <summary>
+    /// Reads complete lines of the file at <paramref name="path"/> from <paramref name="offset"/> (from the start if
+    /// the file is now shorter); returns the offset after the last complete line, 0 if the file is gone.
+    /// </summary>
     private static long ReadEntries(string path, long offset, Action<LogEntry> sink)
     {
-        FileStream f;
-        try { f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1); }
-        catch (FileNotFoundException) { return 0; }
-        using (f)
-        {
-            if (offset > f.Length) offset = 0;
-            f.Position = offset;
-            var data = new byte[f.Length - offset];
-            var read = 0;
-            while (read < data.Length)
-            {
-                var n = f.Read(data, read, data.Length - read);
-                if (n == 0) break;
-                read += n;
-            }
-            var span = data.AsSpan(0, read);
-            var consumed = 0;
-            while (true)
-            {
-                var nl = span[consumed..].IndexOf((byte)'\n');
-                if (nl < 0) break;
-                if (TryParse(span.Slice(consumed, nl), out var e)) sink(e);
-                consumed += nl + 1;
-            }
-            return offset + consumed;
-        }
+        using var f = OpenLog(path);
+        if (f is null) return 0;
+        return ReadEntries(f, offset > f.Length ? 0 : offset, sink);
     }
 
     /// <summary>The last <paramref name="n"/> entries, reading backwards in blocks from the end of the files.</summary>
@@ -202,49 +187,45 @@ public sealed partial class Daemon
         livePosition = 0;
         for (var fi = files.Count - 1; fi >= 0 && result.Count < n; fi--)
         {
-            FileStream f;
-            try { f = new FileStream(files[fi], FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1); }
-            catch (FileNotFoundException) { continue; }
-            using (f)
+            using var f = OpenLog(files[fi]);
+            if (f is null) continue;
+            var end = f.Length;
+            if (fi == files.Count - 1) livePosition = end;
+            var lines = new List<LogEntry>();
+            var pos = end;
+            var carry = Array.Empty<byte>();
+            var first = true;
+            while (pos > 0 && result.Count + lines.Count < n)
             {
-                var end = f.Length;
-                if (fi == files.Count - 1) livePosition = end;
-                var lines = new List<LogEntry>();
-                var pos = end;
-                var carry = Array.Empty<byte>();
-                var first = true;
-                while (pos > 0 && result.Count + lines.Count < n)
+                var size = (int)Math.Min(64 * 1024, pos);
+                pos -= size;
+                var block = new byte[size + carry.Length];
+                f.Position = pos;
+                f.ReadExactly(block, 0, size);
+                carry.CopyTo(block, size);
+                var span = block.AsSpan();
+                var lastNl = span.LastIndexOf((byte)'\n');
+                if (first)
                 {
-                    var size = (int)Math.Min(64 * 1024, pos);
-                    pos -= size;
-                    var block = new byte[size + carry.Length];
-                    f.Position = pos;
-                    f.ReadExactly(block, 0, size);
-                    carry.CopyTo(block, size);
-                    var span = block.AsSpan();
-                    var lastNl = span.LastIndexOf((byte)'\n');
-                    if (first)
-                    {
-                        // A partly written last line is left for the follower to pick up.
-                        if (lastNl < 0) { carry = block; continue; }
-                        if (fi == files.Count - 1) livePosition = pos + lastNl + 1;
-                        span = span[..lastNl];
-                        first = false;
-                    }
-                    while (result.Count + lines.Count < n)
-                    {
-                        var nl = span.LastIndexOf((byte)'\n');
-                        if (nl < 0) break;
-                        if (TryParse(span[(nl + 1)..], out var e)) lines.Add(e);
-                        span = span[..nl];
-                    }
-                    carry = span.ToArray();
-                    if (pos == 0 && carry.Length > 0 && result.Count + lines.Count < n && TryParse(carry, out var e0))
-                        lines.Add(e0);
+                    // A partly written last line is left for the follower to pick up.
+                    if (lastNl < 0) { carry = block; continue; }
+                    if (fi == files.Count - 1) livePosition = pos + lastNl + 1;
+                    span = span[..lastNl];
+                    first = false;
                 }
-                lines.Reverse();
-                result.InsertRange(0, lines);
+                while (result.Count + lines.Count < n)
+                {
+                    var nl = span.LastIndexOf((byte)'\n');
+                    if (nl < 0) break;
+                    if (TryParse(span[(nl + 1)..], out var e)) lines.Add(e);
+                    span = span[..nl];
+                }
+                carry = span.ToArray();
+                if (pos == 0 && carry.Length > 0 && result.Count + lines.Count < n && TryParse(carry, out var e0))
+                    lines.Add(e0);
             }
+            lines.Reverse();
+            result.InsertRange(0, lines);
         }
         if (result.Count > n) result.RemoveRange(0, result.Count - n);
         return result;

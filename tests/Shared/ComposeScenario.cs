@@ -86,4 +86,42 @@ public static class ComposeScenario
         Assert.Empty(after.Networks);
         Assert.Empty(after.Volumes);
     }
+
+    /// <summary>
+    /// The config-hash is docker-compose 1.29's: a project <paramref name="dockerCompose"/> (docker-compose 1.29)
+    /// brought up is taken over by <paramref name="skiff"/> (skiff compose) without recreating a container, and
+    /// docker-compose then finds skiff's containers up to date. Ends with docker-compose's <c>down -v</c>.
+    /// </summary>
+    public static void NoRecreateBetweenTools(Func<string[], CmdResult> dockerCompose, Func<string[], CmdResult> skiff, Func<string[], CmdResult> docker, string project)
+    {
+        string Id(string name) => docker(["inspect", "--format", "{{.Id}}", name]).Stdout.Trim();
+        try
+        {
+            var up = dockerCompose(["up", "-d", "web"]);
+            Assert.True(up.ExitCode == 0, up.ToString());
+            string web = $"{project}_web_1", seed = $"{project}_seed_1";
+            string webId = Id(web), seedId = Id(seed);
+            Assert.NotEqual("", webId);
+
+            var taken = skiff(["up", "-d", "web"]);
+            Assert.True(taken.ExitCode == 0, taken.ToString());
+            Assert.DoesNotContain("Recreate", taken.Stderr);
+            Assert.Equal(webId, Id(web));
+            Assert.Equal(seedId, Id(seed));
+
+            var client = skiff(["up", "--exit-code-from", "client", "client"]);
+            Assert.True(client.ExitCode == 0, client.ToString());
+            string clientId = Id($"{project}-client-1");
+            var again = dockerCompose(["up", "-d"]);
+            Assert.True(again.ExitCode == 0, again.ToString());
+            Assert.DoesNotContain("Recreating", again.Stderr);
+            Assert.Equal(webId, Id(web));
+            Assert.Equal(clientId, Id($"{project}-client-1"));
+        }
+        finally
+        {
+            var down = dockerCompose(["down", "-v"]);
+            Assert.True(down.ExitCode == 0, down.ToString());
+        }
+    }
 }

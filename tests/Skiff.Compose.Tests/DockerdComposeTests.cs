@@ -65,6 +65,15 @@ public sealed class DockerdComposeTests : IDisposable
         ComposeScenario.UpAndDown(a => Compose(p, a), Docker, p, [$"{p}_client_1", $"{p}_seed_1", $"{p}_web_1"]);
     }
 
+    /// <summary>docker-compose 1.29 up, then skiff compose up, and back: nothing is recreated (the config-hash is 1.29's).</summary>
+    [DockerdFact]
+    public void DockerCompose129ThenSkiffComposeRecreatesNothing()
+    {
+        File.WriteAllText(Path.Combine(_dir, "compose.yaml"), ComposeScenario.ComposeYaml);
+        string p = Project();
+        ComposeScenario.NoRecreateBetweenTools(a => Compose(p, a), a => Skiff(p, a), Docker, p);
+    }
+
     [DockerdFact]
     public void OneProjectTwoToolsLabelsRecreateScaleLogsExecRun()
     {

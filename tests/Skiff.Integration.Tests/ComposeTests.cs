@@ -47,6 +47,15 @@ public sealed class ComposeTests(DaemonFixture fx) : IDisposable
         ComposeScenario.UpAndDown(a => DockerCompose1(p, a), Docker, p, [$"{p}_client_1", $"{p}_seed_1", $"{p}_web_1"]);
     }
 
+    /// <summary>docker-compose 1.29 up, then skiff compose up, and back, on skiffd: nothing is recreated.</summary>
+    [Fact]
+    public void DockerCompose129ThenSkiffComposeRecreatesNothing()
+    {
+        File.WriteAllText(Path.Combine(_dir, "compose.yaml"), ComposeScenario.ComposeYaml);
+        string p = Project();
+        ComposeScenario.NoRecreateBetweenTools(a => DockerCompose1(p, a), a => Skiff(p, a), Docker, p);
+    }
+
     /// <summary>
     /// Debian's docker-compose 1.29: two services on the project network, a named volume and a published port that
     /// answers from the host on 127.0.0.1; down -v leaves no container, network or volume.
