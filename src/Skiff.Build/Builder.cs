@@ -538,14 +538,26 @@ public sealed partial class Builder
         var previous = _cache.Get(stepId);
         if (TryCache(run, state, canonical, key, previous, "", null)) return Task.CompletedTask;
         state.Rebuilt = true;
+        string container = IntermediateContainer(run);
         var config = state.Config.Clone();
         apply(config);
-        if (ins.Keyword == "MAINTAINER") { }
         state.Config = config;
         var image = Commit(state, "/bin/sh -c #(nop)  " + canonical, null, ins.Keyword == "MAINTAINER" ? ins.Args[0] : null);
         Remember(stepId, key, image.Id, "", null);
-        run.Progress.Stream($" ---> {image.ShortId}\n");
+        run.Progress.Stream($"Removing intermediate container {container}\n ---> {image.ShortId}\n");
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Prints Docker's " ---> Running in &lt;id&gt;" for a step that Docker's classic builder commits from a container
+    /// (RUN, WORKDIR and the metadata instructions, never COPY/ADD or FROM) and returns the short ID to name when it is
+    /// "removed". Metadata steps need no container here; the lines keep the output what scripts expect from Docker 20.10.
+    /// </summary>
+    private static string IntermediateContainer(Run run)
+    {
+        string id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+        run.Progress.Stream($" ---> Running in {id}\n");
+        return id;
     }
 
     private Image Commit(State state, string createdBy, Action<Stream>? layer, string? author)
@@ -576,6 +588,7 @@ public sealed partial class Builder
         var previous = _cache.Get(stepId);
         if (TryCache(run, state, canonical, key, previous, "", null)) return;
         state.Rebuilt = true;
+        string container = IntermediateContainer(run);
         state.Config = state.Config.Clone();
         state.Config.WorkingDir = dir;
         var tree = ImageTreeOf(state.ImageId);
@@ -592,7 +605,7 @@ public sealed partial class Builder
         }
         var image = Commit(state, "/bin/sh -c #(nop) " + canonical, layer, null);
         Remember(stepId, key, image.Id, "", null);
-        run.Progress.Stream($" ---> {image.ShortId}\n");
+        run.Progress.Stream($"Removing intermediate container {container}\n ---> {image.ShortId}\n");
         await Task.CompletedTask.ConfigureAwait(false);
     }
 
@@ -665,7 +678,7 @@ public sealed partial class Builder
             }
             var image = Commit(state, createdBy, s => DirectoryArchiver.WriteTree(upper, s, new ArchiveOptions { OverlayDiff = true }), null);
             Remember(stepId, key, image.Id, argsHash, null);
-            run.Progress.Stream($" ---> Removed intermediate container {id[..12]}\n ---> {image.ShortId}\n");
+            run.Progress.Stream($"Removing intermediate container {id[..12]}\n ---> {image.ShortId}\n");
         }
         finally
         {

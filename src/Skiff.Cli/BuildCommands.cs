@@ -35,11 +35,11 @@ public static class BuildCommands
             labels[eq < 0 ? l : l[..eq]] = eq < 0 ? "" : l[(eq + 1)..];
         }
 
-        Stream body;
-        Task? writerTask = null;
+        Stream? stdinBody = null;
+        BuildContextArchive? archive = null;
         if (contextArg == "-")
         {
-            body = FdStream.Stdin();
+            stdinBody = FdStream.Stdin();
         }
         else
         {
@@ -55,15 +55,7 @@ public static class BuildCommands
                 rel = ".dockerfile." + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(10));
             }
             dockerfile = rel.Replace('\\', '/');
-            // Streamed: the tar is written on another thread while the request sends it.
-            var pipe = new System.IO.Pipes.AnonymousPipeServerStream(System.IO.Pipes.PipeDirection.Out);
-            var pipeIn = new System.IO.Pipes.AnonymousPipeClientStream(System.IO.Pipes.PipeDirection.In, pipe.ClientSafePipeHandle);
-            string name = dockerfile;
-            writerTask = Task.Run(() =>
-            {
-                using (pipe) BuildContextArchive.Write(dir, name, outside, pipe);
-            });
-            body = pipeIn;
+            archive = BuildContextArchive.Plan(dir, dockerfile, outside);
         }
         pairs.Add(("dockerfile", dockerfile));
         if (buildArgs.Count > 0) pairs.Add(("buildargs", JsonSerializer.Serialize(buildArgs, BuildCliJson.Default.DictionaryStringString)));
@@ -76,10 +68,22 @@ public static class BuildCommands
         if (a.Bool("force-rm")) pairs.Add(("forcerm", "1"));
         if (a.Get("network") is { } net) pairs.Add(("networkmode", net));
 
-        var content = new StreamContent(body, 64 * 1024);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
-        using var resp = await ctx.Client.SendAsync(HttpMethod.Post, "/build" + Q([.. pairs]), content, stream: true).ConfigureAwait(false);
-        await using var stream = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false);
+        HttpResponseMessage? resp = null;
+        Stream stream;
+        if (archive is not null)
+        {
+            // Sent on a raw connection with a known length: headers and small files in big batches, big files by sendfile.
+            stream = await ctx.Client.UploadAsync("/build" + Q([.. pairs]), "application/x-tar", archive.Length, archive.SendTo).ConfigureAwait(false);
+        }
+        else
+        {
+            var content = new StreamContent(stdinBody!, 64 * 1024);
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
+            resp = await ctx.Client.SendAsync(HttpMethod.Post, "/build" + Q([.. pairs]), content, stream: true).ConfigureAwait(false);
+            stream = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false);
+        }
+        using var respOwner = resp;
+        await using var streamOwner = stream;
         using var reader = new StreamReader(stream, Encoding.UTF8);
         string? id = null;
         string? line;
@@ -104,7 +108,6 @@ public static class BuildCommands
             }
             if (!quiet) ctx.Out.Flush();
         }
-        if (writerTask is not null) await writerTask.ConfigureAwait(false);
         if (quiet && id is not null) ctx.Out.WriteLine(id);
         ctx.Out.Flush();
         return 0;
