@@ -434,7 +434,7 @@ public sealed partial class Builder
                 await WorkdirAsync(run, state, ins, lex).ConfigureAwait(false);
                 return;
             case "RUN":
-                await RunStepAsync(run, state, ins).ConfigureAwait(false);
+                await RunStepAsync(run, stage, state, ins, lex).ConfigureAwait(false);
                 return;
             case "COPY":
             case "ADD":
@@ -611,7 +611,7 @@ public sealed partial class Builder
 
     private ImageTree? ImageTreeOf(string? imageId) => imageId is null ? null : new ImageTree(_store.LayerPaths(imageId));
 
-    private async Task RunStepAsync(Run run, State state, Instruction ins)
+    private async Task RunStepAsync(Run run, Stage stage, State state, Instruction ins, ShellWords lex)
     {
         List<string> argv;
         if (ins.Json)
@@ -633,22 +633,36 @@ public sealed partial class Builder
         string createdBy = (args.Count > 0 ? $"|{args.Count} {string.Join(' ', args)} " : "") + string.Join(' ', argv);
         string network = ins.Flag("network") ?? "default";
         if (network is not ("default" or "none" or "host")) throw Fail(ins, $"unsupported network mode: {network}");
-        if (ins.Flag("mount") is not null) throw Fail(ins, "RUN --mount needs BuildKit; the classic builder does not support it");
-        string canonical = "RUN " + createdBy + (network != "default" ? " --network=" + network : "");
-        string stepId = BuildCache.StepId(state.ImageId, "RUN " + string.Join(' ', argv));
-        string argsHash = Key([.. args]);
-        string key = Key(state.ImageId, canonical);
-        var previous = _cache.Get(stepId);
-        if (TryCache(run, state, canonical, key, previous, argsHash, null)) return;
-        state.Rebuilt = true;
-
         string id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         string dir = Path.Combine(_tempRoot, id[..16]);
+        var mounts = await PrepareMountsAsync(run, stage, state, ins, lex, dir).ConfigureAwait(false);
+        try
+        {
+            string canonical = "RUN " + createdBy + (network != "default" ? " --network=" + network : "")
+                + string.Concat(mounts.KeyParts.Select(k => " --mount=" + k));
+            string stepId = BuildCache.StepId(state.ImageId, "RUN " + string.Join(' ', argv));
+            string argsHash = Key([.. args]);
+            string key = Key(state.ImageId, canonical);
+            var previous = _cache.Get(stepId);
+            if (TryCache(run, state, canonical, key, previous, argsHash, null)) return;
+            state.Rebuilt = true;
+            await RunContainerAsync(run, state, ins, argv, createdBy, network, mounts, id, dir, stepId, key, argsHash).ConfigureAwait(false);
+        }
+        finally
+        {
+            ReleaseMounts(mounts);
+        }
+    }
+
+    private async Task RunContainerAsync(Run run, State state, Instruction ins, List<string> argv, string createdBy, string network,
+        PreparedMounts mounts, string id, string dir, string stepId, string key, string argsHash)
+    {
         string upper = Path.Combine(dir, "upper"), work = Path.Combine(dir, "work");
         Directory.CreateDirectory(upper);
         Directory.CreateDirectory(work);
         try
         {
+            MaterializeMounts(mounts);
             run.Progress.Stream($" ---> Running in {id[..12]}\n");
             var env = new List<string>(state.Config.Env ?? []);
             if (!env.Any(e => e.StartsWith("PATH=", StringComparison.Ordinal))) env.Insert(0, "PATH=" + DefaultPath);
@@ -669,8 +683,10 @@ public sealed partial class Builder
                 User = state.Config.User ?? "",
                 WorkingDir = state.Config.WorkingDir is { Length: > 0 } wd ? wd : "/",
                 Network = network,
+                Mounts = mounts.Mounts,
             }, decoder.Write, run.Ct).ConfigureAwait(false);
             decoder.Flush();
+            RemoveMountPoints(state.ImageId, upper, mounts.Targets);
             if (exit != 0)
             {
                 string shown = ins.Json ? JsonSerializer.Serialize(argv, ImageJsonContext.Default.ListString) : string.Join(' ', argv);

@@ -35,6 +35,11 @@ public static class BuildCommands
             labels[eq < 0 ? l : l[..eq]] = eq < 0 ? "" : l[(eq + 1)..];
         }
 
+        var secrets = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (var spec in a.GetAll("secret")) AddSecret(secrets, spec);
+        var headers = new List<KeyValuePair<string, string>>();
+        if (secrets.Count > 0)
+            headers.Add(new("X-Skiff-Build-Secrets", Convert.ToBase64String(JsonSerializer.SerializeToUtf8Bytes(secrets, BuildCliJson.Default.DictionaryStringString))));
         Stream? stdinBody = null;
         BuildContextArchive? archive = null;
         if (contextArg == "-")
@@ -73,13 +78,13 @@ public static class BuildCommands
         if (archive is not null)
         {
             // Sent on a raw connection with a known length: headers and small files in big batches, big files by sendfile.
-            stream = await ctx.Client.UploadAsync("/build" + Q([.. pairs]), "application/x-tar", archive.Length, archive.SendTo).ConfigureAwait(false);
+            stream = await ctx.Client.UploadAsync("/build" + Q([.. pairs]), "application/x-tar", archive.Length, archive.SendTo, headers: headers).ConfigureAwait(false);
         }
         else
         {
             var content = new StreamContent(stdinBody!, 64 * 1024);
             content.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
-            resp = await ctx.Client.SendAsync(HttpMethod.Post, "/build" + Q([.. pairs]), content, stream: true).ConfigureAwait(false);
+            resp = await ctx.Client.SendAsync(HttpMethod.Post, "/build" + Q([.. pairs]), content, stream: true, headers: headers).ConfigureAwait(false);
             stream = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false);
         }
         using var respOwner = resp;
@@ -111,6 +116,47 @@ public static class BuildCommands
         if (quiet && id is not null) ctx.Out.WriteLine(id);
         ctx.Out.Flush();
         return 0;
+    }
+
+    /// <summary>
+    /// <c>--secret id=ID[,src=FILE|,env=VAR][,type=file|env]</c> (BuildKit's syntax): the content, base64, by id. Without
+    /// src or env, the file is the id and then an environment variable of that name, as Docker's CLI looks it up.
+    /// </summary>
+    private static void AddSecret(Dictionary<string, string?> secrets, string spec)
+    {
+        string? id = null, src = null, env = null, type = null;
+        foreach (var field in spec.Split(','))
+        {
+            int eq = field.IndexOf('=');
+            string key = (eq < 0 ? field : field[..eq]).Trim().ToLowerInvariant(), value = eq < 0 ? "" : field[(eq + 1)..];
+            switch (key)
+            {
+                case "id": id = value; break;
+                case "src" or "source": src = value; break;
+                case "env": env = value; break;
+                case "type": type = value; break;
+                default: throw new CliException($"invalid secret: unexpected key '{key}' in '{field}'", 1);
+            }
+        }
+        if (string.IsNullOrEmpty(id)) throw new CliException("invalid secret: id= is required", 1);
+        if (type is not (null or "file" or "env")) throw new CliException($"invalid secret: unsupported type \"{type}\"", 1);
+        byte[] content;
+        if (type == "env" || env is not null)
+        {
+            string name = env ?? src ?? id;
+            content = Encoding.UTF8.GetBytes(Environment.GetEnvironmentVariable(name) ?? throw new CliException($"secret {id}: environment variable {name} is not set", 1));
+        }
+        else
+        {
+            string path = src ?? id;
+            if (!File.Exists(path) && src is null && Environment.GetEnvironmentVariable(id) is { } fromEnv) content = Encoding.UTF8.GetBytes(fromEnv);
+            else
+            {
+                try { content = File.ReadAllBytes(path); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException($"failed to read secret {id}: {e.Message}", 1); }
+            }
+        }
+        secrets[id] = Convert.ToBase64String(content);
     }
 
     /// <summary>skiff builder prune [-a] [-f]</summary>

@@ -262,7 +262,8 @@ public sealed class EngineClient : IDisposable
     /// build itself. Error statuses throw <see cref="EngineApiException"/>, also when the daemon answered before the
     /// whole body was sent.
     /// </summary>
-    public async Task<Stream> UploadAsync(string pathAndQuery, string contentType, long length, Action<Socket> sendBody, CancellationToken ct = default)
+    public async Task<Stream> UploadAsync(string pathAndQuery, string contentType, long length, Action<Socket> sendBody, CancellationToken ct = default,
+        IEnumerable<KeyValuePair<string, string>>? headers = null)
     {
         string version = await GetApiVersionAsync(ct).ConfigureAwait(false);
         Socket socket = await ConnectSocketAsync(ct).ConfigureAwait(false);
@@ -273,6 +274,7 @@ public sealed class EngineClient : IDisposable
             sb.Append("Host: ").Append(Endpoint.IsUnix ? "skiff" : FormatHost(Endpoint.TcpHost!) + ":" + Endpoint.TcpPort).Append("\r\n");
             sb.Append("User-Agent: Skiff-Client/1.0\r\n");
             sb.Append("Content-Type: ").Append(contentType).Append("\r\n");
+            foreach (var (k, v) in headers ?? []) sb.Append(k).Append(": ").Append(v).Append("\r\n");
             sb.Append("Content-Length: ").Append(length).Append("\r\n\r\n");
             await socket.SendAsync(Encoding.ASCII.GetBytes(sb.ToString()), SocketFlags.None, ct).ConfigureAwait(false);
             Exception? sendError = null;
