@@ -63,7 +63,8 @@ public sealed partial class Builder
                     }
                     string source = SourceTrees.Resolve(tree, m.Source.Length == 0 ? "/" : m.Source, followFinal: true);
                     var node = tree.Lookup(source) ?? throw Fail(ins, $"failed to compute cache key: \"/{SourceTrees.Clean(m.Source)}\" not found");
-                    prepared.KeyParts.Add(canonical + " " + origin + " " + TreeDigest(tree, node));
+                    // An image ID already names its content; context files are digested (their sha256 is known from the upload).
+                    prepared.KeyParts.Add(canonical + " " + origin + (m.From.Length == 0 ? " " + TreeDigest(tree, node) : ""));
                     string host = Path.Combine(stepDir, "mount-" + index);
                     prepared.Materialize.Add(() => Materialize(tree, node, host));
                     prepared.Mounts.Add(new BuildMount("bind", host, target, !m.ReadWrite));
