@@ -175,7 +175,10 @@ public sealed partial class Builder
             if (!needed.Add(s.Index)) continue;
             var refs = new List<string> { s.From.Args[0] };
             foreach (var ins in s.Instructions)
+            {
                 if (ins.Keyword == "COPY" && ins.Flag("from") is { } f) refs.Add(f);
+                if (ins.Keyword == "RUN") refs.AddRange(ins.Mounts.Where(m => m.From.Length > 0).Select(m => m.From));
+            }
             foreach (var r in refs)
             {
                 var dep = FindStage(stages, r.ToLowerInvariant(), s.Index);
