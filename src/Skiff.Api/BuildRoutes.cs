@@ -86,6 +86,20 @@ internal static class BuildRoutes
         var labels = (Map<Dictionary<string, string?>>(Query.Str(ctx, "labels"), "labels", BuildJson.Default.DictionaryStringString) ?? [])
             .ToDictionary(kv => kv.Key, kv => kv.Value ?? "");
         bool quiet = Query.Bool(ctx, "q");
+        var secrets = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        if (ctx.Request.Headers["X-Skiff-Build-Secrets"].ToString() is { Length: > 0 } secretHeader)
+        {
+            // skiff build --secret: {"id": base64 content}, base64 again as a whole (a header, so never in a URL or log).
+            try
+            {
+                var map = JsonSerializer.Deserialize(Convert.FromBase64String(secretHeader), BuildJson.Default.DictionaryStringString) ?? [];
+                foreach (var (k, v) in map) secrets[k] = Convert.FromBase64String(v ?? "");
+            }
+            catch (Exception e) when (e is FormatException or JsonException)
+            {
+                throw new BadRequestException("invalid X-Skiff-Build-Secrets header: " + e.Message);
+            }
+        }
         var options = new BuildOptions
         {
             Dockerfile = Query.Str(ctx, "dockerfile") is { Length: > 0 } df ? df : "Dockerfile",
@@ -96,6 +110,7 @@ internal static class BuildRoutes
             NoCache = Query.Bool(ctx, "nocache"),
             Pull = Query.Bool(ctx, "pull"),
             Quiet = quiet,
+            Secrets = secrets,
         };
 
         var channel = Channel.CreateUnbounded<BuildMessage>(new UnboundedChannelOptions { SingleReader = true });

@@ -56,8 +56,8 @@ internal static class DiskUsageRoutes
                 dto.BuildCache = d.BuildCacheUsage().Select(b => new BuildCacheDto
                 {
                     ID = b.Id,
-                    Type = "regular",
-                    Description = "image " + b.ImageId,
+                    Type = b.Type,
+                    Description = b.Type == "regular" ? "image " + b.ImageId : b.Description,
                     InUse = b.InUse,
                     Shared = b.Shared,
                     Size = b.Size,

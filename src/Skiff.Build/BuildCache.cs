@@ -28,10 +28,59 @@ public sealed class BuildCache
 {
     private readonly string _dir;
 
+    private readonly string _mountsDir;
+
     public BuildCache(string dataRoot)
     {
         _dir = Path.Combine(dataRoot, "builder", "cache");
+        _mountsDir = Path.Combine(dataRoot, "builder", "cache-mounts");
         Directory.CreateDirectory(_dir);
+    }
+
+    /// <summary>
+    /// The directory of <c>RUN --mount=type=cache,id=...</c>: <c>builder/cache-mounts/&lt;sha256(id)&gt;/data</c>, created with
+    /// <paramref name="mode"/> and owner on first use, kept between builds until <see cref="Prune"/>.
+    /// </summary>
+    public string CacheMountDir(string id, int mode, int uid, int gid)
+    {
+        string root = Path.Combine(_mountsDir, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(id))));
+        string data = Path.Combine(root, "data");
+        if (Directory.Exists(data)) return data;
+        string tmp = root + ".tmp-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        Directory.CreateDirectory(Path.Combine(tmp, "data"));
+        File.SetUnixFileMode(Path.Combine(tmp, "data"), (UnixFileMode)mode);
+        Skiff.Linux.LinuxException.ThrowIfError(Skiff.Linux.Libc.fchownat(Skiff.Linux.Libc.AT_FDCWD, Path.Combine(tmp, "data"), (uint)uid, (uint)gid, 0), "fchownat", tmp);
+        File.WriteAllText(Path.Combine(tmp, "id"), id);
+        try { Directory.Move(tmp, root); }
+        catch (IOException) when (Directory.Exists(data)) { Directory.Delete(tmp, recursive: true); }
+        return data;
+    }
+
+    /// <summary>Every cache mount: its id, directory and the time it was created.</summary>
+    public IReadOnlyList<(string Id, string Dir, DateTime Created)> CacheMounts()
+    {
+        var result = new List<(string, string, DateTime)>();
+        if (!Directory.Exists(_mountsDir)) return result;
+        foreach (var d in Directory.EnumerateDirectories(_mountsDir))
+        {
+            if (Path.GetFileName(d).Contains('.')) continue;
+            try { result.Add((File.ReadAllText(Path.Combine(d, "id")), Path.Combine(d, "data"), Directory.GetCreationTimeUtc(d))); }
+            catch (IOException) { }
+        }
+        return result;
+    }
+
+    /// <summary>Deletes every cache mount directory; returns their ids.</summary>
+    public IReadOnlyList<string> PruneCacheMounts()
+    {
+        var ids = CacheMounts().Select(m => m.Id).ToList();
+        if (Directory.Exists(_mountsDir))
+        {
+            string trash = _mountsDir + ".trash-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+            Directory.Move(_mountsDir, trash);
+            Directory.Delete(trash, recursive: true);
+        }
+        return ids;
     }
 
     public static string StepId(string? parentImageId, string instruction) =>

@@ -34,7 +34,8 @@ public sealed class BuildContext : ISourceTree, IDisposable
         var ctx = new BuildContext(Path.Combine(tempDir, "context-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))));
         try
         {
-            using var plain = Compression.OpenDecompressed(tar, out _, leaveOpen: true);
+            using var prefetch = new PrefetchStream(tar);
+            using var plain = Compression.OpenDecompressed(prefetch, out _, leaveOpen: true);
             using var padded = new ZeroPaddedStream(plain);
             using var reader = new TarReader(padded, leaveOpen: true);
             var buffer = new byte[1 << 17];

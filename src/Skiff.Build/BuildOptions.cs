@@ -18,6 +18,8 @@ public sealed class BuildOptions
     public bool Pull { get; init; }
     /// <summary><c>-q</c>: only the image ID is printed (by the client); step output is suppressed.</summary>
     public bool Quiet { get; init; }
+    /// <summary><c>skiff build --secret id=...,src=...</c>: secret contents by id, for <c>RUN --mount=type=secret</c> (never stored in an image or the cache).</summary>
+    public IReadOnlyDictionary<string, byte[]> Secrets { get; init; } = new Dictionary<string, byte[]>();
 }
 
 /// <summary>The outcome of a build.</summary>

@@ -175,7 +175,10 @@ public sealed partial class Builder
             if (!needed.Add(s.Index)) continue;
             var refs = new List<string> { s.From.Args[0] };
             foreach (var ins in s.Instructions)
+            {
                 if (ins.Keyword == "COPY" && ins.Flag("from") is { } f) refs.Add(f);
+                if (ins.Keyword == "RUN") refs.AddRange(ins.Mounts.Where(m => m.From.Length > 0).Select(m => m.From));
+            }
             foreach (var r in refs)
             {
                 var dep = FindStage(stages, r.ToLowerInvariant(), s.Index);
@@ -434,7 +437,7 @@ public sealed partial class Builder
                 await WorkdirAsync(run, state, ins, lex).ConfigureAwait(false);
                 return;
             case "RUN":
-                await RunStepAsync(run, state, ins).ConfigureAwait(false);
+                await RunStepAsync(run, stage, state, ins, lex).ConfigureAwait(false);
                 return;
             case "COPY":
             case "ADD":
@@ -538,14 +541,26 @@ public sealed partial class Builder
         var previous = _cache.Get(stepId);
         if (TryCache(run, state, canonical, key, previous, "", null)) return Task.CompletedTask;
         state.Rebuilt = true;
+        string container = IntermediateContainer(run);
         var config = state.Config.Clone();
         apply(config);
-        if (ins.Keyword == "MAINTAINER") { }
         state.Config = config;
         var image = Commit(state, "/bin/sh -c #(nop)  " + canonical, null, ins.Keyword == "MAINTAINER" ? ins.Args[0] : null);
         Remember(stepId, key, image.Id, "", null);
-        run.Progress.Stream($" ---> {image.ShortId}\n");
+        run.Progress.Stream($"Removing intermediate container {container}\n ---> {image.ShortId}\n");
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Prints Docker's " ---> Running in &lt;id&gt;" for a step that Docker's classic builder commits from a container
+    /// (RUN, WORKDIR and the metadata instructions, never COPY/ADD or FROM) and returns the short ID to name when it is
+    /// "removed". Metadata steps need no container here; the lines keep the output what scripts expect from Docker 20.10.
+    /// </summary>
+    private static string IntermediateContainer(Run run)
+    {
+        string id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+        run.Progress.Stream($" ---> Running in {id}\n");
+        return id;
     }
 
     private Image Commit(State state, string createdBy, Action<Stream>? layer, string? author)
@@ -576,6 +591,7 @@ public sealed partial class Builder
         var previous = _cache.Get(stepId);
         if (TryCache(run, state, canonical, key, previous, "", null)) return;
         state.Rebuilt = true;
+        string container = IntermediateContainer(run);
         state.Config = state.Config.Clone();
         state.Config.WorkingDir = dir;
         var tree = ImageTreeOf(state.ImageId);
@@ -592,13 +608,13 @@ public sealed partial class Builder
         }
         var image = Commit(state, "/bin/sh -c #(nop) " + canonical, layer, null);
         Remember(stepId, key, image.Id, "", null);
-        run.Progress.Stream($" ---> {image.ShortId}\n");
+        run.Progress.Stream($"Removing intermediate container {container}\n ---> {image.ShortId}\n");
         await Task.CompletedTask.ConfigureAwait(false);
     }
 
     private ImageTree? ImageTreeOf(string? imageId) => imageId is null ? null : new ImageTree(_store.LayerPaths(imageId));
 
-    private async Task RunStepAsync(Run run, State state, Instruction ins)
+    private async Task RunStepAsync(Run run, Stage stage, State state, Instruction ins, ShellWords lex)
     {
         List<string> argv;
         if (ins.Json)
@@ -620,22 +636,36 @@ public sealed partial class Builder
         string createdBy = (args.Count > 0 ? $"|{args.Count} {string.Join(' ', args)} " : "") + string.Join(' ', argv);
         string network = ins.Flag("network") ?? "default";
         if (network is not ("default" or "none" or "host")) throw Fail(ins, $"unsupported network mode: {network}");
-        if (ins.Flag("mount") is not null) throw Fail(ins, "RUN --mount needs BuildKit; the classic builder does not support it");
-        string canonical = "RUN " + createdBy + (network != "default" ? " --network=" + network : "");
-        string stepId = BuildCache.StepId(state.ImageId, "RUN " + string.Join(' ', argv));
-        string argsHash = Key([.. args]);
-        string key = Key(state.ImageId, canonical);
-        var previous = _cache.Get(stepId);
-        if (TryCache(run, state, canonical, key, previous, argsHash, null)) return;
-        state.Rebuilt = true;
-
         string id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         string dir = Path.Combine(_tempRoot, id[..16]);
+        var mounts = await PrepareMountsAsync(run, stage, state, ins, lex, dir).ConfigureAwait(false);
+        try
+        {
+            string canonical = "RUN " + createdBy + (network != "default" ? " --network=" + network : "")
+                + string.Concat(mounts.KeyParts.Select(k => " --mount=" + k));
+            string stepId = BuildCache.StepId(state.ImageId, "RUN " + string.Join(' ', argv));
+            string argsHash = Key([.. args]);
+            string key = Key(state.ImageId, canonical);
+            var previous = _cache.Get(stepId);
+            if (TryCache(run, state, canonical, key, previous, argsHash, null)) return;
+            state.Rebuilt = true;
+            await RunContainerAsync(run, state, ins, argv, createdBy, network, mounts, id, dir, stepId, key, argsHash).ConfigureAwait(false);
+        }
+        finally
+        {
+            ReleaseMounts(mounts);
+        }
+    }
+
+    private async Task RunContainerAsync(Run run, State state, Instruction ins, List<string> argv, string createdBy, string network,
+        PreparedMounts mounts, string id, string dir, string stepId, string key, string argsHash)
+    {
         string upper = Path.Combine(dir, "upper"), work = Path.Combine(dir, "work");
         Directory.CreateDirectory(upper);
         Directory.CreateDirectory(work);
         try
         {
+            MaterializeMounts(mounts);
             run.Progress.Stream($" ---> Running in {id[..12]}\n");
             var env = new List<string>(state.Config.Env ?? []);
             if (!env.Any(e => e.StartsWith("PATH=", StringComparison.Ordinal))) env.Insert(0, "PATH=" + DefaultPath);
@@ -656,8 +686,10 @@ public sealed partial class Builder
                 User = state.Config.User ?? "",
                 WorkingDir = state.Config.WorkingDir is { Length: > 0 } wd ? wd : "/",
                 Network = network,
+                Mounts = mounts.Mounts,
             }, decoder.Write, run.Ct).ConfigureAwait(false);
             decoder.Flush();
+            RemoveMountPoints(state.ImageId, upper, mounts.Targets);
             if (exit != 0)
             {
                 string shown = ins.Json ? JsonSerializer.Serialize(argv, ImageJsonContext.Default.ListString) : string.Join(' ', argv);
@@ -665,7 +697,7 @@ public sealed partial class Builder
             }
             var image = Commit(state, createdBy, s => DirectoryArchiver.WriteTree(upper, s, new ArchiveOptions { OverlayDiff = true }), null);
             Remember(stepId, key, image.Id, argsHash, null);
-            run.Progress.Stream($" ---> Removed intermediate container {id[..12]}\n ---> {image.ShortId}\n");
+            run.Progress.Stream($"Removing intermediate container {id[..12]}\n ---> {image.ShortId}\n");
         }
         finally
         {

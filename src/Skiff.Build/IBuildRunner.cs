@@ -18,7 +18,15 @@ public sealed class BuildRunRequest
     public string WorkingDir { get; init; } = "/";
     /// <summary>RUN <c>--network</c>: "default", "none" or "host".</summary>
     public string Network { get; init; } = "default";
+    /// <summary>RUN <c>--mount</c>s, resolved to host directories/files (bind) or tmpfs, mounted in this order.</summary>
+    public IReadOnlyList<BuildMount> Mounts { get; init; } = [];
 }
+
+/// <summary>A mount of a RUN step: a bind of <see cref="Source"/> (a host path the builder prepared) or a tmpfs.</summary>
+/// <param name="Type">"bind" or "tmpfs".</param>
+/// <param name="Destination">Absolute path in the container.</param>
+/// <param name="TmpfsSize">tmpfs size in bytes (null: the kernel's default).</param>
+public sealed record BuildMount(string Type, string Source, string Destination, bool ReadOnly, long? TmpfsSize = null);
 
 /// <summary>
 /// Runs the command of a RUN step in a container whose root filesystem is an overlay of <see cref="BuildRunRequest.LowerDirs"/>

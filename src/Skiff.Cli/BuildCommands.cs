@@ -35,11 +35,16 @@ public static class BuildCommands
             labels[eq < 0 ? l : l[..eq]] = eq < 0 ? "" : l[(eq + 1)..];
         }
 
-        Stream body;
-        Task? writerTask = null;
+        var secrets = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (var spec in a.GetAll("secret")) AddSecret(secrets, spec);
+        var headers = new List<KeyValuePair<string, string>>();
+        if (secrets.Count > 0)
+            headers.Add(new("X-Skiff-Build-Secrets", Convert.ToBase64String(JsonSerializer.SerializeToUtf8Bytes(secrets, BuildCliJson.Default.DictionaryStringString))));
+        Stream? stdinBody = null;
+        BuildContextArchive? archive = null;
         if (contextArg == "-")
         {
-            body = FdStream.Stdin();
+            stdinBody = FdStream.Stdin();
         }
         else
         {
@@ -55,15 +60,7 @@ public static class BuildCommands
                 rel = ".dockerfile." + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(10));
             }
             dockerfile = rel.Replace('\\', '/');
-            // Streamed: the tar is written on another thread while the request sends it.
-            var pipe = new System.IO.Pipes.AnonymousPipeServerStream(System.IO.Pipes.PipeDirection.Out);
-            var pipeIn = new System.IO.Pipes.AnonymousPipeClientStream(System.IO.Pipes.PipeDirection.In, pipe.ClientSafePipeHandle);
-            string name = dockerfile;
-            writerTask = Task.Run(() =>
-            {
-                using (pipe) BuildContextArchive.Write(dir, name, outside, pipe);
-            });
-            body = pipeIn;
+            archive = BuildContextArchive.Plan(dir, dockerfile, outside);
         }
         pairs.Add(("dockerfile", dockerfile));
         if (buildArgs.Count > 0) pairs.Add(("buildargs", JsonSerializer.Serialize(buildArgs, BuildCliJson.Default.DictionaryStringString)));
@@ -76,10 +73,22 @@ public static class BuildCommands
         if (a.Bool("force-rm")) pairs.Add(("forcerm", "1"));
         if (a.Get("network") is { } net) pairs.Add(("networkmode", net));
 
-        var content = new StreamContent(body, 64 * 1024);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
-        using var resp = await ctx.Client.SendAsync(HttpMethod.Post, "/build" + Q([.. pairs]), content, stream: true).ConfigureAwait(false);
-        await using var stream = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false);
+        HttpResponseMessage? resp = null;
+        Stream stream;
+        if (archive is not null)
+        {
+            // Sent on a raw connection with a known length: headers and small files in big batches, big files by sendfile.
+            stream = await ctx.Client.UploadAsync("/build" + Q([.. pairs]), "application/x-tar", archive.Length, archive.SendTo, headers: headers).ConfigureAwait(false);
+        }
+        else
+        {
+            var content = new StreamContent(stdinBody!, 64 * 1024);
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
+            resp = await ctx.Client.SendAsync(HttpMethod.Post, "/build" + Q([.. pairs]), content, stream: true, headers: headers).ConfigureAwait(false);
+            stream = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false);
+        }
+        using var respOwner = resp;
+        await using var streamOwner = stream;
         using var reader = new StreamReader(stream, Encoding.UTF8);
         string? id = null;
         string? line;
@@ -104,10 +113,50 @@ public static class BuildCommands
             }
             if (!quiet) ctx.Out.Flush();
         }
-        if (writerTask is not null) await writerTask.ConfigureAwait(false);
         if (quiet && id is not null) ctx.Out.WriteLine(id);
         ctx.Out.Flush();
         return 0;
+    }
+
+    /// <summary>
+    /// <c>--secret id=ID[,src=FILE|,env=VAR][,type=file|env]</c> (BuildKit's syntax): the content, base64, by id. Without
+    /// src or env, the file is the id and then an environment variable of that name, as Docker's CLI looks it up.
+    /// </summary>
+    private static void AddSecret(Dictionary<string, string?> secrets, string spec)
+    {
+        string? id = null, src = null, env = null, type = null;
+        foreach (var field in spec.Split(','))
+        {
+            int eq = field.IndexOf('=');
+            string key = (eq < 0 ? field : field[..eq]).Trim().ToLowerInvariant(), value = eq < 0 ? "" : field[(eq + 1)..];
+            switch (key)
+            {
+                case "id": id = value; break;
+                case "src" or "source": src = value; break;
+                case "env": env = value; break;
+                case "type": type = value; break;
+                default: throw new CliException($"invalid secret: unexpected key '{key}' in '{field}'", 1);
+            }
+        }
+        if (string.IsNullOrEmpty(id)) throw new CliException("invalid secret: id= is required", 1);
+        if (type is not (null or "file" or "env")) throw new CliException($"invalid secret: unsupported type \"{type}\"", 1);
+        byte[] content;
+        if (type == "env" || env is not null)
+        {
+            string name = env ?? src ?? id;
+            content = Encoding.UTF8.GetBytes(Environment.GetEnvironmentVariable(name) ?? throw new CliException($"secret {id}: environment variable {name} is not set", 1));
+        }
+        else
+        {
+            string path = src ?? id;
+            if (!File.Exists(path) && src is null && Environment.GetEnvironmentVariable(id) is { } fromEnv) content = Encoding.UTF8.GetBytes(fromEnv);
+            else
+            {
+                try { content = File.ReadAllBytes(path); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException($"failed to read secret {id}: {e.Message}", 1); }
+            }
+        }
+        secrets[id] = Convert.ToBase64String(content);
     }
 
     /// <summary>skiff builder prune [-a] [-f]</summary>

@@ -255,6 +255,62 @@ public sealed class EngineClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// Sends a request whose body of exactly <paramref name="length"/> bytes <paramref name="sendBody"/> writes on the
+    /// raw socket (blocking, e.g. with sendfile), and returns the response body (chunked or not) as a stream that owns
+    /// the connection. Used for build contexts, where HttpClient's copies through a content stream cost more than the
+    /// build itself. Error statuses throw <see cref="EngineApiException"/>, also when the daemon answered before the
+    /// whole body was sent.
+    /// </summary>
+    public async Task<Stream> UploadAsync(string pathAndQuery, string contentType, long length, Action<Socket> sendBody, CancellationToken ct = default,
+        IEnumerable<KeyValuePair<string, string>>? headers = null)
+    {
+        string version = await GetApiVersionAsync(ct).ConfigureAwait(false);
+        Socket socket = await ConnectSocketAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var sb = new StringBuilder(256);
+            sb.Append("POST /v").Append(version).Append(pathAndQuery).Append(" HTTP/1.1\r\n");
+            sb.Append("Host: ").Append(Endpoint.IsUnix ? "skiff" : FormatHost(Endpoint.TcpHost!) + ":" + Endpoint.TcpPort).Append("\r\n");
+            sb.Append("User-Agent: Skiff-Client/1.0\r\n");
+            sb.Append("Content-Type: ").Append(contentType).Append("\r\n");
+            foreach (var (k, v) in headers ?? []) sb.Append(k).Append(": ").Append(v).Append("\r\n");
+            sb.Append("Content-Length: ").Append(length).Append("\r\n\r\n");
+            await socket.SendAsync(Encoding.ASCII.GetBytes(sb.ToString()), SocketFlags.None, ct).ConfigureAwait(false);
+            Exception? sendError = null;
+            try
+            {
+                await Task.Run(() => sendBody(socket), ct).ConfigureAwait(false);
+            }
+            catch (SocketException e)
+            {
+                // The daemon may have refused the request and closed its side: its answer says why.
+                sendError = e;
+            }
+            HttpResponseHead response;
+            try
+            {
+                response = await HttpResponseHead.ReadAsync(socket, ct).ConfigureAwait(false);
+            }
+            catch (Exception) when (sendError is not null)
+            {
+                throw new IOException("sending the request body failed: " + sendError.Message, sendError);
+            }
+            if (response.Status >= 400)
+            {
+                string body = await response.ReadBodyAsStringAsync(socket, ct).ConfigureAwait(false);
+                throw new EngineApiException((HttpStatusCode)response.Status, ErrorMessageFromBody(body, (HttpStatusCode)response.Status));
+            }
+            if (sendError is not null) throw new IOException("sending the request body failed: " + sendError.Message, sendError);
+            return new RawResponseBody(socket, response);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
     /// <inheritdoc/>
     public void Dispose() => _http.Dispose();
 }

@@ -62,6 +62,21 @@ internal sealed class BuildRunner(DaemonOptions options) : IBuildRunner
             spec.Mounts!.Add(Bind(Path.Combine(bundle, "resolv.conf"), "/etc/resolv.conf"));
             spec.Mounts.Add(Bind(Path.Combine(bundle, "hostname"), "/etc/hostname"));
             spec.Mounts.Add(Bind(Path.Combine(bundle, "hosts"), "/etc/hosts"));
+            foreach (var m in request.Mounts)
+            {
+                if (m.Type == "tmpfs")
+                {
+                    var opts = new List<string> { "nosuid", "nodev" };
+                    if (m.TmpfsSize is { } size) opts.Add("size=" + size.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    spec.Mounts.Add(new OciMount { Destination = m.Destination, Type = "tmpfs", Source = "tmpfs", Options = opts });
+                }
+                else
+                {
+                    var bind = Bind(m.Source, m.Destination);
+                    if (m.ReadOnly) bind.Options!.Add("ro");
+                    spec.Mounts.Add(bind);
+                }
+            }
             spec.Linux!.CgroupsPath = "/skiff/" + id;
             if (request.Network == "host") spec.Linux.Namespaces!.RemoveAll(n => n.Type == "network");
 

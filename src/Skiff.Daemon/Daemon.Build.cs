@@ -10,8 +10,9 @@ public sealed class BuildFailedException(string message, int exitCode, Exception
     public int ExitCode { get; } = exitCode;
 }
 
-/// <summary>One build cache record for <c>system df</c>.</summary>
-public sealed record BuildCacheEntry(string Id, string ImageId, long Size, bool InUse, bool Shared, DateTimeOffset Created);
+/// <summary>One build cache record for <c>system df</c>: a step's image ("regular") or a RUN cache mount ("exec.cachemount", no image).</summary>
+public sealed record BuildCacheEntry(string Id, string ImageId, long Size, bool InUse, bool Shared, DateTimeOffset Created,
+    string Type = "regular", string Description = "");
 
 public sealed partial class Daemon
 {
@@ -113,6 +114,12 @@ public sealed partial class Daemon
             bool inUse = Containers.All.Any(c => c.Record.ImageId == image.Id);
             result.Add(new BuildCacheEntry(r.Key[..12], image.Id, size, inUse, tagged, new DateTimeOffset(r.Created, TimeSpan.Zero)));
         }
+        foreach (var (id, dir, created) in Cache.CacheMounts())
+        {
+            string key = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(id)));
+            result.Add(new BuildCacheEntry(key[..12], "", DirectorySize(dir), false, false, new DateTimeOffset(created, TimeSpan.Zero),
+                "exec.cachemount", "cached mount " + id));
+        }
         return result;
     }
 
@@ -148,6 +155,9 @@ public sealed partial class Daemon
             }
         }
         long after = store.Snapshots.List().Sum(l => l.Size);
-        return (deleted, Math.Max(0, before - after));
+        long mounts = Cache.CacheMounts().Sum(m => DirectorySize(m.Dir));
+        foreach (var id in Cache.PruneCacheMounts())
+            deleted.Add(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(id)))[..12]);
+        return (deleted, Math.Max(0, before - after) + mounts);
     }
 }

@@ -36,6 +36,8 @@ public sealed class Instruction
     public bool Json { get; set; }
     public List<KeyValue> Pairs { get; } = [];
     public List<Heredoc> Heredocs { get; } = [];
+    /// <summary>RUN <c>--mount</c>s, parsed (the raw flags stay in <see cref="Flags"/>).</summary>
+    public List<RunMount> Mounts { get; } = [];
     public Instruction? Inner { get; set; }
 
     public string? Flag(string name)
@@ -49,7 +51,8 @@ public sealed class Instruction
     public string Dump()
     {
         var sb = new StringBuilder("(").Append(Keyword.ToLowerInvariant());
-        foreach (var f in Flags) sb.Append(" --").Append(f.Key).Append('=').Append(f.Value);
+        foreach (var f in Flags) if (f.Key != "mount") sb.Append(" --").Append(f.Key).Append('=').Append(f.Value);
+        foreach (var m in Mounts) sb.Append(" --mount=").Append(m.Canonical());
         if (Json) sb.Append(" json");
         foreach (var a in Args) sb.Append(' ').Append(Quote(a));
         foreach (var p in Pairs) sb.Append(' ').Append(Quote(p.Key)).Append('=').Append(p.Value is null ? "<unset>" : Quote(p.Value));

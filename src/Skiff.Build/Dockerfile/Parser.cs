@@ -171,6 +171,11 @@ public static partial class Parser
                 if (!AllowedFlags.TryGetValue(keyword, out var allowed) || !allowed.Contains(name))
                     throw Error(lineNo, $"unknown flag: {name}");
                 ins.Flags.Add(new(name, value));
+                if (keyword == "RUN" && name == "mount")
+                {
+                    try { ins.Mounts.Add(RunMount.Parse(value)); }
+                    catch (DockerfileException e) { throw Error(lineNo, e.Message); }
+                }
             }
         }
 
