@@ -124,16 +124,26 @@ public sealed class LinuxContainer : IDisposable
             var (parentEnd, childEnd) = SocketPair();
             container._syncFd = parentEnd;
             bool placed = false;
+            int rootfsMount = -1;
             try
             {
+                // Overlayfs mounted from inside a user namespace would ignore the layers' trusted.overlay.* xattrs (opaque
+                // directories) and check layer access as the mapped root: the host's root makes it here, detached, and the
+                // init attaches it (Rootfs.Prepare).
+                if (userns is not null && spec.Annotations?.GetValueOrDefault(Annotations.RootfsOverlay) is { Length: > 0 } overlay)
+                    rootfsMount = Libc.MountDetached("overlay", Rootfs.ParseOverlayOptions(overlay));
                 Trace.Mark("create: socketpair");
                 string initPath = options.InitPath ?? Environment.ProcessPath!;
                 bool reaper = spec.Annotations?.GetValueOrDefault(Annotations.Init) == "true";
                 List<string> argv = reaper ? [Reaper.Argv0, "--", .. spec.Process.Args] : [initPath, "init"];
                 pid = Spawner.Spawn(initPath, argv, stdio, childEnd, unshare, joins, EnterCgroupFast(cgroup, spec), out placed,
-                    blockReaperSignals: reaper, userNamespace: userns);
+                    blockReaperSignals: reaper, userNamespace: userns, rootfsMountFd: rootfsMount);
             }
-            finally { Libc.close(childEnd); }
+            finally
+            {
+                Libc.close(childEnd);
+                if (rootfsMount >= 0) Libc.close(rootfsMount);
+            }
             state.Pid = pid;
             state.PidStartTime = ProcStat.StartTime(pid) ?? 0;
 

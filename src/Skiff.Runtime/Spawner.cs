@@ -14,6 +14,8 @@ namespace Skiff.Runtime;
 internal static unsafe class Spawner
 {
     private const int ParkedFd = 1000;
+    /// <summary>Where a clone-spawned init finds the detached rootfs mount the parent made for it, if any.</summary>
+    public const int RootfsMountFd = 4;
 
     /// <param name="stdio">Three fds that become the child's 0, 1 and 2.</param>
     /// <param name="syncFd">Becomes the child's fd 3.</param>
@@ -25,9 +27,11 @@ internal static unsafe class Spawner
     /// (the child tells the init stage by <c>SKIFF_INIT=1</c>, so argv is free to show what Docker's init shows).</param>
     /// <param name="userNamespace">A user namespace to create (with <paramref name="unshareFlags"/>, so it owns the others)
     /// or to join: the child is then made by <see cref="CloneSpawn"/> instead of posix_spawn.</param>
+    /// <param name="rootfsMountFd">With a user namespace: a detached rootfs mount that becomes the child's fd 4
+    /// (<see cref="RootfsMountFd"/>), for the init to attach.</param>
     public static int Spawn(string path, IReadOnlyList<string> args, int[] stdio, int syncFd, int unshareFlags,
         IReadOnlyList<(string Path, int Type)> joins, Func<bool>? onSpawningThread, out bool threadSetupDone, bool blockReaperSignals = false,
-        UserNamespace? userNamespace = null)
+        UserNamespace? userNamespace = null, int rootfsMountFd = -1)
     {
         var nsFds = new List<(int Fd, int Type)>();
         using var argv = new Libc.NativeStringArray(args);
@@ -76,7 +80,7 @@ internal static unsafe class Spawner
                         LinuxException.ThrowIfError(Libc.setns(fd, type), "setns", NamespaceName(type));
                     if (userNamespace is not null)
                     {
-                        fixed (byte* p = pathZ) pid = CloneSpawn(p, argvP, envpP, sources, none, unshareFlags, userNamespace);
+                        fixed (byte* p = pathZ) pid = CloneSpawn(p, argvP, envpP, sources, none, unshareFlags, userNamespace, rootfsMountFd);
                         return;
                     }
                     if (unshareFlags != 0) LinuxException.ThrowIfError(Libc.unshare(unshareFlags), "unshare");
@@ -114,7 +118,7 @@ internal static unsafe class Spawner
     /// <para>The child runs only <see cref="CloneChild"/>: raw syscalls without GC transitions, then execve.
     /// A no-GC region around the clone keeps a GC from being in progress in the copied address space.</para>
     /// </summary>
-    private static int CloneSpawn(byte* path, byte** argv, byte** envp, int[] stdio, byte* sigmask, int unshareFlags, UserNamespace userns)
+    private static int CloneSpawn(byte* path, byte** argv, byte** envp, int[] stdio, byte* sigmask, int unshareFlags, UserNamespace userns, int extraFd)
     {
         int* go = stackalloc int[2];
         go[0] = go[1] = -1;
@@ -123,8 +127,9 @@ internal static unsafe class Spawner
             userFd = LinuxException.ThrowIfError(Libc.open(joinPath, Libc.O_RDONLY | Libc.O_CLOEXEC, 0), "open", joinPath);
         else
             LinuxException.ThrowIfError(Libc.pipe2(go, Libc.O_CLOEXEC), "pipe2");
-        int* sources = stackalloc int[4];
+        int* sources = stackalloc int[5];
         for (int i = 0; i < 4; i++) sources[i] = stdio[i];
+        sources[4] = extraFd;
         long flags = Libc.SIGCHLD | (userFd < 0 ? Libc.CLONE_NEWUSER | unshareFlags : unshareFlags);
         bool noGc = false;
         try { noGc = GC.TryStartNoGCRegion(1 << 20); } catch (InvalidOperationException) { }
@@ -186,6 +191,8 @@ internal static unsafe class Spawner
         Libc.RawSyscall(Libc.SYS_close, ParkedFd + 1, 0, 0, 0, 0);
         Libc.RawSyscall(Libc.SYS_close, ParkedFd + 2, 0, 0, 0, 0);
         Libc.RawSyscall(Libc.SYS_close, ParkedFd + 3, 0, 0, 0, 0);
+        // dup2 clears CLOEXEC: the detached rootfs mount survives the execve as fd 4.
+        if (sources[4] >= 0) Libc.RawSyscall(Libc.SYS_dup2, sources[4], RootfsMountFd, 0, 0, 0);
         Libc.RawSyscall(Libc.SYS_rt_sigprocmask, Libc.SIG_SETMASK, (long)sigmask, 0, 8, 0);
         Libc.RawSyscall(Libc.SYS_execve, (long)path, (long)argv, (long)envp, 0, 0);
         Libc.RawSyscall(Libc.SYS_exit_group, 127, 0, 0, 0, 0);

@@ -9,6 +9,16 @@ internal static class Rootfs
 {
     public const string OverlayAnnotation = "org.skiff.rootfs.overlay";
 
+    /// <summary>The overlay annotation's <c>key=value,...</c> mount options as pairs (layer paths never contain commas).</summary>
+    public static IEnumerable<(string Key, string? Value)> ParseOverlayOptions(string options)
+    {
+        foreach (var part in options.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int eq = part.IndexOf('=');
+            yield return eq < 0 ? (part, null) : (part[..eq], part[(eq + 1)..]);
+        }
+    }
+
     /// <summary>Everything before pivot_root, while host paths (bind sources, cgroup dirs) are still reachable.</summary>
     public static void Prepare(InitConfig config, string rootfs)
     {
@@ -21,8 +31,17 @@ internal static class Rootfs
 
         // pivot_root needs the new root to be a mount point: an overlay made here (so the host's mount
         // table never shows it), or the directory bound onto itself.
+        bool userns = spec.Linux?.Namespaces?.Any(n => n.Type == "user") == true;
         if (spec.Annotations?.GetValueOrDefault(OverlayAnnotation) is { Length: > 0 } overlay)
-            Mount("overlay", rootfs, "overlay", 0, overlay);
+        {
+            // In a user namespace the parent made the overlay (see LinuxContainer.Create) and handed it over as a detached mount.
+            if (userns)
+            {
+                if (Libc.MoveMount(Spawner.RootfsMountFd, rootfs) < 0) throw new LinuxException("move_mount", Marshal.GetLastPInvokeError(), rootfs);
+                Libc.close(Spawner.RootfsMountFd);
+            }
+            else Mount("overlay", rootfs, "overlay", 0, overlay);
+        }
         else
             Mount(rootfs, rootfs, null, Libc.MS_BIND | Libc.MS_REC, null);
 
@@ -34,7 +53,6 @@ internal static class Rootfs
         }
         Trace.Mark("init: spec mounts");
         // Devices after the spec mounts, since /dev is usually one of them.
-        bool userns = spec.Linux?.Namespaces?.Any(n => n.Type == "user") == true;
         CreateDevices(rootfs, spec.Linux?.Devices, devIsTmpfs, bindFromHost: userns);
     }
 
