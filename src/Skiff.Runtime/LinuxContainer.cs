@@ -103,7 +103,11 @@ public sealed class LinuxContainer : IDisposable
                 int flag = Spawner.NamespaceFlag(ns.Type);
                 if (flag == Libc.CLONE_NEWUSER)
                 {
-                    if (!string.IsNullOrEmpty(ns.Path)) throw new ContainerException("joining an existing user namespace is not supported");
+                    if (!string.IsNullOrEmpty(ns.Path))
+                    {
+                        userns = new UserNamespace("", "", ns.Path);
+                        continue;
+                    }
                     if (spec.Linux!.UidMappings is not { Count: > 0 } uids || spec.Linux.GidMappings is not { Count: > 0 } gids)
                         throw new ContainerException("user namespaces enabled, but no user mapping found");
                     userns = new UserNamespace(UserNamespace.FormatMap(uids), UserNamespace.FormatMap(gids));

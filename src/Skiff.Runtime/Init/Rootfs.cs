@@ -82,7 +82,18 @@ internal static class Rootfs
         else
         {
             Directory.CreateDirectory(dest);
-            Mount(m.Source ?? m.Type, dest, m.Type, o.Flags, o.Data.Length == 0 ? null : o.Data);
+            try
+            {
+                Mount(m.Source ?? m.Type, dest, m.Type, o.Flags, o.Data.Length == 0 ? null : o.Data);
+            }
+            catch (LinuxException e) when (m.Type == "sysfs" && e.Errno == Libc.EPERM)
+            {
+                // sysfs may only be mounted by the user namespace owning the network namespace: a container in its own
+                // user namespace joining a network namespace made by the host (the daemon's sandbox) cannot. As runc does,
+                // bind the host's /sys instead, with the requested flags.
+                Mount("/sys", dest, null, Libc.MS_BIND | Libc.MS_REC, null);
+                Mount(null, dest, null, Libc.MS_BIND | Libc.MS_REMOUNT | o.Flags | Libc.MountFlagsOf(dest), null);
+            }
         }
         if (o.Propagation != 0) Mount(null, dest, null, o.Propagation, null);
     }
