@@ -74,7 +74,7 @@ public sealed class UsernsRemapTests(UsernsRemapFixture f)
         var found = new List<(string, int, int)>();
         void Scan(Stream s)
         {
-            using var reader = new TarReader(s, leaveDataOpen: false);
+            using var reader = new TarReader(s, leaveOpen: true);
             while (reader.GetNextEntry(copyData: true) is { } e)
             {
                 var n = e.Name.TrimStart('.', '/').TrimEnd('/');

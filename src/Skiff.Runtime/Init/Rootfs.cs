@@ -9,13 +9,27 @@ internal static class Rootfs
 {
     public const string OverlayAnnotation = "org.skiff.rootfs.overlay";
 
-    /// <summary>The overlay annotation's <c>key=value,...</c> mount options as pairs (layer paths never contain commas).</summary>
+    /// <summary>
+    /// The overlay annotation's <c>key=value,...</c> mount options as fsconfig pairs (layer paths never contain commas).
+    /// fsconfig takes string values of at most 255 bytes, so a longer <c>lowerdir</c> list is given one layer at a time
+    /// as <c>lowerdir+</c> (Linux 6.8), in the same order.
+    /// </summary>
     public static IEnumerable<(string Key, string? Value)> ParseOverlayOptions(string options)
     {
         foreach (var part in options.Split(',', StringSplitOptions.RemoveEmptyEntries))
         {
             int eq = part.IndexOf('=');
-            yield return eq < 0 ? (part, null) : (part[..eq], part[(eq + 1)..]);
+            if (eq < 0)
+            {
+                yield return (part, null);
+                continue;
+            }
+            string key = part[..eq], value = part[(eq + 1)..];
+            if (key == "lowerdir" && System.Text.Encoding.UTF8.GetByteCount(value) > 255)
+            {
+                foreach (var layer in value.Split(':', StringSplitOptions.RemoveEmptyEntries)) yield return ("lowerdir+", layer);
+            }
+            else yield return (key, value);
         }
     }
 
