@@ -31,18 +31,18 @@ absent=()
 for p in "${watch[@]}"; do [ -e "$p" ] || absent+=("$p"); done
 # Cgroup directories that exist now; new ones (docker/, libpod_parent/, ...) are removed at the end.
 find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$work/cgroups.before"
-pids=()
+pids=()   # podman's API service
 hugetlb_mounted=0 hugetlb_dir_made=0
+. scripts/lib/private-dockerd.sh
+pd_init "$work"
 cleanup() {
   set +e
-  # dockerd stops its containerd on SIGTERM: give it time (a SIGKILL would orphan containerd).
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do
     for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$p" 2>/dev/null
   done
-  [ -n "${ctrd:-}" ] && kill -0 "$ctrd" 2>/dev/null && { kill "$ctrd"; sleep 2; kill -9 "$ctrd" 2>/dev/null; }
-  grep " $work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  pd_cleanup
   # New cgroups that Docker, Podman and the raw runtimes leave (docker/, libpod_parent/, bench-*),
   # deepest first; rmdir only removes empty ones. Not skiff/: other skiffds may share this host.
   find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$work/cgroups.after"
@@ -72,27 +72,14 @@ fi
 
 export DOCKER_CONFIG="$work/docker-config"   # both docker CLIs (and podman, for auth) read it
 mkdir -p "$DOCKER_CONFIG" && echo "{}" >"$DOCKER_CONFIG/config.json"
-scripts/make-busybox-image.sh > "$work/busybox.tar"
 log "starting skiffd"
-# Skiff
-SK="unix://$work/skiff/skiff.sock"
-out/bin/skiffd -H "$SK" -H "tcp://127.0.0.1:$SKPORT" --data-root "$work/skiff/data" --exec-root "$work/skiff/exec" --pidfile "$work/skiff/pid" --runtime "$PWD/out/bin/skiff-runtime" >"$work/skiffd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do out/bin/skiff -H "$SK" version >/dev/null 2>&1 && break; sleep 0.1; done
-out/bin/skiff -H "$SK" import -c 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
+pd_start_skiffd skiff -H "tcp://127.0.0.1:$SKPORT"; SK=$PD_HOST SKPID=$PD_PID
+pd_import_busybox "$SK" out/bin/skiff
 
 # Docker (Debian's docker.io: its own dockerd, which starts its own containerd under --exec-root)
 log "starting dockerd"
-DK="unix://$work/docker/docker.sock"
-mkdir -p "$work/docker"
-dockerd -H "$DK" -H "tcp://127.0.0.1:$DKPORT" --data-root "$work/docker/data" --exec-root "$work/docker/exec" --pidfile "$work/docker/pid" \
-  --iptables=false --ip-masq=false --bridge=none --containerd-namespace skiffbench --containerd-plugins-namespace skiffbenchp \
-  >"$work/dockerd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 300); do /usr/bin/docker -H "$DK" version >/dev/null 2>&1 && break; sleep 0.1; done
-/usr/bin/docker -H "$DK" version >/dev/null || { cat "$work/dockerd.log" >&2; exit 1; }
-ctrd=$(pgrep -P "${pids[1]}" -x containerd || true)
-/usr/bin/docker -H "$DK" import -c 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
+pd_start_dockerd docker -H "tcp://127.0.0.1:$DKPORT"; DK=$PD_HOST DKPID=$PD_PID ctrd=$PD_CONTAINERD_PID
+pd_import_busybox "$DK" /usr/bin/docker
 
 # Podman (daemonless) with its own storage. Podman asks for RLIMIT_NOFILE 1048576 and its own
 # RLIMIT_NPROC, above this machine's hard limits (no CAP_SYS_RESOURCE: crun's setrlimit fails with
@@ -101,7 +88,7 @@ ctrd=$(pgrep -P "${pids[1]}" -x containerd || true)
 nproc_hard=$(ulimit -Hu); [ "$nproc_hard" = unlimited ] || [ "$nproc_hard" -gt 32768 ] && nproc_hard=32768
 PODMAN=(podman --root "$work/podman/root" --runroot "$work/podman/run" --tmpdir "$work/podman/tmp" --cgroup-manager cgroupfs --events-backend none)
 PODRUN=(--ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" --ulimit "nproc=$nproc_hard:$nproc_hard")
-"${PODMAN[@]}" import -q -c 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
+"${PODMAN[@]}" import -q -c 'CMD ["sh"]' "$(pd_busybox_tar)" busybox:latest >/dev/null
 
 # Podman's Docker-compatible API service, for the throughput benchmark only.
 "${PODMAN[@]}" system service --time=0 "tcp://127.0.0.1:$PDPORT" >"$work/podman-service.log" 2>&1 &
@@ -142,7 +129,7 @@ echo "## idle daemon RSS (KiB, after start + import)"
 echo
 echo "| skiffd | dockerd | containerd (dockerd's) |"
 echo "|---|---|---|"
-echo "| $(rss "${pids[0]}") | $(rss "${pids[1]}") | $([ -n "$ctrd" ] && rss "$ctrd" || echo n/a) |"
+echo "| $(rss "$SKPID") | $(rss "$DKPID") | $([ -n "$ctrd" ] && rss "$ctrd" || echo n/a) |"
 echo
 
 # create / start / wait / rm, each step timed on its own (Docker CLI v28 for skiffd and dockerd, podman's CLI).
@@ -229,8 +216,8 @@ echo "## memory per running container (PSS of container process + its shim/conmo
 echo
 echo "| engine | PSS per container | daemon RSS with $NRUN running (KiB) |"
 echo "|---|---|---|"
-echo "| skiff | $(permem $D -H "$SK") | $(rss "${pids[0]}") |"
-echo "| docker | $(permem $D -H "$DK") | $(rss "${pids[1]}") + containerd $([ -n "$ctrd" ] && rss "$ctrd" || echo n/a) |"
+echo "| skiff | $(permem $D -H "$SK") | $(rss "$SKPID") |"
+echo "| docker | $(permem $D -H "$DK") | $(rss "$DKPID") + containerd $([ -n "$ctrd" ] && rss "$ctrd" || echo n/a) |"
 echo "| podman | $(permem "${PODMAN[@]}") | (no daemon) |"
 echo
 echo "## ps with $((NRUN + 1)) running containers"

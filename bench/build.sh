@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build benchmark: Skiff's builder vs Docker's classic builder and BuildKit (Debian docker.io), in one run.
-# Needs root. Starts its own skiffd and dockerd on private sockets and data roots (the same pattern as
-# bench/run.sh), imports the same busybox rootfs into both (`docker import`), and times one Dockerfile of 11 steps
+# Needs root. Starts its own skiffd and dockerd on private sockets and data roots (scripts/lib/private-dockerd.sh),
+# imports the same busybox rootfs into both (`docker import`), and times one Dockerfile of 11 steps
 # over a 52 MB context (1000 small files + one 40 MB file) three ways: cold (--no-cache), fully cached, and with one
 # small file changed in the last COPY. Stops its daemons by PID and removes what it made. Prints Markdown on stdout.
 set -euo pipefail
@@ -20,16 +20,11 @@ watch=(/run/containerd /run/docker /root/.docker)
 absent=()
 for p in "${watch[@]}"; do [ -e "$p" ] || absent+=("$p"); done
 find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$work/cgroups.before"
-pids=()
+. scripts/lib/private-dockerd.sh
+pd_init "$work"
 cleanup() {
   set +e
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null
-  done
-  [ -n "${ctrd:-}" ] && kill -0 "$ctrd" 2>/dev/null && { kill "$ctrd"; sleep 2; kill -9 "$ctrd" 2>/dev/null; }
-  grep " $work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  pd_cleanup
   find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$work/cgroups.after"
   comm -13 "$work/cgroups.before" "$work/cgroups.after" | grep -E '/(docker|buildkit)(/|$)' |
     awk '{print length, $0}' | sort -rn | cut -d' ' -f2- | while read -r d; do rmdir "$d" 2>/dev/null; done
@@ -40,7 +35,6 @@ trap cleanup EXIT
 
 export DOCKER_CONFIG="$work/docker-config"
 mkdir -p "$DOCKER_CONFIG" && echo "{}" >"$DOCKER_CONFIG/config.json"
-scripts/make-busybox-image.sh > "$work/busybox.tar"
 
 log "making the context"
 ctx="$work/ctx"
@@ -67,23 +61,12 @@ echo "# nothing ignored" > "$ctx/.dockerignore"
 log "context: $(du -sh "$ctx" | cut -f1), $(find "$ctx" -type f | wc -l) files"
 
 log "starting skiffd"
-SK="unix://$work/skiff/skiff.sock"
-out/bin/skiffd -H "$SK" --data-root "$work/skiff/data" --exec-root "$work/skiff/exec" --pidfile "$work/skiff/pid" --runtime "$PWD/out/bin/skiff-runtime" >"$work/skiffd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do out/bin/skiff -H "$SK" version >/dev/null 2>&1 && break; sleep 0.1; done
-out/bin/skiff -H "$SK" import -c 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
+pd_start_skiffd skiff; SK=$PD_HOST
+pd_import_busybox "$SK" out/bin/skiff
 
 log "starting dockerd"
-DK="unix://$work/docker/docker.sock"
-mkdir -p "$work/docker"
-dockerd -H "$DK" --data-root "$work/docker/data" --exec-root "$work/docker/exec" --pidfile "$work/docker/pid" \
-  --iptables=false --ip-masq=false --bridge=none --containerd-namespace skiffbuild --containerd-plugins-namespace skiffbuildp \
-  >"$work/dockerd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 300); do /usr/bin/docker -H "$DK" version >/dev/null 2>&1 && break; sleep 0.1; done
-/usr/bin/docker -H "$DK" version >/dev/null || { cat "$work/dockerd.log" >&2; exit 1; }
-ctrd=$(pgrep -P "${pids[1]}" -x containerd || true)
-/usr/bin/docker -H "$DK" import -c 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
+pd_start_dockerd docker; DK=$PD_HOST
+pd_import_busybox "$DK" /usr/bin/docker
 
 SKIFF=(out/bin/skiff -H "$SK" build -t bench:latest "$ctx")
 CLASSIC=(env DOCKER_BUILDKIT=0 /usr/bin/docker -H "$DK" build --network none -t bench:latest "$ctx")

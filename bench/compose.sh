@@ -17,67 +17,18 @@ if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq "${n
 log() { echo "[bench] $*" >&2; }
 
 work=$(mktemp -d /tmp/skiff-compose-bench.XXXXXX)
-pids=()
-cleanup() {
-  set +e
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null
-  done
-  grep " $work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. scripts/lib/private-dockerd.sh
+pd_init "$work"
+trap 'pd_cleanup; rm -rf "$work"' EXIT
 
-scripts/make-busybox-image.sh >"$work/busybox.tar"
-DK="unix://$work/docker/docker.sock"
-mkdir -p "$work/docker"
-dockerd -H "$DK" --data-root "$work/docker/data" --exec-root "$work/docker/exec" --pidfile "$work/docker/pid" \
-  --iptables=false --ip-masq=false --bridge=none --containerd-namespace skiffcbench --containerd-plugins-namespace skiffcbenchp \
-  >"$work/dockerd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 300); do /usr/bin/docker -H "$DK" version >/dev/null 2>&1 && break; sleep 0.1; done
-/usr/bin/docker -H "$DK" import -c 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
-
-SK="unix://$work/skiff/skiff.sock"
-out/bin/skiffd -H "$SK" --data-root "$work/skiff/data" --exec-root "$work/skiff/exec" --pidfile "$work/skiff/pid" --runtime "$PWD/out/bin/skiff-runtime" >"$work/skiffd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do out/bin/skiff -H "$SK" version >/dev/null 2>&1 && break; sleep 0.1; done
-out/bin/skiff -H "$SK" import -c 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
+pd_start_dockerd docker; DK=$PD_HOST
+pd_import_busybox "$DK" /usr/bin/docker
+pd_start_skiffd skiff; SK=$PD_HOST
+pd_import_busybox "$SK" out/bin/skiff
 
 proj="$work/proj"
 mkdir -p "$proj"
-cat >"$proj/compose.yaml" <<'EOF'
-services:
-  seed:
-    image: busybox
-    command: ["sh", "-c", "echo hello-from-volume > /www/index.html"]
-    volumes:
-      - www:/www
-  web:
-    image: busybox
-    command: ["httpd", "-f", "-p", "80", "-h", "/www"]
-    stop_signal: SIGKILL
-    depends_on:
-      seed:
-        condition: service_completed_successfully
-    healthcheck:
-      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost/"]
-      interval: 1s
-      timeout: 2s
-      retries: 30
-    volumes:
-      - www:/www:ro
-  client:
-    image: busybox
-    command: ["sh", "-c", "wget -q -O- http://web/ | grep hello-from-volume"]
-    depends_on:
-      web:
-        condition: service_healthy
-volumes:
-  www:
-EOF
+cp tests/Shared/compose-scenario.yaml "$proj/compose.yaml"
 skiff_dk="$PWD/out/bin/skiff -H $DK compose -p bench --project-directory $proj -f $proj/compose.yaml"
 skiff_sk="$PWD/out/bin/skiff -H $SK compose -p bench --project-directory $proj -f $proj/compose.yaml"
 dc_dk="env DOCKER_HOST=$DK docker-compose -p bench --project-directory $proj -f $proj/compose.yaml"

@@ -21,65 +21,28 @@ CLI=/usr/local/bin/docker
 
 # A 10.N.0.0/16 no route of this host is in: the skiff bridge is 10.N.1.0/24, Docker's 10.N.2.0/24,
 # user networks come from 10.N.128.0/17 (skiff) and 10.N.64.0/18 (docker).
-used=$(awk 'NR>1 {print $2}' /proc/net/route | while read -r h; do printf '%d.%d\n' "0x${h:6:2}" "0x${h:4:2}"; done | awk -F. '$1==10 {print $2}' | sort -u)
-N=
-for n in $(seq 120 199); do grep -qx "$n" <<<"$used" || { N=$n; break; }; done
-[ -n "$N" ] || { echo "no free 10.N.0.0/16" >&2; exit 1; }
-id=$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
+. scripts/lib/private-dockerd.sh
+N=$(pd_free_subnet16)
+id=$(pd_rand)
 SKBR=skb$id DKBR=dkb$id
 
 work=$(mktemp -d /tmp/skiff-netbench.XXXXXX)
-pids=()
-ctrd=
-cleanup() {
-  set +e
-  "$CLI" -H "$SK" rm -f srv cli >/dev/null 2>&1
-  "$CLI" -H "$DK" rm -f srv cli >/dev/null 2>&1
-  "$CLI" -H "$SK" network rm benchnet >/dev/null 2>&1
-  "$CLI" -H "$DK" network rm benchnet >/dev/null 2>&1
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null
-  done
-  [ -n "$ctrd" ] && kill -0 "$ctrd" 2>/dev/null && { kill "$ctrd"; sleep 2; kill -9 "$ctrd" 2>/dev/null; }
-  nft delete table ip "skiff-$SKBR" 2>/dev/null
-  ip link delete "$SKBR" 2>/dev/null
-  ip link delete "$DKBR" 2>/dev/null
-  grep " $work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
-  find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -type d -name docker 2>/dev/null | while read -r d; do
-    find "$d" -mindepth 1 -type d | sort -r | xargs -r rmdir 2>/dev/null; rmdir "$d" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+pd_init "$work"
+trap 'pd_cleanup; rm -rf "$work"' EXIT
 
 export DOCKER_CONFIG="$work/docker-config"
 mkdir -p "$DOCKER_CONFIG" && echo "{}" >"$DOCKER_CONFIG/config.json"
-scripts/make-busybox-image.sh >"$work/busybox.tar"
 
 log "starting skiffd (bridge $SKBR, 10.$N.1.1/24)"
-SK="unix://$work/skiff/skiff.sock"
-out/bin/skiffd -H "$SK" --data-root "$work/skiff/data" --exec-root "$work/skiff/exec" --pidfile "$work/skiff/pid" \
-  --runtime "$PWD/out/bin/skiff-runtime" --bridge "$SKBR" --bip "10.$N.1.1/24" --default-address-pool "base=10.$N.128.0/17,size=24" \
-  >"$work/skiffd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do "$CLI" -H "$SK" version >/dev/null 2>&1 && break; sleep 0.1; done
-"$CLI" -H "$SK" import -c 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
+pd_start_skiffd skiff --bridge "$SKBR" --bip "10.$N.1.1/24" --default-address-pool "base=10.$N.128.0/17,size=24"
+SK=$PD_HOST
+pd_import_busybox "$SK" "$CLI"
 
 log "starting dockerd (bridge $DKBR, 10.$N.2.1/24, no iptables: its rules would be host-wide)"
-ip link add "$DKBR" type bridge
-ip addr add "10.$N.2.1/24" dev "$DKBR"
-ip link set "$DKBR" up
-DK="unix://$work/docker/docker.sock"
-mkdir -p "$work/docker"
-dockerd -H "$DK" --data-root "$work/docker/data" --exec-root "$work/docker/exec" --pidfile "$work/docker/pid" \
-  --bridge "$DKBR" --iptables=false --ip-masq=false --userland-proxy=false --default-address-pool "base=10.$N.64.0/18,size=24" \
-  --containerd-namespace skiffnetbench --containerd-plugins-namespace skiffnetbenchp >"$work/dockerd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 300); do "$CLI" -H "$DK" version >/dev/null 2>&1 && break; sleep 0.1; done
-"$CLI" -H "$DK" version >/dev/null || { cat "$work/dockerd.log" >&2; exit 1; }
-ctrd=$(pgrep -P "${pids[1]}" -x containerd || true)
-"$CLI" -H "$DK" import -c 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
+pd_make_bridge "$DKBR" "10.$N.2.1/24"
+pd_start_dockerd docker --bridge "$DKBR" --userland-proxy=false --default-address-pool "base=10.$N.64.0/18,size=24"
+DK=$PD_HOST
+pd_import_busybox "$DK" "$CLI"
 
 check() { "$@" >/dev/null 2>"$work/check.err" || { echo "failed: $*" >&2; cat "$work/check.err" >&2; exit 1; }; }
 for h in "$SK" "$DK"; do

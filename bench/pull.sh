@@ -21,18 +21,13 @@ work=$(mktemp -d /tmp/skiff-bench-pull.XXXXXX)
 watch=(/run/containers /run/libpod /run/containerd /run/docker /var/lib/containers /etc/cni/net.d/cni.lock /root/.docker)
 absent=()
 for p in "${watch[@]}"; do [ -e "$p" ] || absent+=("$p"); done
-pids=()
 regpids=()
+. scripts/lib/private-dockerd.sh
+pd_init "$work"
 cleanup() {
   set +e
   for p in "${regpids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null
-  done
-  [ -n "${ctrd:-}" ] && kill -0 "$ctrd" 2>/dev/null && { kill "$ctrd"; sleep 2; kill -9 "$ctrd" 2>/dev/null; }
-  grep " $work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  pd_cleanup
   for p in "${absent[@]}"; do rm -rf "$p"; done
   rm -rf "$work"
 }
@@ -100,21 +95,10 @@ IMAGE="127.0.0.1:$SRC/bench/img:1"
 compressed=$(skopeo inspect --tls-verify=false --raw "docker://$IMAGE" | jq '[.layers[].size] | add')
 
 log "starting skiffd"
-SK="unix://$work/skiff/skiff.sock"
-out/bin/skiffd -H "$SK" --data-root "$work/skiff/data" --exec-root "$work/skiff/exec" --pidfile "$work/skiff/pid" --runtime "$PWD/out/bin/skiff-runtime" >"$work/skiffd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do /usr/local/bin/docker -H "$SK" version >/dev/null 2>&1 && break; sleep 0.1; done
+pd_start_skiffd skiff; SK=$PD_HOST
 
 log "starting dockerd"
-DK="unix://$work/docker/docker.sock"
-mkdir -p "$work/docker"
-dockerd -H "$DK" --data-root "$work/docker/data" --exec-root "$work/docker/exec" --pidfile "$work/docker/pid" \
-  --iptables=false --ip-masq=false --bridge=none --containerd-namespace skiffbenchpull --containerd-plugins-namespace skiffbenchpullp \
-  >"$work/dockerd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 300); do /usr/bin/docker -H "$DK" version >/dev/null 2>&1 && break; sleep 0.1; done
-/usr/bin/docker -H "$DK" version >/dev/null || { cat "$work/dockerd.log" >&2; exit 1; }
-ctrd=$(pgrep -P "${pids[1]}" -x containerd || true)
+pd_start_dockerd docker; DK=$PD_HOST
 
 PODMAN=(podman --root "$work/podman/root" --runroot "$work/podman/run" --tmpdir "$work/podman/tmp" --cgroup-manager cgroupfs --events-backend none)
 

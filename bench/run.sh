@@ -25,18 +25,12 @@ absent=()
 for p in "${watch[@]}"; do [ -e "$p" ] || absent+=("$p"); done
 # Cgroup directories that exist now; new ones (docker/, libpod_parent/, ...) are removed at the end.
 find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$work/cgroups.before"
-pids=()
 hugetlb_mounted=0 hugetlb_dir_made=0
+. scripts/lib/private-dockerd.sh
+pd_init "$work"
 cleanup() {
   set +e
-  # dockerd stops its containerd on SIGTERM: give it time (a SIGKILL would orphan containerd).
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null
-  done
-  [ -n "${ctrd:-}" ] && kill -0 "$ctrd" 2>/dev/null && { kill "$ctrd"; sleep 2; kill -9 "$ctrd" 2>/dev/null; }
-  grep " $work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  pd_cleanup
   # New cgroups that Docker, Podman and the raw runtimes leave (docker/, libpod_parent/, bench-*),
   # deepest first; rmdir only removes empty ones. Not skiff/: other skiffds may share this host.
   find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$work/cgroups.after"
@@ -66,27 +60,14 @@ fi
 
 export DOCKER_CONFIG="$work/docker-config"   # both docker CLIs (and podman, for auth) read it
 mkdir -p "$DOCKER_CONFIG" && echo "{}" >"$DOCKER_CONFIG/config.json"
-scripts/make-busybox-image.sh > "$work/busybox.tar"
 log "starting skiffd"
-# Skiff
-SK="unix://$work/skiff/skiff.sock"
-out/bin/skiffd -H "$SK" --data-root "$work/skiff/data" --exec-root "$work/skiff/exec" --pidfile "$work/skiff/pid" --runtime "$PWD/out/bin/skiff-runtime" >"$work/skiffd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do out/bin/skiff -H "$SK" version >/dev/null 2>&1 && break; sleep 0.1; done
-out/bin/skiff -H "$SK" import -c 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
+pd_start_skiffd skiff; SK=$PD_HOST SKPID=$PD_PID
+pd_import_busybox "$SK" out/bin/skiff
 
 # Docker (Debian's docker.io: its own dockerd, which starts its own containerd under --exec-root)
 log "starting dockerd"
-DK="unix://$work/docker/docker.sock"
-mkdir -p "$work/docker"
-dockerd -H "$DK" --data-root "$work/docker/data" --exec-root "$work/docker/exec" --pidfile "$work/docker/pid" \
-  --iptables=false --ip-masq=false --bridge=none --containerd-namespace skiffbench --containerd-plugins-namespace skiffbenchp \
-  >"$work/dockerd.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 300); do /usr/bin/docker -H "$DK" version >/dev/null 2>&1 && break; sleep 0.1; done
-/usr/bin/docker -H "$DK" version >/dev/null || { cat "$work/dockerd.log" >&2; exit 1; }
-ctrd=$(pgrep -P "${pids[1]}" -x containerd || true)
-/usr/bin/docker -H "$DK" import -c 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
+pd_start_dockerd docker; DK=$PD_HOST DKPID=$PD_PID ctrd=$PD_CONTAINERD_PID
+pd_import_busybox "$DK" /usr/bin/docker
 
 # Podman (daemonless) with its own storage. Podman asks for RLIMIT_NOFILE 1048576 and its own
 # RLIMIT_NPROC, above this machine's hard limits (no CAP_SYS_RESOURCE: crun's setrlimit fails with
@@ -95,7 +76,7 @@ ctrd=$(pgrep -P "${pids[1]}" -x containerd || true)
 nproc_hard=$(ulimit -Hu); [ "$nproc_hard" = unlimited ] || [ "$nproc_hard" -gt 32768 ] && nproc_hard=32768
 PODMAN=(podman --root "$work/podman/root" --runroot "$work/podman/run" --tmpdir "$work/podman/tmp" --cgroup-manager cgroupfs --events-backend none)
 PODRUN=(--ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" --ulimit "nproc=$nproc_hard:$nproc_hard")
-"${PODMAN[@]}" import -q -c 'CMD ["sh"]' "$work/busybox.tar" busybox:latest >/dev/null
+"${PODMAN[@]}" import -q -c 'CMD ["sh"]' "$(pd_busybox_tar)" busybox:latest >/dev/null
 
 # Check that every command works once before timing it (hyperfine's own error hides the message).
 check() { "$@" >/dev/null 2>"$work/check.err" || { echo "failed: $*" >&2; cat "$work/check.err" >&2; exit 1; }; }
@@ -135,7 +116,7 @@ echo "- runs per command: $RUNS after $WARMUP warmups (hyperfine -N)"
 echo
 
 sleep 2
-sk_rss0=$(rss "${pids[0]}"); dk_rss0=$(rss "${pids[1]}"); ct_rss0=$([ -n "$ctrd" ] && rss "$ctrd" || echo n/a)
+sk_rss0=$(rss "$SKPID"); dk_rss0=$(rss "$DKPID"); ct_rss0=$([ -n "$ctrd" ] && rss "$ctrd" || echo n/a)
 
 echo "## run --rm --network none busybox true (CLI end to end)"
 echo
@@ -159,7 +140,7 @@ echo
 # creates /dev/null & co (mknod: EPERM), runc and crun add the default allow rules themselves.
 bundle="$work/bundle"
 mkdir -p "$bundle/rootfs"
-tar -C "$bundle/rootfs" -xf "$work/busybox.tar"
+tar -C "$bundle/rootfs" -xf "$(pd_busybox_tar)"
 (cd "$bundle" && runc spec && jq '.process.terminal=false | .process.args=["true"] | .linux.resources.devices=[
   {"allow":false,"access":"rwm"},
   {"allow":true,"type":"c","access":"m"}, {"allow":true,"type":"b","access":"m"},
@@ -228,8 +209,8 @@ echo "## idle daemon memory (RSS, KiB)"
 echo
 echo "| daemon | after start + import | after the benchmarks |"
 echo "|---|---|---|"
-echo "| skiffd | $sk_rss0 | $(rss "${pids[0]}") |"
-echo "| dockerd | $dk_rss0 | $(rss "${pids[1]}") |"
+echo "| skiffd | $sk_rss0 | $(rss "$SKPID") |"
+echo "| dockerd | $dk_rss0 | $(rss "$DKPID") |"
 echo "| containerd (started by dockerd) | $ct_rss0 | $([ -n "$ctrd" ] && rss "$ctrd" || echo n/a) |"
 echo
 echo "Commands as run (hyperfine -N --warmup $WARMUP --runs $RUNS; the private socket is \`$work/...\`):"

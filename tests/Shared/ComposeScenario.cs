@@ -17,36 +17,11 @@ public sealed record CmdResult(int ExitCode, string Stdout, string Stderr)
 /// </summary>
 public static class ComposeScenario
 {
-    public const string ComposeYaml = """
-        services:
-          seed:
-            image: busybox
-            command: ["sh", "-c", "echo hello-from-volume > /www/index.html"]
-            volumes:
-              - www:/www
-          web:
-            image: busybox
-            command: ["httpd", "-f", "-p", "80", "-h", "/www"]
-            stop_signal: SIGKILL
-            depends_on:
-              seed:
-                condition: service_completed_successfully
-            healthcheck:
-              test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost/"]
-              interval: 1s
-              timeout: 2s
-              retries: 30
-            volumes:
-              - www:/www:ro
-          client:
-            image: busybox
-            command: ["sh", "-c", "wget -q -O- http://web/ | grep hello-from-volume"]
-            depends_on:
-              web:
-                condition: service_healthy
-        volumes:
-          www:
-        """;
+    /// <summary>
+    /// The project file, compose-scenario.yaml (copied next to the test assembly; bench/compose.sh
+    /// reads the same file).
+    /// </summary>
+    public static string ComposeYaml => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "compose-scenario.yaml"));
 
     /// <summary>Runs a command with a time limit (the process is ours: killed by PID on overrun).</summary>
     public static CmdResult Run(string exe, IEnumerable<string> args, string? cwd = null, IDictionary<string, string>? env = null, int timeoutMs = 180_000)
