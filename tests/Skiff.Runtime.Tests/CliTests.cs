@@ -138,8 +138,7 @@ public sealed class CliTests
             b.Save();
             RunResult r = Cli(b, "run", "--bundle", b.Dir, b.Id);
             Assert.True(r.ExitCode == 0, r.Stderr);
-            var lines = r.Stdout.Split('
-');
+            var lines = r.Stdout.Split('\n');
             Assert.Equal("uid=0(root) gid=0(root)", lines[0]);
             Assert.Equal("         0     100000      65536", lines[1]);
             Assert.Equal(ownerUserNs, lines[2]);
