@@ -15,7 +15,7 @@ public sealed class DaemonFixture : IDisposable
     }
 
     /// <param name="extraArgs">More skiffd flags (e.g. <c>--userns-remap</c>), for fixtures of their own.</param>
-    public DaemonFixture(IReadOnlyList<string> extraArgs)
+    internal DaemonFixture(IReadOnlyList<string> extraArgs)
     {
         _extraArgs = extraArgs;
         BinDir = FindBinDir();
