@@ -11,6 +11,8 @@ RUNS=${RUNS:-20}
 log() { echo "[bench] $*" >&2; }
 
 work=$(mktemp -d /tmp/skiff-bench-userns.XXXXXX)
+# Remapped daemons refuse a root the remapped root cannot traverse (mktemp makes 0700).
+chmod 711 "$work"
 . scripts/lib/private-dockerd.sh
 pd_init "$work"
 trap 'pd_cleanup; rm -rf "$work"' EXIT

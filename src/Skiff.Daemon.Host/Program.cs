@@ -104,6 +104,8 @@ public static class Program
                 (remap, remapUser) = UsernsRemap.Resolve(usernsRemap);
                 string remappedRoot = UsernsRemap.DataRoot(dataRoot, remap);
                 UsernsRemap.PrepareDataRoot(dataRoot, remappedRoot, remap);
+                UsernsRemap.CheckTraversable(remappedRoot, remap);
+                UsernsRemap.CheckTraversable(Path.Combine(execRoot, "containers"), remap);
                 dataRoot = remappedRoot;
             }
             using var daemon = new Daemon(new DaemonOptions

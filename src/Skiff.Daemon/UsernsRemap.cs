@@ -67,6 +67,24 @@ public static class UsernsRemap
         File.SetUnixFileMode(remappedRoot, (UnixFileMode)0x1C8);
     }
 
+    /// <summary>
+    /// Refuses (as dockerd does for its graph root) a data or exec root with an ancestor the remapped root cannot
+    /// traverse: a container start would fail later, when its init (the remapped root) reaches for its bind-mount
+    /// sources, its rootfs mount point or its exec fifo.
+    /// </summary>
+    /// <exception cref="ArgumentException">An ancestor lacks the search permission for the remapped root.</exception>
+    public static unsafe void CheckTraversable(string path, IdMap map)
+    {
+        for (var dir = Path.GetDirectoryName(Path.GetFullPath(path)); dir is not null && dir != "/"; dir = Path.GetDirectoryName(dir))
+        {
+            Linux.Libc.Statx st;
+            if (Linux.Libc.statx(Linux.Libc.AT_FDCWD, dir, 0, Linux.Libc.STATX_BASIC_STATS, &st) < 0) continue;
+            uint bit = st.Uid == (uint)map.RootUid ? 0x40u : st.Gid == (uint)map.RootGid ? 0x8u : 0x1u;
+            if ((st.Mode & bit) == 0)
+                throw new ArgumentException($"a subdirectory in your path {path} ({dir}) restricts access to the remapped root uid/gid; please fix by allowing 'o+x' permissions on existing directories");
+        }
+    }
+
     private static void EnsureDefaultUser(string passwd, string subuid, string subgid)
     {
         if (LookupName(passwd, DefaultUser) is null)
