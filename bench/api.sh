@@ -162,9 +162,10 @@ log "exec"
 $D -H "$SK" run -d --name ex --network none busybox sleep 3600 >/dev/null
 $D -H "$DK" run -d --name ex --network none busybox sleep 3600 >/dev/null
 "${PODMAN[@]}" run -d --name ex --network none "${PODRUN[@]}" busybox sleep 3600 >/dev/null
-echo "## exec true (CLI end to end)"
+echo "## exec true (CLI end to end: each engine's own CLI, and the Docker CLI v28 against skiffd)"
 echo
 bench exec \
+  -n skiff-cli-skiffd "out/bin/skiff -H $SK exec ex true" \
   -n docker-cli-skiffd "$D -H $SK exec ex true" \
   -n docker-cli-dockerd "$D -H $DK exec ex true" \
   -n podman "${PODMAN[*]} exec ex true"

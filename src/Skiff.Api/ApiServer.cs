@@ -14,7 +14,8 @@ public static class ApiServer
     /// </summary>
     public static WebApplication Build(Daemon.Daemon daemon, IReadOnlyList<string> hosts, bool debug)
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        // No appsettings.json reload: it would watch the working directory tree (a thread and inotify watches) for nothing.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         builder.Logging.ClearProviders();
         if (debug) builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Information);
         builder.WebHost.ConfigureKestrel(k =>
@@ -47,6 +48,7 @@ public static class ApiServer
         // Hijacked attach streams never "complete"; a stopping daemon must not wait for them.
         builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
         var app = builder.Build();
+        app.Use(IdleTrim.Middleware);
         app.Use(ApiVersion.Middleware);
         app.UseRouting();
         SystemRoutes.Map(app, daemon);

@@ -105,24 +105,49 @@ public sealed partial class Daemon
             await stream.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+        // The exit code is always read from the shim to the end, whatever the client does: a client that
+        // detaches (detach keys), goes away or never attached (Detach) only stops the forwarding.
         return async (client, ct) =>
         {
-            await using (stream)
-            {
-                // Input ends on its own when the client half-closes or the connection goes away.
-                using var detached = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                if (client is not null && exec.AttachStdin)
-                    _ = PumpInputAsync(client, socket, global::Skiff.Daemon.DetachKeys.Parse(exec.DetachKeys), ct)
-                        .ContinueWith(t => { if (t.Result) detached.Cancel(); }, TaskScheduler.Default);
-                exec.ExitCode = await PumpExecOutputAsync(stream, client, exec, detached.Token).ConfigureAwait(false);
-                exec.Running = false;
-                PublishContainer(c, "exec_die", ("execID", exec.Id), ("exitCode", exec.ExitCode.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-            }
+            var sink = new ExecSink { Client = client };
+            var finished = FinishExecAsync(c, exec, stream, sink);
+            using var detached = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            if (client is not null && exec.AttachStdin)
+                _ = PumpInputAsync(client, socket, global::Skiff.Daemon.DetachKeys.Parse(exec.DetachKeys), ct)
+                    .ContinueWith(t => { if (t.Result) detached.Cancel(); }, TaskScheduler.Default);
+            var gone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (detached.Token.Register(() => gone.TrySetResult()))
+                await Task.WhenAny(finished, gone.Task).ConfigureAwait(false);
+            await sink.DetachAsync().ConfigureAwait(false);
         };
     }
 
-    /// <summary>Forwards output frames until the exit frame; returns the exit code (-1 if the shim went away).</summary>
-    private static async Task<int> PumpExecOutputAsync(Stream shim, Stream? client, ExecRecord exec, CancellationToken ct)
+    /// <summary>Where an exec's output goes while a client is attached; detaching waits for a frame being written.</summary>
+    private sealed class ExecSink
+    {
+        public readonly SemaphoreSlim Lock = new(1, 1);
+        public Stream? Client;
+
+        public async Task DetachAsync()
+        {
+            await Lock.WaitAsync().ConfigureAwait(false);
+            Client = null;
+            Lock.Release();
+        }
+    }
+
+    private async Task FinishExecAsync(Container c, ExecRecord exec, NetworkStream shim, ExecSink sink)
+    {
+        await using (shim)
+        {
+            exec.ExitCode = await PumpExecOutputAsync(shim, sink, exec).ConfigureAwait(false);
+            exec.Running = false;
+        }
+        PublishContainer(c, "exec_die", ("execID", exec.Id), ("exitCode", exec.ExitCode.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    /// <summary>Forwards output frames to the attached client, if any, until the exit frame; returns the exit code (-1 if the shim went away).</summary>
+    private static async Task<int> PumpExecOutputAsync(Stream shim, ExecSink sink, ExecRecord exec)
     {
         var header = new byte[8];
         var buffer = new byte[64 * 1024];
@@ -130,25 +155,31 @@ public sealed partial class Daemon
         {
             while (true)
             {
-                await shim.ReadExactlyAsync(header, ct).ConfigureAwait(false);
+                await shim.ReadExactlyAsync(header).ConfigureAwait(false);
                 var length = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(4));
                 var payload = length <= buffer.Length ? buffer : new byte[length];
-                await shim.ReadExactlyAsync(payload.AsMemory(0, length), ct).ConfigureAwait(false);
+                await shim.ReadExactlyAsync(payload.AsMemory(0, length)).ConfigureAwait(false);
                 if (header[0] == ShimServer.ExitFrame) return BinaryPrimitives.ReadInt32BigEndian(payload);
-                if (client is null || !(header[0] == 2 ? exec.AttachStderr : exec.AttachStdout)) continue;
+                if (!(header[0] == 2 ? exec.AttachStderr : exec.AttachStdout)) continue;
+                await sink.Lock.WaitAsync().ConfigureAwait(false);
                 try
                 {
-                    if (!exec.Tty) await client.WriteAsync(header, ct).ConfigureAwait(false);
-                    await client.WriteAsync(payload.AsMemory(0, length), ct).ConfigureAwait(false);
-                    await client.FlushAsync(ct).ConfigureAwait(false);
+                    if (sink.Client is not { } client) continue;
+                    if (!exec.Tty) await client.WriteAsync(header).ConfigureAwait(false);
+                    await client.WriteAsync(payload.AsMemory(0, length)).ConfigureAwait(false);
+                    await client.FlushAsync().ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is IOException or ObjectDisposedException)
+                catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
                 {
-                    client = null; // the client left; keep reading to learn the exit code
+                    sink.Client = null; // the client left; keep reading to learn the exit code
+                }
+                finally
+                {
+                    sink.Lock.Release();
                 }
             }
         }
-        catch (Exception e) when (e is EndOfStreamException or IOException or SocketException or OperationCanceledException)
+        catch (Exception e) when (e is EndOfStreamException or IOException or SocketException)
         {
             return -1;
         }

@@ -133,6 +133,8 @@ public sealed partial class Daemon
         // background GC thread keep its private memory down (measured: -260 KiB PSS per shim).
         psi.Environment["DOTNET_GCgen0size"] = "10000";
         psi.Environment["DOTNET_gcConcurrent"] = "0";
+        // A 32 MiB heap limit (hex) shrinks the GC's bookkeeping for the heap range (measured: -55 KiB per shim).
+        psi.Environment["DOTNET_GCHeapHardLimit"] = "2000000";
         psi.ArgumentList.Add("shim");
         psi.ArgumentList.Add("--id"); psi.ArgumentList.Add(r.Id);
         psi.ArgumentList.Add("--bundle"); psi.ArgumentList.Add(c.Bundle);

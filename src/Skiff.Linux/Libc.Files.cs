@@ -7,7 +7,7 @@ public static unsafe partial class Libc
     public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40, O_NOCTTY = 0x100, O_TRUNC = 0x200,
         O_NONBLOCK = 0x800, O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000, O_PATH = 0x200000;
 
-    public const int F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
+    public const int F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1, F_DUPFD_CLOEXEC = 1030;
     public const int X_OK = 1;
 
     [LibraryImport(Lib, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -81,7 +81,7 @@ public static unsafe partial class Libc
 
 public static unsafe partial class Libc
 {
-    public const short POLLIN = 1, POLLHUP = 0x10;
+    public const short POLLIN = 1, POLLERR = 0x8, POLLHUP = 0x10, POLLNVAL = 0x20;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct PollFd { public int Fd; public short Events; public short Revents; }

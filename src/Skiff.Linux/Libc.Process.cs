@@ -43,6 +43,16 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "posix_spawnattr_setsigmask")]
     public static partial int posix_spawnattr_setsigmask(void* attr, void* sigset);
 
+    public const int M_ARENA_MAX = -8;
+
+    /// <summary>glibc malloc tuning (<c>M_ARENA_MAX</c>...); returns 1 on success.</summary>
+    [LibraryImport(Lib, EntryPoint = "mallopt")]
+    public static partial int mallopt(int param, int value);
+
+    /// <summary>A file descriptor that polls readable once the process <paramref name="pid"/> has exited (glibc 2.36, Linux 5.3).</summary>
+    [LibraryImport(Lib, EntryPoint = "pidfd_open", SetLastError = true)]
+    public static partial int pidfd_open(int pid, uint flags);
+
     [LibraryImport(Lib, EntryPoint = "waitpid", SetLastError = true)]
     public static partial int waitpid(int pid, int* status, int options);
 

@@ -26,6 +26,10 @@ public sealed class LinuxContainer : IDisposable
     private readonly ContainerState _state;
     private readonly ICgroup _cgroup;
     private int _syncFd = -1;
+    /// <summary>The spec's seccomp filter, compiled at the first exec and reused by the next ones.</summary>
+    private byte[]? _execSeccomp;
+    /// <summary>Formats <see cref="SyncChannel.RawError"/> payloads of an init made by <see cref="CloneInit"/>.</summary>
+    private Func<byte[], string>? _describeRawError;
 
     private LinuxContainer(ContainerState state, OciSpec spec, string stateDir, ICgroup cgroup)
     {
@@ -128,6 +132,20 @@ public sealed class LinuxContainer : IDisposable
             var (parentEnd, childEnd) = SocketPair();
             container._syncFd = parentEnd;
             bool placed = false;
+            bool reaper = spec.Annotations?.GetValueOrDefault(Annotations.Init) == "true";
+            InitConfig MakeConfig() => new()
+            {
+                Mode = "create", Spec = spec, SeccompFilter = CompileSeccomp(spec), BundlePath = bundle, FifoPath = fifo,
+                CgroupDirs = cgroup.Directories.ToDictionary(), CgroupV2 = cgroup.IsV2,
+                User = spec.Annotations?.GetValueOrDefault(Annotations.User),
+            };
+            InitConfig? config = null;
+            CloneInit? inProcess = null;
+            if (CloneInit.Supports(userns is not null, reaper, unshare))
+            {
+                config = MakeConfig();
+                inProcess = new CloneInit(config, stdio, childEnd);
+            }
             int rootfsMount = -1;
             try
             {
@@ -138,10 +156,10 @@ public sealed class LinuxContainer : IDisposable
                     rootfsMount = Libc.MountDetached("overlay", Rootfs.ParseOverlayOptions(overlay));
                 Trace.Mark("create: socketpair");
                 string initPath = options.InitPath ?? Environment.ProcessPath!;
-                bool reaper = spec.Annotations?.GetValueOrDefault(Annotations.Init) == "true";
                 List<string> argv = reaper ? [Reaper.Argv0, "--", .. spec.Process.Args] : [initPath, "init"];
                 pid = Spawner.Spawn(initPath, argv, stdio, childEnd, unshare, joins, EnterCgroupFast(cgroup, spec), out placed,
-                    blockReaperSignals: reaper, userNamespace: userns, rootfsMountFd: rootfsMount);
+                    blockReaperSignals: reaper, userNamespace: userns, inProcessInit: inProcess is null ? null : inProcess.Run,
+                    rootfsMountFd: rootfsMount);
             }
             finally
             {
@@ -152,21 +170,26 @@ public sealed class LinuxContainer : IDisposable
             state.PidStartTime = ProcStat.StartTime(pid) ?? 0;
 
             Trace.Mark("create: spawned");
-            if (!placed) cgroup.AddProcess(pid);
-            Trace.Mark("create: pid in cgroups");
-            // Compiled here, after the spawn, while the init is still starting up.
-            var config = new InitConfig
+            if (inProcess is { Used: true })
             {
-                Mode = "create", Spec = spec, SeccompFilter = CompileSeccomp(spec), BundlePath = bundle, FifoPath = fifo,
-                CgroupDirs = cgroup.Directories.ToDictionary(), CgroupV2 = cgroup.IsV2,
-                User = spec.Annotations?.GetValueOrDefault(Annotations.User),
-            };
-            byte[] encoded = InitConfigCodec.Encode(config);
-            Trace.Mark("create: config serialized");
-            SyncChannel.Send(parentEnd, SyncChannel.Config, encoded);
-            // Written while the init sets itself up, off the critical path; removed again if the init fails.
-            container.SaveState(specJson);
-            Trace.Mark("create: state saved");
+                container.ConsoleMaster = inProcess.ConsoleMaster;
+                container._describeRawError = inProcess.Describe;
+                container.SaveState(specJson);
+                Trace.Mark("create: state saved");
+            }
+            else
+            {
+                if (!placed) cgroup.AddProcess(pid);
+                Trace.Mark("create: pid in cgroups");
+                // Compiled here, after the spawn, while the init is still starting up.
+                config ??= MakeConfig();
+                byte[] encoded = InitConfigCodec.Encode(config);
+                Trace.Mark("create: config serialized");
+                SyncChannel.Send(parentEnd, SyncChannel.Config, encoded);
+                // Written while the init sets itself up, off the critical path; removed again if the init fails.
+                container.SaveState(specJson);
+                Trace.Mark("create: state saved");
+            }
             container.ReceiveUntilReady(pid);
             Trace.Mark("create: init ready");
             return container;
@@ -198,6 +221,7 @@ public sealed class LinuxContainer : IDisposable
             {
                 case SyncChannel.Ready: return;
                 case SyncChannel.Error: throw new ContainerException(Encoding.UTF8.GetString(msg.Value.Payload));
+                case SyncChannel.RawError: throw new ContainerException(DescribeRawError(msg.Value.Payload));
                 case SyncChannel.Console: break;
                 default: throw new InvalidDataException($"unexpected sync message {(char)msg.Value.Type}");
             }
@@ -280,6 +304,7 @@ public sealed class LinuxContainer : IDisposable
             {
                 if (fd >= 0) Libc.close(fd);
                 if (msg.Type == SyncChannel.Error) return ": " + Encoding.UTF8.GetString(msg.Payload);
+                if (msg.Type == SyncChannel.RawError) return ": " + DescribeRawError(msg.Payload);
             }
             return "";
         }
@@ -289,6 +314,8 @@ public sealed class LinuxContainer : IDisposable
             _syncFd = -1;
         }
     }
+
+    private string DescribeRawError(byte[] payload) => _describeRawError?.Invoke(payload) ?? "container init failed";
 
     /// <summary>The OCI status, from the init's liveness, the exec fifo and the freezer.</summary>
     public ContainerStatus Status()
@@ -390,7 +417,8 @@ public sealed class LinuxContainer : IDisposable
             IReadOnlyList<int> pids;
             try { pids = _cgroup.Pids(); } catch (IOException) { return; }
             if (pids.Count == 0) break;
-            foreach (int p in pids) Libc.kill(p, Libc.SIGKILL);
+            // Never this process (a thread of it may pass through the cgroups while it spawns an init).
+            foreach (int p in pids) if (p != Environment.ProcessId) Libc.kill(p, Libc.SIGKILL);
             if (frozen)
             {
                 try { _cgroup.Thaw(); } catch (Exception e) when (e is IOException or InvalidOperationException or TimeoutException) { }
@@ -435,7 +463,7 @@ public sealed class LinuxContainer : IDisposable
         };
         var config = new InitConfig
         {
-            Mode = "exec", Spec = execSpec, SeccompFilter = CompileSeccomp(Spec), BundlePath = Bundle, NamespacePid = Pid,
+            Mode = "exec", Spec = execSpec, SeccompFilter = _execSeccomp ??= CompileSeccomp(Spec), BundlePath = Bundle, NamespacePid = Pid,
             User = options.User ?? Spec.Annotations?.GetValueOrDefault(Annotations.User),
         };
 

@@ -27,11 +27,14 @@ internal static unsafe class Spawner
     /// (the child tells the init stage by <c>SKIFF_INIT=1</c>, so argv is free to show what Docker's init shows).</param>
     /// <param name="userNamespace">A user namespace to create (with <paramref name="unshareFlags"/>, so it owns the others)
     /// or to join: the child is then made by <see cref="CloneSpawn"/> instead of posix_spawn.</param>
+    /// <param name="inProcessInit">Makes the child on the spawning thread instead of unshare + posix_spawn (see
+    /// <see cref="Init.CloneInit"/>), given <paramref name="unshareFlags"/>; used only when <paramref name="onSpawningThread"/>
+    /// returned true.</param>
     /// <param name="rootfsMountFd">With a user namespace: a detached rootfs mount that becomes the child's fd 4
     /// (<see cref="RootfsMountFd"/>), for the init to attach.</param>
     public static int Spawn(string path, IReadOnlyList<string> args, int[] stdio, int syncFd, int unshareFlags,
         IReadOnlyList<(string Path, int Type)> joins, Func<bool>? onSpawningThread, out bool threadSetupDone, bool blockReaperSignals = false,
-        UserNamespace? userNamespace = null, int rootfsMountFd = -1)
+        UserNamespace? userNamespace = null, Func<int, int>? inProcessInit = null, int rootfsMountFd = -1)
     {
         var nsFds = new List<(int Fd, int Type)>();
         using var argv = new Libc.NativeStringArray(args);
@@ -63,10 +66,12 @@ internal static unsafe class Spawner
 
             int pid = 0;
             bool setupDone = false;
+            long tid = 0;
             Exception? failure = null;
             byte** argvP = argv.Pointer, envpP = envp.Pointer;
             var thread = new Thread(() =>
             {
+                tid = Libc.RawSyscall(Libc.SYS_gettid, 0, 0, 0, 0, 0);
                 try
                 {
                     if (onSpawningThread is not null)
@@ -83,6 +88,11 @@ internal static unsafe class Spawner
                         fixed (byte* p = pathZ) pid = CloneSpawn(p, argvP, envpP, sources, none, unshareFlags, userNamespace, rootfsMountFd);
                         return;
                     }
+                    if (inProcessInit is not null && setupDone)
+                    {
+                        pid = inProcessInit(unshareFlags);
+                        return;
+                    }
                     if (unshareFlags != 0) LinuxException.ThrowIfError(Libc.unshare(unshareFlags), "unshare");
                     int child;
                     int rc;
@@ -94,6 +104,14 @@ internal static unsafe class Spawner
             }, 256 * 1024);
             thread.Start();
             thread.Join();
+            // Join returns before the OS thread is gone, and the thread may sit in the container's cgroups: a freeze
+            // of those (delete, pause) while it still exits would freeze this process with it. Its /proc entry
+            // goes after it left its cgroups.
+            if (tid > 0)
+            {
+                string task = $"/proc/self/task/{tid}";
+                while (Libc.access(task, 0) == 0) Thread.Yield();
+            }
             if (failure is not null) throw failure;
             threadSetupDone = setupDone;
             return pid;

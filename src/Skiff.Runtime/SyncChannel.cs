@@ -13,6 +13,9 @@ internal static class SyncChannel
 {
     public const byte Config = (byte)'J', Ready = (byte)'R', Error = (byte)'E', Console = (byte)'C';
 
+    /// <summary>An error from a <see cref="Init.CloneInit"/> init, which cannot format text: site, errno and index as three int32s.</summary>
+    public const byte RawError = (byte)'F';
+
     public static void Send(int fd, byte type, ReadOnlySpan<byte> payload)
     {
         byte[] frame = new byte[5 + payload.Length];

@@ -44,6 +44,9 @@ public static class ShimProgram
 
         // A session of its own: signals sent to the daemon's process group never reach the shim,
         // and being a subreaper makes orphans of the container come back to it, not to host init.
+        // One malloc arena for all threads: each thread's own arena would keep a few pages of its heap
+        // dirty for the container's lifetime.
+        Libc.mallopt(Libc.M_ARENA_MAX, 1);
         Libc.setsid();
         Libc.prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
@@ -64,11 +67,12 @@ public static class ShimProgram
 
         // "ready" on the original stdout tells the daemon the socket is listening; after that the
         // shim must hold nothing of the daemon's (no pipe, no terminal), so it survives the daemon.
-        Console.Out.Write("ready\n");
-        Console.Out.Flush();
+        // A raw write: System.Console would start its signal-handling thread, which the shim never needs.
+        Libc.WriteAll(1, "ready\n"u8);
         DetachStdio(Path.Combine(bundle, ShimFiles.Log));
 
         _ = server.ServeAsync(listener);
+        server.Run();
         server.Done.Wait();
         // Give a client that is reading the last answer a moment before the socket goes away.
         Thread.Sleep(50);

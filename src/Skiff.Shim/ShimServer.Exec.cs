@@ -14,6 +14,9 @@ public sealed partial class ShimServer
     /// <summary>The pty masters of running exec'd processes with a terminal, by pid, for <c>resize</c>.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, FileStream> _execTerminals = new();
 
+    /// <summary>Exec'd processes whose output loop has not ended yet.</summary>
+    private int _execsRunning;
+
     private void ResizeExec(int pid, int rows, int cols)
     {
         // A process that just ended (or has no terminal) has nothing to resize: a late resize is not an error.
@@ -64,24 +67,27 @@ public sealed partial class ShimServer
         Send(JsonSerializer.SerializeToUtf8Bytes(new ShimResponse { Pid = pid }, ShimJson.Default.ShimResponse));
         Send("\n"u8);
 
-        var pumps = new List<Task>();
-        if (terminal is not null)
-        {
-            pumps.Add(Task.Factory.StartNew(() => PumpFrames(terminal, 1, Send), TaskCreationOptions.LongRunning));
-        }
-        else
-        {
-            pumps.Add(Task.Factory.StartNew(() => PumpFrames(FromFd(stdout.Read), 1, Send), TaskCreationOptions.LongRunning));
-            pumps.Add(Task.Factory.StartNew(() => PumpFrames(FromFd(stderr.Read), 2, Send), TaskCreationOptions.LongRunning));
-        }
+        // One thread per exec'd process copies its output and waits for its exit (see OutputLoop).
+        int[] outputs = terminal is FileStream master
+            ? [LinuxException.ThrowIfError(Libc.fcntl((int)master.SafeFileHandle.DangerousGetHandle(), Libc.F_DUPFD_CLOEXEC, 0), "fcntl", "F_DUPFD_CLOEXEC")]
+            : [stdout.Read, stderr.Read];
         Stream? input = terminal ?? (stdin.Write >= 0 ? new FileStream(new SafeFileHandle(stdin.Write, ownsHandle: true), FileAccess.Write, 1) : null);
         if (request.Stdin && input is not null) _ = Task.Run(() => CopyInputAsync(client, input, closeAtEnd: terminal is null));
 
-        _ = Task.Factory.StartNew(() =>
+        Interlocked.Increment(ref _execsRunning);
+        new Thread(() =>
         {
-            var code = task.Reap(pid);
+            var clientGone = false;
+            var code = OutputLoop.Run(outputs, pid, () => task.Reap(pid), (i, buffer, n) =>
+            {
+                if (clientGone) return; // keep draining, so the process never blocks on a full pipe
+                buffer[0] = terminal is not null ? (byte)1 : (byte)(i + 1);
+                buffer[1] = buffer[2] = buffer[3] = 0;
+                BinaryPrimitives.WriteInt32BigEndian(buffer.AsSpan(4), n);
+                try { Send(buffer.AsSpan(0, n + OutputLoop.HeaderRoom)); }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException) { clientGone = true; }
+            }, TimeSpan.FromSeconds(2));
             _execTerminals.TryRemove(pid, out _);
-            Task.WaitAll(pumps.ToArray(), TimeSpan.FromSeconds(2));
             var trailer = new byte[12];
             trailer[0] = ExitFrame;
             BinaryPrimitives.WriteInt32BigEndian(trailer.AsSpan(4), 4);
@@ -91,40 +97,20 @@ public sealed partial class ShimServer
                 Send(trailer);
                 client.Shutdown(SocketShutdown.Both);
             }
-            catch (SocketException)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
             }
             client.Dispose();
             terminal?.Dispose();
-        }, TaskCreationOptions.LongRunning);
+            // The last exec of a burst gives its garbage back, off the path of the next exec's answer.
+            if (Interlocked.Decrement(ref _execsRunning) == 0)
+            {
+                Thread.Sleep(OutputLoop.IdleMs);
+                if (Volatile.Read(ref _execsRunning) == 0) TrimMemory();
+            }
+        }) { IsBackground = true, Name = "exec" }.Start();
         return await Task.FromResult(true).ConfigureAwait(false);
     }
-
-    private static void PumpFrames(Stream source, byte streamId, SendFrame send)
-    {
-        var buffer = new byte[32 * 1024 + 8];
-        try
-        {
-            while (true)
-            {
-                var n = source.Read(buffer, 8, buffer.Length - 8);
-                if (n <= 0) break;
-                buffer[0] = streamId;
-                buffer[1] = buffer[2] = buffer[3] = 0;
-                BinaryPrimitives.WriteInt32BigEndian(buffer.AsSpan(4), n);
-                send(buffer.AsSpan(0, n + 8));
-            }
-        }
-        catch (Exception e) when (e is IOException or SocketException)
-        {
-        }
-        finally
-        {
-            if (streamId != 1 || source is not FileStream { CanWrite: true }) source.Dispose();
-        }
-    }
-
-    private delegate void SendFrame(ReadOnlySpan<byte> frame);
 
     private static async Task CopyInputAsync(Socket client, Stream target, bool closeAtEnd)
     {

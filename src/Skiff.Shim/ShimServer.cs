@@ -34,7 +34,11 @@ public sealed partial class ShimServer
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly (int Read, int Write) _stdinPipe = (-1, -1);
+    /// <summary>Set by a start request, a failed start, or the end: wakes <see cref="Run"/>.</summary>
+    private readonly ManualResetEventSlim _wake = new();
     private IContainerTask? _task;
+    /// <summary>The fds the container's output arrives on (stdout and stderr pipes, or a dup of the pty master).</summary>
+    private int[]? _output;
     private FileStream? _stdin;
     private JsonFileLog? _log;
     private DateTimeOffset _startedAt;
@@ -59,8 +63,6 @@ public sealed partial class ShimServer
     /// <summary>Accepts clients until <see cref="Done"/>; each connection carries one op.</summary>
     public async Task ServeAsync(Socket listener)
     {
-        // A shim whose daemon died before asking it to start would otherwise wait forever.
-        _ = Task.Delay(TimeSpan.FromMinutes(1)).ContinueWith(_ => { if (!_startRequested) _done.TrySetResult(); }, TaskScheduler.Default);
         while (!_done.Task.IsCompleted)
         {
             Socket client;
@@ -128,7 +130,11 @@ public sealed partial class ShimServer
                         break;
                     case "shutdown":
                         response = new ShimResponse();
-                        if (_exited.Task.IsCompleted || _task is null) _done.TrySetResult();
+                        if (_exited.Task.IsCompleted || _task is null)
+                        {
+                            _done.TrySetResult();
+                            _wake.Set();
+                        }
                         break;
                     default:
                         response = new ShimResponse { Error = $"unknown op {request.Op}" };
@@ -242,6 +248,7 @@ public sealed partial class ShimServer
             foreach (var fd in new[] { stdin.Read, stdin.Write, stdout.Read, stdout.Write, stderr.Read, stderr.Write })
                 if (fd >= 0) Libc.close(fd);
             _done.TrySetResult();
+            _wake.Set();
             throw;
         }
         _startedAt = DateTimeOffset.UtcNow;
@@ -249,30 +256,59 @@ public sealed partial class ShimServer
         foreach (var fd in new[] { stdin.Read, stdout.Write, stderr.Write })
             if (fd >= 0) Libc.close(fd);
 
-        var pumps = new List<Task>();
-        if (_options.Terminal)
-        {
-            pumps.Add(Task.Factory.StartNew(() => Pump(_task.Terminal!, "stdout", 0), TaskCreationOptions.LongRunning));
-        }
-        else
-        {
-            pumps.Add(Task.Factory.StartNew(() => Pump(FromFd(stdout.Read), "stdout", 1), TaskCreationOptions.LongRunning));
-            pumps.Add(Task.Factory.StartNew(() => Pump(FromFd(stderr.Read), "stderr", 2), TaskCreationOptions.LongRunning));
-        }
+        // The output is copied and the exit awaited by the thread that called Run (the shim's main thread).
+        _output = _options.Terminal
+            ? [LinuxException.ThrowIfError(Libc.fcntl((int)((FileStream)_task.Terminal!).SafeFileHandle.DangerousGetHandle(), Libc.F_DUPFD_CLOEXEC, 0), "fcntl", "F_DUPFD_CLOEXEC")]
+            : [stdout.Read, stderr.Read];
         var task = _task;
         _started.TrySetResult();
-        new Thread(() => Reap(task, pumps)) { IsBackground = true, Name = "reap" }.Start();
+        _wake.Set();
         return new ShimResponse { Pid = task.Pid, Running = true, StartedAt = _startedAt };
     }
 
-    private static FileStream FromFd(int fd) => new(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Read, 1);
-
-    private void Reap(IContainerTask task, List<Task> pumps)
+    /// <summary>
+    /// Runs the shim on the calling thread until <see cref="Done"/>: waits for the start (a minute at
+    /// most when nobody asks: the daemon died before), then copies the container's output to the log
+    /// and the attached clients until it exits, records the exit, and lingers 5 s for the daemon to
+    /// collect it (it says <c>shutdown</c> sooner). No timer or extra thread is involved.
+    /// </summary>
+    public void Run()
     {
-        var code = task.WaitForExit();
-        // Once PID 1 of the container's pid namespace is gone the kernel kills the rest, so the
-        // output pipes reach EOF promptly; the bound only matters when the namespace is shared.
-        Task.WaitAll(pumps.ToArray(), TimeSpan.FromSeconds(2));
+        if (!_wake.Wait(TimeSpan.FromMinutes(1)))
+        {
+            lock (_lock)
+            {
+                if (!_startRequested)
+                {
+                    _done.TrySetResult();
+                    return;
+                }
+            }
+            _wake.Wait();
+        }
+        if (_output is null || _task is null) return;
+        var task = _task;
+        var names = _options.Terminal ? new[] { "stdout" } : ["stdout", "stderr"];
+        var code = OutputLoop.Run(_output, task.Pid, task.WaitForExit, (i, buffer, n) =>
+        {
+            _log!.Write(names[i], buffer.AsSpan(OutputLoop.HeaderRoom, n));
+            Broadcast(buffer, n, _options.Terminal ? (byte)0 : (byte)(i + 1));
+        }, TimeSpan.FromSeconds(2), onIdle: TrimMemory);
+        Exited(task, code);
+        // The daemon normally says "shutdown" once it has the exit; if it is down, exit.json keeps the answer.
+        _done.Task.Wait(TimeSpan.FromSeconds(5));
+        _done.TrySetResult();
+    }
+
+    /// <summary>
+    /// A full compacting collection that returns the freed heap to the kernel: called when the shim
+    /// goes idle (container started and quiet for a moment, exec ended), since what it allocated to get there is garbage and
+    /// the gen0 pages would otherwise stay committed for the container's lifetime.
+    /// </summary>
+    internal static void TrimMemory() => GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+
+    private void Exited(IContainerTask task, int code)
+    {
         var oom = false;
         try { oom = task.OomKilled; } catch (IOException) { }
         try { task.Delete(); } catch (Exception) { }
@@ -289,34 +325,9 @@ public sealed partial class ShimServer
             }
             _attached.Clear();
             _stdin?.Dispose();
+            task.Terminal?.Dispose();
         }
         _exited.TrySetResult(new ShimResponse { Exited = true, ExitCode = code, OomKilled = oom, StartedAt = _startedAt, FinishedAt = finished });
-        // The daemon normally says "shutdown" once it has the exit; if it is down, exit.json keeps the answer.
-        _ = Task.Delay(TimeSpan.FromSeconds(5)).ContinueWith(_ => _done.TrySetResult(), TaskScheduler.Default);
-    }
-
-    private void Pump(Stream source, string name, byte streamId)
-    {
-        var buffer = new byte[32 * 1024 + 8];
-        try
-        {
-            while (true)
-            {
-                var n = source.Read(buffer, 8, buffer.Length - 8);
-                if (n <= 0) break;
-                var payload = buffer.AsSpan(8, n);
-                _log!.Write(name, payload);
-                Broadcast(buffer, n, streamId);
-            }
-        }
-        catch (IOException)
-        {
-            // EIO on a pty master means the slave side is closed: the container is gone.
-        }
-        finally
-        {
-            source.Dispose();
-        }
     }
 
     /// <summary>

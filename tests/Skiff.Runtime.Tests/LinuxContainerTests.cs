@@ -265,4 +265,66 @@ public sealed class LinuxContainerTests
         var e = Assert.Throws<ContainerException>(() => Create(b, null));
         Assert.Equal("exec: \"/bin\": is a directory", e.Message);
     }
+
+    [Fact]
+    public void InitFailuresComeBackWithTheInitStagesTexts()
+    {
+        using (var b = new BusyboxBundle("/no/such/binary"))
+            Assert.Equal("exec: \"/no/such/binary\": stat /no/such/binary: no such file or directory",
+                Assert.Throws<ContainerException>(() => Create(b, null)).Message);
+        using (var b = new BusyboxBundle("/etc/passwd"))
+            Assert.Equal("exec: \"/etc/passwd\": permission denied", Assert.Throws<ContainerException>(() => Create(b, null)).Message);
+        using (var b = new BusyboxBundle("true"))
+        {
+            b.Spec.Process!.Cwd = "/no/such/dir";
+            Assert.Equal("chdir to cwd (\"/no/such/dir\") set in config.json failed: no such file or directory",
+                Assert.Throws<ContainerException>(() => Create(b, null)).Message);
+        }
+        using (var b = new BusyboxBundle("true"))
+        {
+            b.Spec.Process!.Rlimits = [new OciRlimit { Type = "RLIMIT_BOGUS", Hard = 1, Soft = 1 }];
+            Assert.Equal("unknown rlimit type RLIMIT_BOGUS", Assert.Throws<ContainerException>(() => Create(b, null)).Message);
+        }
+    }
+
+    [Fact]
+    public void ContainerGetsNoFdOfTheCreatingProcess()
+    {
+        // Not CLOEXEC: a plain fork-and-exec would pass it on.
+        int leaked = Libc.open("/etc/hostname", Libc.O_RDONLY, 0);
+        try
+        {
+            using var b = new BusyboxBundle("sh", "-c", "ls /proc/self/fd");
+            var (code, output, _) = RunToExit(b);
+            Assert.Equal(0, code);
+            // 0-2 plus the directory ls reads.
+            Assert.Equal(["0", "1", "2", "3"], output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+        finally { Libc.close(leaked); }
+    }
+
+    [Fact]
+    public void WithoutAUtsNamespaceTheHostnameIsLeftAlone()
+    {
+        string host = File.ReadAllText("/proc/sys/kernel/hostname").Trim();
+        using var b = new BusyboxBundle("hostname");
+        b.Spec.Hostname = "not-the-host";
+        b.Spec.Linux!.Namespaces!.RemoveAll(n => n.Type == "uts");
+        var (code, output, _) = RunToExit(b);
+        Assert.Equal(0, code);
+        Assert.Equal(host, output.Trim());
+        Assert.Equal(host, File.ReadAllText("/proc/sys/kernel/hostname").Trim());
+    }
+
+    [Fact]
+    public void RlimitsOomScoreAndUmaskReachTheProcess()
+    {
+        using var b = new BusyboxBundle("sh", "-c", "ulimit -n; cat /proc/self/oom_score_adj; umask");
+        b.Spec.Process!.Rlimits = [new OciRlimit { Type = "RLIMIT_NOFILE", Hard = 512, Soft = 256 }];
+        b.Spec.Process.OomScoreAdj = 123;
+        b.Spec.Process.User.Umask = 0x3F;
+        var (code, output, _) = RunToExit(b);
+        Assert.Equal(0, code);
+        Assert.Equal(["256", "123", "0077"], output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
 }

@@ -157,7 +157,7 @@ public static unsafe class InitStage
         Libc.close(slave);
     }
 
-    private static void SetHostname(OciSpec spec, bool ownUts)
+    internal static void SetHostname(OciSpec spec, bool ownUts)
     {
         if (!ownUts) return;
         if (!string.IsNullOrEmpty(spec.Hostname))
@@ -172,7 +172,7 @@ public static unsafe class InitStage
         }
     }
 
-    private static void WriteSysctls(Dictionary<string, string>? sysctls)
+    internal static void WriteSysctls(Dictionary<string, string>? sysctls)
     {
         foreach (var (key, value) in sysctls ?? [])
         {
@@ -270,7 +270,7 @@ public static unsafe class InitStage
     private static void InstallSeccomp(Libc.SockFilter[] filter) =>
         LinuxException.ThrowIfError(Libc.InstallSeccompFilter(filter), "prctl", "PR_SET_SECCOMP");
 
-    private static readonly string[] RlimitNames =
+    internal static readonly string[] RlimitNames =
     [
         "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS", "RLIMIT_NPROC",
         "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS", "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE",

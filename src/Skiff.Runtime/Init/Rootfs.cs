@@ -33,8 +33,13 @@ internal static class Rootfs
         }
     }
 
+    /// <summary>Mounts a filesystem; throws <see cref="LinuxException"/> like <see cref="Mount"/>.</summary>
+    public delegate void Mounter(string? source, string target, string? fstype, ulong flags, string? data);
+
     /// <summary>Everything before pivot_root, while host paths (bind sources, cgroup dirs) are still reachable.</summary>
-    public static void Prepare(InitConfig config, string rootfs)
+    /// <param name="mountProc">Mounts <c>proc</c> filesystems when the caller is not in the container's pid namespace
+    /// (a proc mount shows the pids of its mounter's namespace); null: this process mounts them.</param>
+    public static void Prepare(InitConfig config, string rootfs, Mounter? mountProc = null)
     {
         OciSpec spec = config.Spec;
         // Nothing we mount may propagate back to the host. Slave (runc's default) still lets host
@@ -62,7 +67,7 @@ internal static class Rootfs
         bool devIsTmpfs = false;
         foreach (OciMount m in spec.Mounts ?? [])
         {
-            MountOne(config, rootfs, m);
+            MountOne(config, rootfs, m, mountProc);
             if (m.Destination.TrimEnd('/') == "/dev" && m.Type == "tmpfs") devIsTmpfs = true;
         }
         Trace.Mark("init: spec mounts");
@@ -70,7 +75,7 @@ internal static class Rootfs
         CreateDevices(rootfs, spec.Linux?.Devices, devIsTmpfs, bindFromHost: userns);
     }
 
-    private static void MountOne(InitConfig config, string rootfs, OciMount m)
+    private static void MountOne(InitConfig config, string rootfs, OciMount m, Mounter? mountProc)
     {
         string dest = SecureJoin(rootfs, m.Destination);
         MountOptions o = MountOptions.Parse(m.Options);
@@ -98,7 +103,7 @@ internal static class Rootfs
             Directory.CreateDirectory(dest);
             try
             {
-                Mount(m.Source ?? m.Type, dest, m.Type, o.Flags, o.Data.Length == 0 ? null : o.Data);
+                (m.Type == "proc" && mountProc is not null ? mountProc : Mount)(m.Source ?? m.Type, dest, m.Type, o.Flags, o.Data.Length == 0 ? null : o.Data);
             }
             catch (LinuxException e) when (m.Type == "sysfs" && e.Errno == Libc.EPERM)
             {
@@ -216,7 +221,7 @@ internal static class Rootfs
     public static void RemountRootReadonly() =>
         Mount(null, "/", null, Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_RDONLY | Libc.MountFlagsOf("/"), null);
 
-    private static void Mount(string? source, string target, string? fstype, ulong flags, string? data)
+    internal static void Mount(string? source, string target, string? fstype, ulong flags, string? data)
     {
         if (Libc.mount(source, target, fstype, flags, data) < 0)
         {
