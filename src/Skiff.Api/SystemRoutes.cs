@@ -85,7 +85,7 @@ internal static class SystemRoutes
                 Runtimes = new() { ["skiff-runtime"] = new RuntimeInfo { Path = daemon.Options.RuntimePath } },
                 DefaultRuntime = "skiff-runtime",
                 InitBinary = "skiff-runtime",
-                SecurityOptions = ["name=seccomp,profile=builtin"],
+                SecurityOptions = daemon.Options.Remap is null ? ["name=seccomp,profile=builtin"] : ["name=seccomp,profile=builtin", "name=userns"],
                 NFd = Directory.GetFiles("/proc/self/fd").Length,
                 NGoroutines = System.Diagnostics.Process.GetCurrentProcess().Threads.Count,
             };

@@ -16,6 +16,11 @@ public sealed class ArchiveOptions
     public string Prefix { get; init; } = "";
     /// <summary>Export xattrs (all but <c>trusted.overlay.*</c>).</summary>
     public bool IncludeXattrs { get; init; } = true;
+    /// <summary>
+    /// The daemon's user namespace remapping (<c>--userns-remap</c>): the tree is stored with host ids and the archive
+    /// gets the container ids they stand for (see <see cref="IdMap.ToContainer"/>).
+    /// </summary>
+    public IdMap? Ids { get; init; }
 }
 
 /// <summary>
@@ -75,12 +80,15 @@ public static class DirectoryArchiver
             Gid = (int)st.Gid,
             ModificationTime = FsNative.FromStatx(st.Mtime),
         };
+        if (options.Ids is { } ids) (entry.Uid, entry.Gid) = ids.ToContainer((int)st.Uid, (int)st.Gid);
 
         if (options.OverlayDiff && type == Libc.S_IFCHR && st.RdevMajor == 0 && st.RdevMinor == 0)
         {
             int slash = name.LastIndexOf('/');
             entry.Name = name[..(slash + 1)] + ".wh." + name[(slash + 1)..];
             entry.Mode = 0;
+            // Overlayfs makes whiteouts with its mounter's credentials (the host's root), which a mapping need not cover.
+            if (options.Ids is not null) entry.Uid = entry.Gid = 0;
             writer.WriteEntry(entry);
             return false;
         }

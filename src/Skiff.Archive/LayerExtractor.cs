@@ -34,6 +34,20 @@ public sealed class ExtractOptions
     /// or an existing non-directory with a directory (docker cp's noOverwriteDirNonDir).
     /// </summary>
     public bool NoOverwriteDirNonDir { get; init; }
+
+    /// <summary>
+    /// The daemon's user namespace remapping (<c>--userns-remap</c>): the archive's ids are container ids, stored as the
+    /// host ids they map to; an entry whose ids the mapping does not cover is refused. Without
+    /// <see cref="PreserveOwnership"/>, every entry belongs to the mapping's root instead of the caller.
+    /// </summary>
+    public IdMap? Ids { get; init; }
+
+    /// <summary>A copy of these options with <see cref="Ids"/> set.</summary>
+    public ExtractOptions WithIds(IdMap? ids) => new()
+    {
+        Whiteouts = Whiteouts, PreserveOwnership = PreserveOwnership, PreserveXattrs = PreserveXattrs,
+        RejectAbsoluteNames = RejectAbsoluteNames, NoOverwriteDirNonDir = NoOverwriteDirNonDir, Ids = ids,
+    };
 }
 
 /// <summary>What an extraction did.</summary>
@@ -84,6 +98,7 @@ public static class LayerExtractor
         private readonly string _root;
         private readonly int _rootFd;
         private readonly ExtractOptions _options;
+        private readonly bool _chown;
         private readonly List<(string Path, DateTimeOffset Atime, DateTimeOffset Mtime)> _dirTimes = [];
         private string? _cachedParent;
         private int _cachedFd = -1;
@@ -93,6 +108,7 @@ public static class LayerExtractor
         {
             _root = root;
             _options = options;
+            _chown = options.PreserveOwnership || options.Ids is not null;
             _rootFd = Libc.openat(Libc.AT_FDCWD, root, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
             if (_rootFd < 0) throw new LinuxException("open", FsNative.Errno, root);
         }
@@ -101,6 +117,13 @@ public static class LayerExtractor
 
         public void Apply(TarEntry entry)
         {
+            if (_options.Ids is { } ids)
+            {
+                if (!_options.PreserveOwnership) (entry.Uid, entry.Gid) = (ids.RootUid, ids.RootGid);
+                else if (!ids.ToHost(entry.Uid, entry.Gid, out var hu, out var hg))
+                    throw new ArchiveEntryException(entry.Name, $"container ID {entry.Uid}:{entry.Gid} cannot be mapped to a host ID");
+                else (entry.Uid, entry.Gid) = (hu, hg);
+            }
             if (_options.RejectAbsoluteNames && entry.Name.StartsWith('/'))
                 throw new UnsafeArchiveEntryException(entry.Name, "absolute path in a layer");
             var parts = Clean(entry.Name, entry.Name);
@@ -189,7 +212,7 @@ public static class LayerExtractor
                 throw new ArchiveEntryException(entry.Name, "invalid whiteout name");
             if (FsNative.TryStat(parent, target, out var existing)) Remove(entry.Name, parent, target, existing);
             Check(Libc.mknodat(parent, target, Libc.S_IFCHR, 0), "mknodat", entry);
-            if (_options.PreserveOwnership)
+            if (_chown)
                 Check(Libc.fchownat(parent, target, (uint)entry.Uid, (uint)entry.Gid, Libc.AT_SYMLINK_NOFOLLOW), "fchownat", entry);
         }
 
@@ -211,7 +234,7 @@ public static class LayerExtractor
                     }
                     FileBytes += offset;
                 }
-                if (_options.PreserveOwnership)
+                if (_chown)
                     Check(Libc.fchown(fd, (uint)entry.Uid, (uint)entry.Gid), "fchown", entry);
                 Check(Libc.fchmod(fd, entry.Mode & 0xFFF), "fchmod", entry);
             }
@@ -252,7 +275,7 @@ public static class LayerExtractor
         private void ApplyMetadata(TarEntry entry, int parent, string name, string xattrPath)
         {
             bool isLink = entry.Type == TarEntryType.SymbolicLink;
-            if (_options.PreserveOwnership)
+            if (_chown)
                 Check(Libc.fchownat(parent, name, (uint)entry.Uid, (uint)entry.Gid, Libc.AT_SYMLINK_NOFOLLOW), "fchownat", entry);
             if (!isLink) Check(Libc.fchmodat(parent, name, entry.Mode & 0xFFF, 0), "fchmodat", entry);
             SetXattrs(entry, xattrPath);

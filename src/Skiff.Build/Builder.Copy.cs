@@ -66,7 +66,7 @@ public sealed partial class Builder
             {
                 id = await ResolveBaseAsync(from, null, run).ConfigureAwait(false);
             }
-            tree = new ImageTree(_store.LayerPaths(id));
+            tree = new ImageTree(_store.LayerPaths(id), _store.Ids);
             sourceId = "image " + id;
         }
 

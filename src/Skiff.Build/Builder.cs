@@ -612,7 +612,7 @@ public sealed partial class Builder
         await Task.CompletedTask.ConfigureAwait(false);
     }
 
-    private ImageTree? ImageTreeOf(string? imageId) => imageId is null ? null : new ImageTree(_store.LayerPaths(imageId));
+    private ImageTree? ImageTreeOf(string? imageId) => imageId is null ? null : new ImageTree(_store.LayerPaths(imageId), _store.Ids);
 
     private async Task RunStepAsync(Run run, Stage stage, State state, Instruction ins, ShellWords lex)
     {
@@ -663,6 +663,8 @@ public sealed partial class Builder
         string upper = Path.Combine(dir, "upper"), work = Path.Combine(dir, "work");
         Directory.CreateDirectory(upper);
         Directory.CreateDirectory(work);
+        // The upper dir is the root directory of the step's rootfs: it belongs to the (remapped) root.
+        if (_store.Ids is { } ids) Skiff.Linux.LinuxException.ThrowIfError(Skiff.Linux.Libc.chown(upper, (uint)ids.RootUid, (uint)ids.RootGid), "chown", upper);
         try
         {
             MaterializeMounts(mounts);
@@ -695,7 +697,7 @@ public sealed partial class Builder
                 string shown = ins.Json ? JsonSerializer.Serialize(argv, ImageJsonContext.Default.ListString) : string.Join(' ', argv);
                 throw new BuildStepFailedException($"The command '{shown}' returned a non-zero code: {exit}", exit);
             }
-            var image = Commit(state, createdBy, s => DirectoryArchiver.WriteTree(upper, s, new ArchiveOptions { OverlayDiff = true }), null);
+            var image = Commit(state, createdBy, s => DirectoryArchiver.WriteTree(upper, s, new ArchiveOptions { OverlayDiff = true, Ids = _store.Ids }), null);
             Remember(stepId, key, image.Id, argsHash, null);
             run.Progress.Stream($"Removing intermediate container {id[..12]}\n ---> {image.ShortId}\n");
         }

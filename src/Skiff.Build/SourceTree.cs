@@ -83,8 +83,9 @@ public static class SourceTrees
     }
 }
 
-/// <summary>An image's root filesystem (its layers merged), read in place.</summary>
-public sealed class ImageTree(IReadOnlyList<string> layersTopFirst) : ISourceTree
+/// <summary>An image's root filesystem (its layers merged), read in place; with a remapping (<c>--userns-remap</c>) the
+/// files' host ids are reported as the container ids they stand for.</summary>
+public sealed class ImageTree(IReadOnlyList<string> layersTopFirst, IdMap? ids = null) : ISourceTree
 {
     public SourceNode? Lookup(string path) => OverlayView.Lookup(layersTopFirst, path) is { } n ? Convert(n) : null;
 
@@ -93,9 +94,13 @@ public sealed class ImageTree(IReadOnlyList<string> layersTopFirst) : ISourceTre
     public Stream Open(SourceNode node) =>
         new FileStream(node.HostPath ?? throw new InvalidOperationException("not an image node"), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
 
-    private static SourceNode Convert(OverlayNode n) => new()
+    private SourceNode Convert(OverlayNode n)
     {
-        Path = n.Path, Type = n.Type, Mode = n.Mode, Uid = n.Uid, Gid = n.Gid, Size = n.Size,
-        ModificationTime = n.ModificationTime, LinkName = n.LinkName, HostPath = n.HostPath,
-    };
+        var (uid, gid) = ids is null ? (n.Uid, n.Gid) : ids.ToContainer(n.Uid, n.Gid);
+        return new()
+        {
+            Path = n.Path, Type = n.Type, Mode = n.Mode, Uid = uid, Gid = gid, Size = n.Size,
+            ModificationTime = n.ModificationTime, LinkName = n.LinkName, HostPath = n.HostPath,
+        };
+    }
 }

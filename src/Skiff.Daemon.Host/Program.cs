@@ -25,6 +25,8 @@ public static class Program
               --default-address-pool base=CIDR,size=N
                                    Where user-defined networks get subnets (default base=10.210.0.0/16,size=24)
               --iptables           Install NAT rules (nftables) for outbound traffic and published ports (default true)
+              --userns-remap string
+                                   User/Group setting for user namespaces ("default": dockremap; user[:group] or uid[:gid])
           -D, --debug              Enable debug mode
           -v, --version            Print version information and quit
         """;
@@ -39,6 +41,7 @@ public static class Program
         string bridge = net.Bridge, bip = net.BridgeIp, pool = net.AddressPool;
         int poolSize = net.AddressPoolSize;
         var iptables = true;
+        string? usernsRemap = null;
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
@@ -64,6 +67,7 @@ public static class Program
                     case "-b" or "--bridge": bridge = Value(); break;
                     case "--bip": bip = Value(); break;
                     case "--iptables": iptables = inline switch { null or "true" => true, "false" => false, _ => throw new ArgumentException($"invalid --iptables value: {inline}") }; break;
+                    case "--userns-remap": usernsRemap = Value(); break;
                     case "--default-address-pool":
                         foreach (var kv in Value().Split(','))
                         {
@@ -93,10 +97,22 @@ public static class Program
         if (!ClaimPidFile(pidFile)) return 1;
         try
         {
+            Skiff.Archive.IdMap? remap = null;
+            string remapUser = "";
+            if (!string.IsNullOrEmpty(usernsRemap))
+            {
+                (remap, remapUser) = UsernsRemap.Resolve(usernsRemap);
+                string remappedRoot = UsernsRemap.DataRoot(dataRoot, remap);
+                UsernsRemap.PrepareDataRoot(dataRoot, remappedRoot, remap);
+                UsernsRemap.CheckTraversable(remappedRoot, remap);
+                UsernsRemap.CheckTraversable(Path.Combine(execRoot, "containers"), remap);
+                dataRoot = remappedRoot;
+            }
             using var daemon = new Daemon(new DaemonOptions
             {
                 DataRoot = dataRoot, ExecRoot = execRoot, RuntimePath = runtime,
                 Bridge = bridge, BridgeIp = bip, AddressPool = pool, AddressPoolSize = poolSize, Iptables = iptables,
+                Remap = remap, RemapUser = remapUser,
             });
             daemon.Restore();
             var app = ApiServer.Build(daemon, hosts, debug);

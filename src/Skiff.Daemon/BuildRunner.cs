@@ -30,6 +30,10 @@ internal sealed class BuildRunner(DaemonOptions options) : IBuildRunner
                 File.SetUnixFileMode(Path.Combine(root, d), (UnixFileMode)0x1ED);
             }
             foreach (var f in new[] { "etc/hosts", "etc/hostname", "etc/resolv.conf" }) File.WriteAllBytes(Path.Combine(root, f), []);
+            // A lower layer like the image's: under --userns-remap its files belong to the remapped root.
+            if (options.Remap is { } map)
+                foreach (var p in Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories))
+                    LinuxException.ThrowIfError(Libc.chown(p, (uint)map.RootUid, (uint)map.RootGid), "chown", p);
             File.WriteAllBytes(Path.Combine(tmp, ".complete"), []);
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
             Directory.Move(tmp, dir);
@@ -79,6 +83,15 @@ internal sealed class BuildRunner(DaemonOptions options) : IBuildRunner
             }
             spec.Linux!.CgroupsPath = "/skiff/" + id;
             if (request.Network == "host") spec.Linux.Namespaces!.RemoveAll(n => n.Type == "network");
+            if (options.Remap is { } remap)
+            {
+                // RUN steps run as the remapped root, like the containers of a remapped daemon.
+                foreach (var f in new[] { "hostname", "hosts", "resolv.conf" })
+                    LinuxException.ThrowIfError(Libc.chown(Path.Combine(bundle, f), (uint)remap.RootUid, (uint)remap.RootGid), "chown", f);
+                spec.Linux.Namespaces!.Add(new OciNamespace { Type = "user" });
+                spec.Linux.UidMappings = remap.Uids.Select(r => new OciIdMapping { ContainerId = (uint)r.ContainerId, HostId = (uint)r.HostId, Size = (uint)r.Size }).ToList();
+                spec.Linux.GidMappings = remap.Gids.Select(r => new OciIdMapping { ContainerId = (uint)r.ContainerId, HostId = (uint)r.HostId, Size = (uint)r.Size }).ToList();
+            }
 
             return await Task.Run(() => Execute(id, bundle, spec, output, ct), ct).ConfigureAwait(false);
         }

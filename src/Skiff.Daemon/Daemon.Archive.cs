@@ -82,7 +82,7 @@ public sealed partial class Daemon
             var (stat, hostPath) = StatInRoot(c, root, path);
             var output = onStat(stat);
             var baseName = BaseName(path);
-            DirectoryArchiver.WriteTree(hostPath, output, new ArchiveOptions { Prefix = baseName, IncludeXattrs = false });
+            DirectoryArchiver.WriteTree(hostPath, output, new ArchiveOptions { Prefix = baseName, IncludeXattrs = false, Ids = ContainerIds(c.Record.HostConfig) });
             return 0;
         });
     }
@@ -109,6 +109,7 @@ public sealed partial class Daemon
                     Whiteouts = WhiteoutMode.None,
                     PreserveOwnership = copyUidGid,
                     NoOverwriteDirNonDir = noOverwriteDirNonDir,
+                    Ids = ContainerIds(c.Record.HostConfig),
                 });
             }
             catch (InvalidArchiveException e)

@@ -24,6 +24,7 @@ public sealed partial class Daemon
         var image = Images.ResolveForContainer(config.Image);
         var hostConfig = request.HostConfig;
         ValidateHostConfig(hostConfig);
+        ValidateUserns(hostConfig);
         var endpoints = EndpointsForCreate(hostConfig, request.Endpoints);
 
         // An Entrypoint given by the user resets the image's Cmd, as with docker run --entrypoint.
@@ -76,6 +77,7 @@ public sealed partial class Daemon
         {
             Images.PrepareWritableLayer(image.Id, dir);
             WriteEtcFiles(record);
+            ChownContainerFiles(record, dir);
             lock (_volumesLock)
             {
                 record.MountPoints = ResolveMounts(config, hostConfig, createdVolumes);

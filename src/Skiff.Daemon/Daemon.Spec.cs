@@ -135,6 +135,7 @@ public sealed partial class Daemon
         ApplyNamespaceMode(linux, "pid", host.PidMode);
         ApplyNamespaceMode(linux, "ipc", host.IpcMode);
         ApplyNamespaceMode(linux, "uts", host.UtsMode);
+        ApplyUserNamespace(r, spec);
         return spec;
     }
 

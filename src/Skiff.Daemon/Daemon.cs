@@ -16,8 +16,9 @@ public sealed partial class Daemon : IDisposable
         Options = options;
         System.IO.Directory.CreateDirectory(options.ContainersRoot);
         System.IO.Directory.CreateDirectory(options.BundlesRoot);
-        Images = new ImageService(options.DataRoot, Events);
-        Volumes = new Volumes.VolumeStore(Path.Combine(options.DataRoot, "volumes"));
+        Images = new ImageService(options.DataRoot, Events, options.Remap);
+        Volumes = new Volumes.VolumeStore(Path.Combine(options.DataRoot, "volumes"),
+            options.Remap is { } remap ? (remap.RootUid, remap.RootGid) : null);
         var idPath = Path.Combine(options.DataRoot, "engine-id");
         if (!File.Exists(idPath)) AtomicFile.Write(idPath, System.Text.Encoding.ASCII.GetBytes(Guid.NewGuid().ToString()));
         Id = File.ReadAllText(idPath).Trim();

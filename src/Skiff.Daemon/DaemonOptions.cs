@@ -22,6 +22,14 @@ public sealed class DaemonOptions
     /// <summary>Whether the daemon installs NAT rules (dockerd's --iptables): outbound masquerade and published ports.</summary>
     public bool Iptables { get; init; } = true;
 
+    /// <summary>
+    /// dockerd's <c>--userns-remap</c>: the subordinate id ranges container root is mapped to, or null (no remapping).
+    /// <see cref="DataRoot"/> is then already the per-mapping directory (<c>&lt;data-root&gt;/&lt;uid&gt;.&lt;gid&gt;</c>).
+    /// </summary>
+    public Archive.IdMap? Remap { get; init; }
+    /// <summary>The user[:group] the remapping's ranges belong to (e.g. <c>dockremap:dockremap</c>).</summary>
+    public string RemapUser { get; init; } = "";
+
     public string ContainersRoot => Path.Combine(DataRoot, "containers");
     public string NetworksRoot => Path.Combine(DataRoot, "networks");
     /// <summary>Pinned network namespaces of running containers (exec-root/netns/&lt;id&gt;).</summary>

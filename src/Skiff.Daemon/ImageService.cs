@@ -11,9 +11,9 @@ public sealed partial class ImageService
     private readonly ImageStore _store;
     private readonly EventBus? _events;
 
-    public ImageService(string dataRoot, EventBus? events = null)
+    public ImageService(string dataRoot, EventBus? events = null, Archive.IdMap? remap = null)
     {
-        _store = new ImageStore(dataRoot);
+        _store = new ImageStore(dataRoot, remap);
         _events = events;
     }
 

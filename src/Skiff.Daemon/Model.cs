@@ -85,6 +85,8 @@ public sealed class HostConfig
     public string PidMode { get; set; } = "";
     public string IpcMode { get; set; } = "";
     public string UtsMode { get; set; } = "";
+    /// <summary>Docker's --userns: "" (the daemon's --userns-remap, if any) or "host" (no user namespace).</summary>
+    public string UsernsMode { get; set; } = "";
     public bool Privileged { get; set; }
     public bool ReadonlyRootfs { get; set; }
     public bool? Init { get; set; }

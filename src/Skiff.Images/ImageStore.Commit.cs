@@ -28,7 +28,7 @@ public sealed partial class ImageStore
         Digest diffId;
         using (var writer = Content.BeginIngest())
         {
-            DirectoryArchiver.WriteTree(options.UpperDir, writer, new ArchiveOptions { OverlayDiff = true });
+            DirectoryArchiver.WriteTree(options.UpperDir, writer, new ArchiveOptions { OverlayDiff = true, Ids = Ids });
             diffId = writer.Commit().Digest;
         }
         string? parentChain = parent.ChainIds.Count > 0 ? parent.ChainIds[^1] : null;

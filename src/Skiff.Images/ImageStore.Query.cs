@@ -100,7 +100,7 @@ public sealed partial class ImageStore
         var layers = new List<string>();
         if (upperDir is not null) layers.Add(upperDir);
         layers.AddRange(LayerPaths(imageId));
-        OverlayTree.WriteMerged(layers, output);
+        OverlayTree.WriteMerged(layers, output, new ArchiveOptions { Ids = Ids });
     }
 
     /// <summary>Deletes a container's writable layer (<c>upper/</c>, <c>work/</c> in <paramref name="containerDir"/>); its overlay must be unmounted.</summary>

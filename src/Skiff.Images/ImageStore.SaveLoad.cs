@@ -117,7 +117,7 @@ public sealed partial class ImageStore
         try
         {
             using (var plain = Compression.OpenDecompressed(input, out _, leaveOpen: true))
-                Extract(plain, staging, new ExtractOptions { Whiteouts = WhiteoutMode.None, PreserveOwnership = false, PreserveXattrs = false });
+                Extract(plain, staging, new ExtractOptions { Whiteouts = WhiteoutMode.None, PreserveOwnership = false, PreserveXattrs = false }, layer: false);
             string manifestPath = Path.Combine(staging, "manifest.json");
             List<ArchiveManifestEntry> manifest;
             if (!File.Exists(manifestPath))

@@ -48,8 +48,11 @@ public sealed partial class ImageStore
     /// no image references (an import that died before registering its image) are deleted. Blobs are not rehashed
     /// here (that is <see cref="ContentStore.Verify"/>, an explicit, slow check).
     /// </summary>
-    public ImageStore(string dataRoot)
+    /// <param name="ids">The daemon's <c>--userns-remap</c> mapping: layers are extracted with ownership shifted to host ids
+    /// and archived back with container ids (commit, export), so the tars and diff IDs are those of an unmapped store.</param>
+    public ImageStore(string dataRoot, IdMap? ids = null)
     {
+        Ids = ids;
         DataRoot = Path.GetFullPath(dataRoot);
         Content = new ContentStore(Path.Combine(DataRoot, "content"));
         Snapshots = new Snapshotter(DataRoot);
@@ -62,6 +65,8 @@ public sealed partial class ImageStore
     }
 
     public string DataRoot { get; }
+    /// <summary>The user namespace remapping layers are stored under, or null (ids as in the tars).</summary>
+    public IdMap? Ids { get; }
     public ContentStore Content { get; }
     public Snapshotter Snapshots { get; }
 
@@ -156,10 +161,11 @@ public sealed partial class ImageStore
     private bool HasLayerTar(LayerInfo layer) =>
         Content.Exists(Digest.Parse(layer.DiffId)) || (layer.CompressedBlob is { } c && layer.TarSize > 0 && Content.Exists(Digest.Parse(c)));
 
-    private static ExtractResult Extract(Stream tar, string dir, ExtractOptions? options = null)
+    private ExtractResult Extract(Stream tar, string dir, ExtractOptions? options = null, bool layer = true)
     {
         try
         {
+            if (layer && Ids is not null) options = (options ?? new ExtractOptions()).WithIds(Ids);
             return LayerExtractor.Extract(tar, dir, options);
         }
         catch (InvalidArchiveException ex)

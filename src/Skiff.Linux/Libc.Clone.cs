@@ -12,7 +12,9 @@ namespace Skiff.Linux;
 public static unsafe partial class Libc
 {
     public const long SYS_read = 0, SYS_close = 3, SYS_rt_sigprocmask = 14, SYS_dup2 = 33, SYS_clone = 56, SYS_execve = 59, SYS_exit_group = 231, SYS_setns = 308,
-        SYS_setgroups = 116, SYS_setresuid = 117, SYS_setresgid = 119;
+        SYS_setgroups = 116, SYS_setresuid = 117, SYS_setresgid = 119, SYS_unshare = 272;
+    /// <summary>clone(2): the child's parent is the caller's parent.</summary>
+    public const long CLONE_PARENT = 0x8000;
 
     public const long SYS_open = 2, SYS_write = 1, SYS_stat = 4, SYS_ioctl = 16, SYS_access = 21, SYS_rt_sigaction = 13, SYS_fcntl = 72,
         SYS_chdir = 80, SYS_umask = 95, SYS_setsid = 112, SYS_capset = 126, SYS_prctl = 157, SYS_mount = 165, SYS_dup3 = 292,

@@ -107,7 +107,11 @@ public sealed class LinuxContainer : IDisposable
                 int flag = Spawner.NamespaceFlag(ns.Type);
                 if (flag == Libc.CLONE_NEWUSER)
                 {
-                    if (!string.IsNullOrEmpty(ns.Path)) throw new ContainerException("joining an existing user namespace is not supported");
+                    if (!string.IsNullOrEmpty(ns.Path))
+                    {
+                        userns = new UserNamespace("", "", ns.Path);
+                        continue;
+                    }
                     if (spec.Linux!.UidMappings is not { Count: > 0 } uids || spec.Linux.GidMappings is not { Count: > 0 } gids)
                         throw new ContainerException("user namespaces enabled, but no user mapping found");
                     userns = new UserNamespace(UserNamespace.FormatMap(uids), UserNamespace.FormatMap(gids));
@@ -142,15 +146,26 @@ public sealed class LinuxContainer : IDisposable
                 config = MakeConfig();
                 inProcess = new CloneInit(config, stdio, childEnd);
             }
+            int rootfsMount = -1;
             try
             {
+                // Overlayfs mounted from inside a user namespace would ignore the layers' trusted.overlay.* xattrs (opaque
+                // directories) and check layer access as the mapped root: the host's root makes it here, detached, and the
+                // init attaches it (Rootfs.Prepare).
+                if (userns is not null && spec.Annotations?.GetValueOrDefault(Annotations.RootfsOverlay) is { Length: > 0 } overlay)
+                    rootfsMount = Libc.MountDetached("overlay", Rootfs.ParseOverlayOptions(overlay));
                 Trace.Mark("create: socketpair");
                 string initPath = options.InitPath ?? Environment.ProcessPath!;
                 List<string> argv = reaper ? [Reaper.Argv0, "--", .. spec.Process.Args] : [initPath, "init"];
                 pid = Spawner.Spawn(initPath, argv, stdio, childEnd, unshare, joins, EnterCgroupFast(cgroup, spec), out placed,
-                    blockReaperSignals: reaper, userNamespace: userns, inProcessInit: inProcess is null ? null : inProcess.Run);
+                    blockReaperSignals: reaper, userNamespace: userns, inProcessInit: inProcess is null ? null : inProcess.Run,
+                    rootfsMountFd: rootfsMount);
             }
-            finally { Libc.close(childEnd); }
+            finally
+            {
+                Libc.close(childEnd);
+                if (rootfsMount >= 0) Libc.close(rootfsMount);
+            }
             state.Pid = pid;
             state.PidStartTime = ProcStat.StartTime(pid) ?? 0;
 

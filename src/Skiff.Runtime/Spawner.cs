@@ -14,6 +14,8 @@ namespace Skiff.Runtime;
 internal static unsafe class Spawner
 {
     private const int ParkedFd = 1000;
+    /// <summary>Where a clone-spawned init finds the detached rootfs mount the parent made for it, if any.</summary>
+    public const int RootfsMountFd = 4;
 
     /// <param name="stdio">Three fds that become the child's 0, 1 and 2.</param>
     /// <param name="syncFd">Becomes the child's fd 3.</param>
@@ -28,9 +30,11 @@ internal static unsafe class Spawner
     /// <param name="inProcessInit">Makes the child on the spawning thread instead of unshare + posix_spawn (see
     /// <see cref="Init.CloneInit"/>), given <paramref name="unshareFlags"/>; used only when <paramref name="onSpawningThread"/>
     /// returned true.</param>
+    /// <param name="rootfsMountFd">With a user namespace: a detached rootfs mount that becomes the child's fd 4
+    /// (<see cref="RootfsMountFd"/>), for the init to attach.</param>
     public static int Spawn(string path, IReadOnlyList<string> args, int[] stdio, int syncFd, int unshareFlags,
         IReadOnlyList<(string Path, int Type)> joins, Func<bool>? onSpawningThread, out bool threadSetupDone, bool blockReaperSignals = false,
-        UserNamespace? userNamespace = null, Func<int, int>? inProcessInit = null)
+        UserNamespace? userNamespace = null, Func<int, int>? inProcessInit = null, int rootfsMountFd = -1)
     {
         var nsFds = new List<(int Fd, int Type)>();
         using var argv = new Libc.NativeStringArray(args);
@@ -81,7 +85,7 @@ internal static unsafe class Spawner
                         LinuxException.ThrowIfError(Libc.setns(fd, type), "setns", NamespaceName(type));
                     if (userNamespace is not null)
                     {
-                        fixed (byte* p = pathZ) pid = CloneSpawn(p, argvP, envpP, sources, none, unshareFlags, userNamespace);
+                        fixed (byte* p = pathZ) pid = CloneSpawn(p, argvP, envpP, sources, none, unshareFlags, userNamespace, rootfsMountFd);
                         return;
                     }
                     if (inProcessInit is not null && setupDone)
@@ -132,28 +136,39 @@ internal static unsafe class Spawner
     /// <para>The child runs only <see cref="CloneChild"/>: raw syscalls without GC transitions, then execve.
     /// A no-GC region around the clone keeps a GC from being in progress in the copied address space.</para>
     /// </summary>
-    private static int CloneSpawn(byte* path, byte** argv, byte** envp, int[] stdio, byte* sigmask, int unshareFlags, UserNamespace userns)
+    private static int CloneSpawn(byte* path, byte** argv, byte** envp, int[] stdio, byte* sigmask, int unshareFlags, UserNamespace userns, int extraFd)
     {
         int* go = stackalloc int[2];
         go[0] = go[1] = -1;
         int userFd = -1;
+        // Joining a user namespace and creating others (a container sharing another one's user namespace): they must be
+        // created after the setns, so that the joined namespace owns them, and a new pid namespace only takes the
+        // children of the process that unshared it. The clone child therefore setns-es, unshares, and clones the init
+        // as a sibling (CLONE_PARENT: our child, PID 1 of the new pid namespace), reports its pid over the pipe and exits.
+        bool nested = userns.JoinPath is not null && unshareFlags != 0;
         if (userns.JoinPath is { } joinPath)
             userFd = LinuxException.ThrowIfError(Libc.open(joinPath, Libc.O_RDONLY | Libc.O_CLOEXEC, 0), "open", joinPath);
-        else
+        if (userFd < 0 || nested)
             LinuxException.ThrowIfError(Libc.pipe2(go, Libc.O_CLOEXEC), "pipe2");
-        int* sources = stackalloc int[4];
+        int* sources = stackalloc int[5];
         for (int i = 0; i < 4; i++) sources[i] = stdio[i];
-        long flags = Libc.SIGCHLD | (userFd < 0 ? Libc.CLONE_NEWUSER | unshareFlags : unshareFlags);
+        sources[4] = extraFd;
+        long flags = Libc.SIGCHLD | (userFd < 0 ? Libc.CLONE_NEWUSER | unshareFlags : nested ? 0 : unshareFlags);
         bool noGc = false;
         try { noGc = GC.TryStartNoGCRegion(1 << 20); } catch (InvalidOperationException) { }
         long r = Libc.RawSyscall(Libc.SYS_clone, flags, 0, 0, 0, 0);
-        if (r == 0) CloneChild(go[0], userFd, sources, sigmask, path, argv, envp);
+        if (r == 0)
+        {
+            if (nested) CloneChildNested(go[1], userFd, unshareFlags, sources, sigmask, path, argv, envp);
+            CloneChild(go[0], userFd, sources, sigmask, path, argv, envp);
+        }
         int errno = Marshal.GetLastSystemError();
         if (noGc)
         {
             try { GC.EndNoGCRegion(); } catch (InvalidOperationException) { }
         }
         if (userFd >= 0) Libc.close(userFd);
+        if (nested) return AwaitNestedChild(r, errno, go);
         if (go[0] >= 0) Libc.close(go[0]);
         if (r < 0)
         {
@@ -177,6 +192,43 @@ internal static unsafe class Spawner
         }
         finally { Libc.close(go[1]); }
         return pid;
+    }
+
+    /// <summary>Reaps the intermediate child of a nested spawn and returns the init's pid it reported.</summary>
+    private static int AwaitNestedChild(long r, int errno, int* pipe)
+    {
+        Libc.close(pipe[1]);
+        try
+        {
+            if (r < 0) throw new LinuxException("clone", errno);
+            int status;
+            int initPid = 0;
+            long n = Libc.ReadSome(pipe[0], new Span<byte>(&initPid, sizeof(int)));
+            Libc.waitpid((int)r, &status, 0);
+            if (n != sizeof(int) || initPid <= 0)
+                throw new ContainerException($"joining the user namespace failed (intermediate process exited with status {status:x})");
+            return initPid;
+        }
+        finally { Libc.close(pipe[0]); }
+    }
+
+    /// <summary>
+    /// The clone child of a nested spawn: joins the user namespace, becomes its root, creates the other namespaces, then
+    /// clones the init as its sibling and reports that pid. Raw syscalls only, as in <see cref="CloneChild"/>.
+    /// </summary>
+    private static void CloneChildNested(int pidFd, int userFd, int unshareFlags, int* sources, byte* sigmask, byte* path, byte** argv, byte** envp)
+    {
+        if (Libc.RawSyscall(Libc.SYS_setns, userFd, Libc.CLONE_NEWUSER, 0, 0, 0) < 0 ||
+            Libc.RawSyscall(Libc.SYS_setgroups, 0, 0, 0, 0, 0) < 0 ||
+            Libc.RawSyscall(Libc.SYS_setresgid, 0, 0, 0, 0, 0) < 0 ||
+            Libc.RawSyscall(Libc.SYS_setresuid, 0, 0, 0, 0, 0) < 0 ||
+            Libc.RawSyscall(Libc.SYS_unshare, unshareFlags, 0, 0, 0, 0) < 0)
+            Libc.RawSyscall(Libc.SYS_exit_group, 125, 0, 0, 0, 0);
+        long c = Libc.RawSyscall(Libc.SYS_clone, Libc.CLONE_PARENT | Libc.SIGCHLD, 0, 0, 0, 0);
+        if (c == 0) CloneChild(-1, -1, sources, sigmask, path, argv, envp);
+        int pid = (int)c;
+        if (c > 0) Libc.RawSyscall(Libc.SYS_write, pidFd, (long)&pid, sizeof(int), 0, 0);
+        Libc.RawSyscall(Libc.SYS_exit_group, c > 0 ? 0 : 125, 0, 0, 0, 0);
     }
 
     /// <summary>The clone child: only raw syscalls (no allocation, no runtime calls) until execve replaces it.</summary>
@@ -204,6 +256,8 @@ internal static unsafe class Spawner
         Libc.RawSyscall(Libc.SYS_close, ParkedFd + 1, 0, 0, 0, 0);
         Libc.RawSyscall(Libc.SYS_close, ParkedFd + 2, 0, 0, 0, 0);
         Libc.RawSyscall(Libc.SYS_close, ParkedFd + 3, 0, 0, 0, 0);
+        // dup2 clears CLOEXEC: the detached rootfs mount survives the execve as fd 4.
+        if (sources[4] >= 0) Libc.RawSyscall(Libc.SYS_dup2, sources[4], RootfsMountFd, 0, 0, 0);
         Libc.RawSyscall(Libc.SYS_rt_sigprocmask, Libc.SIG_SETMASK, (long)sigmask, 0, 8, 0);
         Libc.RawSyscall(Libc.SYS_execve, (long)path, (long)argv, (long)envp, 0, 0);
         Libc.RawSyscall(Libc.SYS_exit_group, 127, 0, 0, 0, 0);

@@ -18,9 +18,14 @@ public sealed class VolumeStore
     private readonly Dictionary<string, Volume> _volumes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HashSet<string>> _mountRefs = new(StringComparer.Ordinal);
 
+    private readonly (int Uid, int Gid)? _owner;
+
     /// <summary>Loads every volume under <paramref name="root"/>; leftovers of interrupted creates/removes are deleted.</summary>
-    public VolumeStore(string root)
+    /// <param name="owner">Who a new volume's <c>_data</c> belongs to: the remapped root under <c>--userns-remap</c> (as
+    /// dockerd does), so the container's root can write to it; the daemon's own user otherwise.</param>
+    public VolumeStore(string root, (int Uid, int Gid)? owner = null)
     {
+        _owner = owner;
         Root = Path.GetFullPath(root);
         Directory.CreateDirectory(Root);
         foreach (var dir in Directory.EnumerateDirectories(Root))
@@ -98,6 +103,8 @@ public sealed class VolumeStore
             try
             {
                 Directory.CreateDirectory(Path.Combine(tmp, "_data"));
+                if (_owner is { } o)
+                    LinuxException.ThrowIfError(Libc.chown(Path.Combine(tmp, "_data"), (uint)o.Uid, (uint)o.Gid), "chown", Path.Combine(tmp, "_data"));
                 AtomicWrite(Path.Combine(tmp, MetaFile), JsonSerializer.SerializeToUtf8Bytes(record, VolumeJson.Default.VolumeRecord));
                 string dir = Path.Combine(Root, name);
                 Directory.Move(tmp, dir);

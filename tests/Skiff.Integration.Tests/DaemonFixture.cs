@@ -10,8 +10,14 @@ namespace Skiff.Integration.Tests;
 /// </summary>
 public sealed class DaemonFixture : IDisposable
 {
-    public DaemonFixture()
+    public DaemonFixture() : this([])
     {
+    }
+
+    /// <param name="extraArgs">More skiffd flags (e.g. <c>--userns-remap</c>), for fixtures of their own.</param>
+    internal DaemonFixture(IReadOnlyList<string> extraArgs)
+    {
+        _extraArgs = extraArgs;
         BinDir = FindBinDir();
         Root = Path.Combine(Path.GetTempPath(), "skiff-it-" + Guid.NewGuid().ToString("N")[..8]);
         DataRoot = Path.Combine(Root, "data");
@@ -23,6 +29,8 @@ public sealed class DaemonFixture : IDisposable
         StartDaemon();
         ImportBusybox();
     }
+
+    private readonly IReadOnlyList<string> _extraArgs;
 
     public string BinDir { get; }
     public string Root { get; }
@@ -75,6 +83,7 @@ public sealed class DaemonFixture : IDisposable
         foreach (var a in new[] { "-H", Host, "--data-root", DataRoot, "--exec-root", ExecRoot, "--pidfile", Path.Combine(Root, "skiffd.pid"), "--runtime", Path.Combine(BinDir, "skiff-runtime"),
             "--bridge", Bridge, "--bip", $"10.{Subnet16}.255.1/24", "--default-address-pool", $"base=10.{Subnet16}.0.0/16,size=24" })
             psi.ArgumentList.Add(a);
+        foreach (var a in _extraArgs) psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
         var log = Path.Combine(Root, "skiffd.log");
         p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (this) File.AppendAllText(log, e.Data + "\n"); };

@@ -118,6 +118,36 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void JoinsAUserNamespaceByPath()
+    {
+        // The second container joins the first one's user namespace and makes its other namespaces inside it: it is
+        // PID 1 of its own pid namespace, root of the shared mapping, and may mount (its mount namespace is owned by it).
+        using var owner = new BusyboxBundle("sleep", "60");
+        owner.Spec.Linux!.Namespaces!.Add(new Skiff.Runtime.Spec.OciNamespace { Type = "user" });
+        owner.Spec.Linux.UidMappings = [new Skiff.Runtime.Spec.OciIdMapping { ContainerId = 0, HostId = 100000, Size = 65536 }];
+        owner.Spec.Linux.GidMappings = [new Skiff.Runtime.Spec.OciIdMapping { ContainerId = 0, HostId = 100000, Size = 65536 }];
+        owner.Save();
+        try
+        {
+            Assert.Equal(0, Cli(owner, "run", "-d", "--bundle", owner.Dir, owner.Id).ExitCode);
+            int ownerPid = State(owner).GetProperty("pid").GetInt32();
+            string ownerUserNs = new FileInfo($"/proc/{ownerPid}/ns/user").LinkTarget!;
+
+            using var b = new BusyboxBundle("sh", "-c", "id; cat /proc/self/uid_map; readlink /proc/self/ns/user; echo $$");
+            b.Spec.Linux!.Namespaces!.Add(new Skiff.Runtime.Spec.OciNamespace { Type = "user", Path = $"/proc/{ownerPid}/ns/user" });
+            b.Save();
+            RunResult r = Cli(b, "run", "--bundle", b.Dir, b.Id);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            var lines = r.Stdout.Split('\n');
+            Assert.Equal("uid=0(root) gid=0(root)", lines[0]);
+            Assert.Equal("         0     100000      65536", lines[1]);
+            Assert.Equal(ownerUserNs, lines[2]);
+            Assert.Equal("1", lines[3]);
+        }
+        finally { Cli(owner, "delete", "--force", owner.Id); }
+    }
+
+    [Fact]
     public void InitAnnotationMakesAReaperPidOne()
     {
         using var b = new BusyboxBundle("sh", "-c", "(sleep 0.1 &); sleep 0.5; ps -o pid,stat,args; exit 4");

@@ -269,3 +269,16 @@ public sealed class InitConfigCodecTests
         Assert.Equal(System.Text.Encoding.UTF8.GetString(spec.ToJson()), System.Text.Encoding.UTF8.GetString(back.Spec.ToJson()));
     }
 }
+
+public sealed class OverlayOptionsTests
+{
+    [Fact]
+    public void ShortOptionsStayWholeAndLongLowerdirListsAreSplit()
+    {
+        Assert.Equal([("lowerdir", "/a:/b"), ("upperdir", "/u"), ("workdir", "/w"), ("volatile", null)],
+            Skiff.Runtime.Init.Rootfs.ParseOverlayOptions("lowerdir=/a:/b,upperdir=/u,workdir=/w,volatile").ToList());
+        string a = "/" + new string('a', 150), b = "/" + new string('b', 150);
+        Assert.Equal([("lowerdir+", a), ("lowerdir+", b), ("upperdir", "/u")],
+            Skiff.Runtime.Init.Rootfs.ParseOverlayOptions($"lowerdir={a}:{b},upperdir=/u").ToList());
+    }
+}

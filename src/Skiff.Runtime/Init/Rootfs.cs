@@ -9,6 +9,30 @@ internal static class Rootfs
 {
     public const string OverlayAnnotation = "org.skiff.rootfs.overlay";
 
+    /// <summary>
+    /// The overlay annotation's <c>key=value,...</c> mount options as fsconfig pairs (layer paths never contain commas).
+    /// fsconfig takes string values of at most 255 bytes, so a longer <c>lowerdir</c> list is given one layer at a time
+    /// as <c>lowerdir+</c> (Linux 6.8), in the same order.
+    /// </summary>
+    public static IEnumerable<(string Key, string? Value)> ParseOverlayOptions(string options)
+    {
+        foreach (var part in options.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int eq = part.IndexOf('=');
+            if (eq < 0)
+            {
+                yield return (part, null);
+                continue;
+            }
+            string key = part[..eq], value = part[(eq + 1)..];
+            if (key == "lowerdir" && System.Text.Encoding.UTF8.GetByteCount(value) > 255)
+            {
+                foreach (var layer in value.Split(':', StringSplitOptions.RemoveEmptyEntries)) yield return ("lowerdir+", layer);
+            }
+            else yield return (key, value);
+        }
+    }
+
     /// <summary>Mounts a filesystem; throws <see cref="LinuxException"/> like <see cref="Mount"/>.</summary>
     public delegate void Mounter(string? source, string target, string? fstype, ulong flags, string? data);
 
@@ -26,8 +50,17 @@ internal static class Rootfs
 
         // pivot_root needs the new root to be a mount point: an overlay made here (so the host's mount
         // table never shows it), or the directory bound onto itself.
+        bool userns = spec.Linux?.Namespaces?.Any(n => n.Type == "user") == true;
         if (spec.Annotations?.GetValueOrDefault(OverlayAnnotation) is { Length: > 0 } overlay)
-            Mount("overlay", rootfs, "overlay", 0, overlay);
+        {
+            // In a user namespace the parent made the overlay (see LinuxContainer.Create) and handed it over as a detached mount.
+            if (userns)
+            {
+                if (Libc.MoveMount(Spawner.RootfsMountFd, rootfs) < 0) throw new LinuxException("move_mount", Marshal.GetLastPInvokeError(), rootfs);
+                Libc.close(Spawner.RootfsMountFd);
+            }
+            else Mount("overlay", rootfs, "overlay", 0, overlay);
+        }
         else
             Mount(rootfs, rootfs, null, Libc.MS_BIND | Libc.MS_REC, null);
 
@@ -39,7 +72,6 @@ internal static class Rootfs
         }
         Trace.Mark("init: spec mounts");
         // Devices after the spec mounts, since /dev is usually one of them.
-        bool userns = spec.Linux?.Namespaces?.Any(n => n.Type == "user") == true;
         CreateDevices(rootfs, spec.Linux?.Devices, devIsTmpfs, bindFromHost: userns);
     }
 
@@ -69,7 +101,18 @@ internal static class Rootfs
         else
         {
             Directory.CreateDirectory(dest);
-            (m.Type == "proc" && mountProc is not null ? mountProc : Mount)(m.Source ?? m.Type, dest, m.Type, o.Flags, o.Data.Length == 0 ? null : o.Data);
+            try
+            {
+                (m.Type == "proc" && mountProc is not null ? mountProc : Mount)(m.Source ?? m.Type, dest, m.Type, o.Flags, o.Data.Length == 0 ? null : o.Data);
+            }
+            catch (LinuxException e) when (m.Type == "sysfs" && e.Errno == Libc.EPERM)
+            {
+                // sysfs may only be mounted by the user namespace owning the network namespace: a container in its own
+                // user namespace joining a network namespace made by the host (the daemon's sandbox) cannot. As runc does,
+                // bind the host's /sys instead, with the requested flags.
+                Mount("/sys", dest, null, Libc.MS_BIND | Libc.MS_REC, null);
+                Mount(null, dest, null, Libc.MS_BIND | Libc.MS_REMOUNT | o.Flags | Libc.MountFlagsOf(dest), null);
+            }
         }
         if (o.Propagation != 0) Mount(null, dest, null, o.Propagation, null);
     }
