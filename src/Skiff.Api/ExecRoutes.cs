@@ -91,7 +91,7 @@ internal static class ExecRoutes
             {
                 run = await d.StartExecAsync(id).ConfigureAwait(false);
             }
-            catch (DaemonException e) when (!body.Detach && exec.ExitCode is not null && ctx.Request.Headers.Upgrade.Count > 0)
+            catch (DaemonException e) when (!body.Detach && exec.ExitCode is not null && HalfCloseConnection.CanHijack(ctx))
             {
                 // As Docker does, a process that could not start is reported inside the hijacked
                 // stream; the client then reads the exit code (126/127) from exec inspect.
@@ -135,7 +135,8 @@ internal static class ExecRoutes
                 await stream.FlushAsync().ConfigureAwait(false);
                 return;
             }
-            if (ctx.Request.Headers.Upgrade.Count > 0 && await HalfCloseConnection.HijackAsync(ctx, contentType).ConfigureAwait(false) is { } raw)
+            // Docker hijacks a non-detached exec start whether or not the client asked for an upgrade.
+            if (await HalfCloseConnection.HijackAsync(ctx, contentType).ConfigureAwait(false) is { } raw)
             {
                 try
                 {
