@@ -17,7 +17,14 @@ public sealed partial class Daemon
                 throw DaemonException.Conflict($"cannot remove container \"/{c.Name}\": container is {what}: stop the container before removing or force remove");
             }
             var exited = c.NextExit();
-            await KillAsync(c.Id, "KILL").ConfigureAwait(false);
+            try
+            {
+                await KillAsync(c.Id, "KILL").ConfigureAwait(false);
+            }
+            catch (DaemonException) when (!c.Record.State.Running)
+            {
+                // It exited on its own meanwhile: nothing left to kill.
+            }
             await Task.WhenAny(exited, Task.Delay(TimeSpan.FromSeconds(10))).ConfigureAwait(false);
             await WaitUntilSettledAsync(c).ConfigureAwait(false);
         }
