@@ -44,7 +44,7 @@ public sealed class LifecycleCompatTests(DaemonFixture f)
     }
 
     [Fact]
-    public void DetachedExecReportsItsExitCode()
+    public async Task DetachedExecReportsItsExitCode()
     {
         var name = Unique("execd");
         Assert.Equal(0, f.Docker("run", "-d", "--name", name, "busybox", "sleep", "300").ExitCode);
@@ -62,11 +62,11 @@ public sealed class LifecycleCompatTests(DaemonFixture f)
             var codes = new List<long>();
             foreach (var id in ids)
             {
-                var inspect = client.Exec.InspectContainerExecAsync(id).GetAwaiter().GetResult();
+                var inspect = await client.Exec.InspectContainerExecAsync(id);
                 for (var i = 0; i < 100 && inspect.Running; i++)
                 {
-                    Thread.Sleep(50);
-                    inspect = client.Exec.InspectContainerExecAsync(id).GetAwaiter().GetResult();
+                    await Task.Delay(50);
+                    inspect = await client.Exec.InspectContainerExecAsync(id);
                 }
                 Assert.False(inspect.Running);
                 codes.Add(inspect.ExitCode);
