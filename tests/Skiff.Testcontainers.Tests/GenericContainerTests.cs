@@ -26,9 +26,11 @@ public sealed class GenericContainerTests(DaemonFixture f)
             .WithPortBinding(8080, assignRandomHostPort: true)
             .WithWaitStrategy(Wait.ForUnixContainer().UntilMessageIsLogged("ready to serve").UntilInternalTcpPortIsAvailable(8080))
             .Build();
+        string? name = null;
         try
         {
             await container.StartAsync().WaitAsync(TimeSpan.FromSeconds(120));
+            name = container.Name.TrimStart('/');
 
             var port = container.GetMappedPublicPort(8080);
             Assert.NotEqual(8080, port);
@@ -61,6 +63,7 @@ public sealed class GenericContainerTests(DaemonFixture f)
         {
             await container.DisposeAsync();
         }
-        Assert.DoesNotContain(container.Name.TrimStart('/'), f.Docker("ps", "-a", "--format", "{{.Names}}").Stdout);
+        Assert.NotNull(name);
+        Assert.DoesNotContain(name, f.Docker("ps", "-a", "--format", "{{.Names}}").Stdout);
     }
 }
