@@ -17,14 +17,7 @@ public sealed partial class Daemon
                 throw DaemonException.Conflict($"cannot remove container \"/{c.Name}\": container is {what}: stop the container before removing or force remove");
             }
             var exited = c.NextExit();
-            try
-            {
-                await KillAsync(c.Id, "KILL").ConfigureAwait(false);
-            }
-            catch (DaemonException) when (!c.Record.State.Running)
-            {
-                // It exited on its own meanwhile: nothing left to kill.
-            }
+            await KillAsync(c.Id, "KILL").ConfigureAwait(false);
             await Task.WhenAny(exited, Task.Delay(TimeSpan.FromSeconds(10))).ConfigureAwait(false);
             await WaitUntilSettledAsync(c).ConfigureAwait(false);
         }

@@ -45,36 +45,16 @@ public sealed partial class Daemon
         PublishContainer(c, "stop");
     }
 
-    /// <summary>
-    /// Sends a signal to a running container's init (Docker's kill; SIGKILL by default). As Docker
-    /// does, a SIGKILL returns only once the exit is recorded (bounded to 10 s), so a start right after
-    /// the kill starts the container again instead of finding it still running.
-    /// </summary>
+    /// <summary>Sends a signal to a running container's init (Docker's kill; SIGKILL by default).</summary>
     public async Task KillAsync(string idOrName, string? signal = null)
     {
         var c = Containers.Get(idOrName);
         var sig = Signals.Parse(signal, 9);
-        Task<WaitResult>? exited = null;
-        // Under the lock, as in StopAsync: the running check and the exit waiter agree on one run.
-        await c.Lock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            if (!c.Record.State.Running) throw DaemonException.Conflict($"Cannot kill container: {idOrName}: container {c.Id} is not running");
-            if (sig is 9 or 15 or 2) c.Record.State.StoppedByUser = true;
-            if (sig == 9) exited = c.NextExit();
-            if (!await TrySignalAsync(c, sig).ConfigureAwait(false))
-                throw DaemonException.Conflict($"Cannot kill container: {idOrName}: container {c.Id} is not running");
-            if (sig is 9 or 15 or 2) await ThawIfPausedAsync(c).ConfigureAwait(false);
-        }
-        finally
-        {
-            c.Lock.Release();
-        }
-        if (exited is not null)
-        {
-            try { await exited.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false); }
-            catch (TimeoutException) { }
-        }
+        if (!c.Record.State.Running) throw DaemonException.Conflict($"Cannot kill container: {idOrName}: container {c.Id} is not running");
+        if (sig is 9 or 15 or 2) c.Record.State.StoppedByUser = true;
+        if (!await TrySignalAsync(c, sig).ConfigureAwait(false))
+            throw DaemonException.Conflict($"Cannot kill container: {idOrName}: container {c.Id} is not running");
+        if (sig is 9 or 15 or 2) await ThawIfPausedAsync(c).ConfigureAwait(false);
     }
 
     /// <summary>Stops (if running) then starts the container again.</summary>

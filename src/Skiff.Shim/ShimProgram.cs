@@ -54,17 +54,12 @@ public static class ShimProgram
         listener.Bind(new UnixDomainSocketEndPoint(socketPath));
         listener.Listen(64);
         var boundInode = SocketInode(socketPath);
-        var released = 0;
         File.WriteAllText(Path.Combine(bundle, ShimFiles.Pid), Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
 
         var server = new ShimServer(new ShimOptions
         {
             Id = id, Bundle = bundle, LogPath = log, LogMaxSize = maxSize, LogMaxFiles = maxFiles,
             Terminal = tty, OpenStdin = stdin, StdinOnce = stdinOnce,
-            ReleaseSocket = () =>
-            {
-                if (Interlocked.Exchange(ref released, 1) == 0 && boundInode != default && SocketInode(socketPath) == boundInode) File.Delete(socketPath);
-            },
         }, launch);
 
         // "ready" on the original stdout tells the daemon the socket is listening; after that the
@@ -79,9 +74,7 @@ public static class ShimProgram
         Thread.Sleep(50);
         // The next start of the same container binds a new shim at the same path, possibly before
         // this one ends: remove the socket only while it is still this shim's.
-        // (Inode and change time can repeat at once on some file systems, so after a "shutdown" the
-        // socket is never touched again: it was removed while surely still this shim's.)
-        if (Interlocked.Exchange(ref released, 1) == 0 && boundInode != default && SocketInode(socketPath) == boundInode) File.Delete(socketPath);
+        if (boundInode != default && SocketInode(socketPath) == boundInode) File.Delete(socketPath);
         return 0;
     }
 

@@ -18,12 +18,6 @@ public sealed class ShimOptions
     public bool OpenStdin { get; init; }
     /// <summary>Close the container's stdin once the first attached client closes its side (Docker's StdinOnce).</summary>
     public bool StdinOnce { get; init; }
-    /// <summary>
-    /// Removes the shim's socket; called when the daemon says <c>shutdown</c>, before the answer. Until the
-    /// answer the daemon starts no new shim for the container, so the path is surely still this shim's;
-    /// later, a new shim may already be bound there.
-    /// </summary>
-    public Action? ReleaseSocket { get; init; }
 }
 
 /// <summary>
@@ -134,11 +128,7 @@ public sealed partial class ShimServer
                         break;
                     case "shutdown":
                         response = new ShimResponse();
-                        if (_exited.Task.IsCompleted || _task is null)
-                        {
-                            _options.ReleaseSocket?.Invoke();
-                            _done.TrySetResult();
-                        }
+                        if (_exited.Task.IsCompleted || _task is null) _done.TrySetResult();
                         break;
                     default:
                         response = new ShimResponse { Error = $"unknown op {request.Op}" };

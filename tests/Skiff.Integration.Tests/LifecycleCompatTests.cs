@@ -3,45 +3,11 @@ using Docker.DotNet.Models;
 
 namespace Skiff.Integration.Tests;
 
-/// <summary>Lifecycle details real clients rely on: kill/start races, detached exec exit codes, docker cp of a stopped container's volumes.</summary>
+/// <summary>Lifecycle details real clients rely on: detached exec exit codes, docker cp of a stopped container's volumes.</summary>
 [Collection("daemon")]
 public sealed class LifecycleCompatTests(DaemonFixture f)
 {
     private static string Unique(string prefix) => prefix + "-" + Guid.NewGuid().ToString("N")[..8];
-
-    [Fact]
-    public async Task KillStartLoopsNeverFindTheContainerInTheWrongState()
-    {
-        using var client = new DockerClientConfiguration(new Uri(f.Host)).CreateClient();
-        var created = await client.Containers.CreateContainerAsync(new CreateContainerParameters
-        {
-            Image = "busybox", Name = Unique("race"), Cmd = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"],
-        });
-        try
-        {
-            Assert.True(await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters()));
-            for (var i = 0; i < 12; i++)
-            {
-                // A SIGKILL returns once the exit is recorded, so the start right after it really starts.
-                await client.Containers.KillContainerAsync(created.ID, new ContainerKillParameters());
-                Assert.False((await client.Containers.InspectContainerAsync(created.ID)).State.Running);
-                Assert.True(await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters()), $"start after kill {i}");
-                await client.Containers.StopContainerAsync(created.ID, new ContainerStopParameters { WaitBeforeKillSeconds = 5 });
-                Assert.True(await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters()), $"start after stop {i}");
-                await client.Containers.StopContainerAsync(created.ID, new ContainerStopParameters { WaitBeforeKillSeconds = 5 });
-                Assert.True(await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters()), $"second start after stop {i}");
-                await client.Containers.KillContainerAsync(created.ID, new ContainerKillParameters { Signal = "SIGKILL" });
-                var inspect = await client.Containers.InspectContainerAsync(created.ID);
-                Assert.False(inspect.State.Running);
-                Assert.Equal(137L, inspect.State.ExitCode);
-                Assert.True(await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters()), $"start after second kill {i}");
-            }
-        }
-        finally
-        {
-            await client.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true });
-        }
-    }
 
     [Fact]
     public async Task DetachedExecReportsItsExitCode()
