@@ -155,8 +155,14 @@ internal static class BuildRoutes
 
     private static async Task WriteLineAsync(HttpContext ctx, BuildMessage message)
     {
-        await JsonSerializer.SerializeAsync(ctx.Response.Body, message, BuildJson.Default.BuildMessage).ConfigureAwait(false);
-        await ctx.Response.Body.WriteAsync("\r\n"u8.ToArray()).ConfigureAwait(false);
+        // One write per message, line end included, as Docker does: docker-py decodes each chunk it
+        // receives and fails on a chunk holding only the line end.
+        var json = JsonSerializer.SerializeToUtf8Bytes(message, BuildJson.Default.BuildMessage);
+        var line = new byte[json.Length + 2];
+        json.CopyTo(line, 0);
+        line[^2] = (byte)'\r';
+        line[^1] = (byte)'\n';
+        await ctx.Response.Body.WriteAsync(line).ConfigureAwait(false);
         await ctx.Response.Body.FlushAsync().ConfigureAwait(false);
     }
 

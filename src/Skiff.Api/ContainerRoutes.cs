@@ -157,8 +157,25 @@ internal static class ContainerRoutes
             var contentType = c.Record.Config.Tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
             var upgrade = ctx.Features.Get<IHttpUpgradeFeature>();
             var upgradable = upgrade is { IsUpgradableRequest: true };
-            // Without an upgrade the response body is one-way: no stdin.
-            var session = d.BeginAttach(c.Id, upgradable ? options : new AttachOptions { Stdout = options.Stdout, Stderr = options.Stderr });
+            // Docker hijacks the connection whether or not the client asked for an upgrade (old clients
+            // send no Upgrade header and read a raw 200 response); only without a raw connection at all
+            // is the response body one-way, with no stdin.
+            var hijack = upgradable || HalfCloseConnection.CanHijack(ctx);
+            var session = d.BeginAttach(c.Id, hijack ? options : new AttachOptions { Stdout = options.Stdout, Stderr = options.Stderr });
+            var raw = upgradable ? null : await HalfCloseConnection.HijackAsync(ctx, contentType).ConfigureAwait(false);
+            if (raw is not null)
+            {
+                try
+                {
+                    await session.RunAsync(raw, CancellationToken.None).ConfigureAwait(false);
+                    await raw.FlushAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    await HalfCloseConnection.EndHijackAsync(ctx).ConfigureAwait(false);
+                }
+                return;
+            }
             if (upgradable)
             {
                 ctx.Response.Headers.ContentType = contentType;

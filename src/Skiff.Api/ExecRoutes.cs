@@ -86,18 +86,52 @@ internal static class ExecRoutes
                 : new ExecStartDto();
             var id = (string)ctx.Request.RouteValues["id"]!;
             var exec = d.GetExec(id);
-            Func<Stream?, CancellationToken, Task> run;
+            if (body.Detach)
+            {
+                var detached = await d.StartExecAsync(id).ConfigureAwait(false);
+                _ = detached(null, CancellationToken.None);
+                ctx.Response.StatusCode = 200;
+                return;
+            }
+            var container = d.Containers.Get(exec.ContainerId);
+            if (!container.Record.State.Running) throw DaemonException.Conflict($"Container {container.Id} is not running");
+            var contentType = exec.Tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
+            // As Docker does, the connection is hijacked before the process starts: clients that read the
+            // stream from the socket under their HTTP parser (docker-py) lose bytes that arrive together
+            // with the response head. A process that cannot start is then reported inside the stream and
+            // the client reads the exit code (126/127) from exec inspect.
+            var upgrade = ctx.Features.Get<IHttpUpgradeFeature>();
+            Stream? client = null;
+            var raw = false;
+            if (upgrade is { IsUpgradableRequest: true })
+            {
+                ctx.Response.Headers.ContentType = contentType;
+                ctx.Response.Headers.Connection = "Upgrade";
+                ctx.Response.Headers.Upgrade = "tcp";
+                HalfCloseConnection.MarkHijacked(ctx);
+                client = await upgrade.UpgradeAsync().ConfigureAwait(false);
+            }
+            else if (await HalfCloseConnection.HijackAsync(ctx, contentType).ConfigureAwait(false) is { } hijacked)
+            {
+                client = hijacked;
+                raw = true;
+            }
+            if (client is null)
+            {
+                var run = await d.StartExecAsync(id).ConfigureAwait(false);
+                ctx.Response.Headers.ContentType = contentType;
+                await ctx.Response.StartAsync().ConfigureAwait(false);
+                await run(ctx.Response.Body, ctx.RequestAborted).ConfigureAwait(false);
+                return;
+            }
             try
             {
-                run = await d.StartExecAsync(id).ConfigureAwait(false);
-            }
-            catch (DaemonException e) when (!body.Detach && exec.ExitCode is not null && ctx.Request.Headers.Upgrade.Count > 0)
-            {
-                // As Docker does, a process that could not start is reported inside the hijacked
-                // stream; the client then reads the exit code (126/127) from exec inspect.
-                var type = exec.Tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
-                if (await HalfCloseConnection.HijackAsync(ctx, type).ConfigureAwait(false) is not { } failed) throw;
+                Func<Stream?, CancellationToken, Task>? run = null;
                 try
+                {
+                    run = await d.StartExecAsync(id).ConfigureAwait(false);
+                }
+                catch (DaemonException e)
                 {
                     var text = System.Text.Encoding.UTF8.GetBytes(e.Message + "\r\n");
                     if (!exec.Tty)
@@ -105,51 +139,17 @@ internal static class ExecRoutes
                         var header = new byte[8];
                         header[0] = 2;
                         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), text.Length);
-                        await failed.WriteAsync(header).ConfigureAwait(false);
+                        await client.WriteAsync(header).ConfigureAwait(false);
                     }
-                    await failed.WriteAsync(text).ConfigureAwait(false);
-                    await failed.FlushAsync().ConfigureAwait(false);
+                    await client.WriteAsync(text).ConfigureAwait(false);
                 }
-                finally
-                {
-                    await HalfCloseConnection.EndHijackAsync(ctx).ConfigureAwait(false);
-                }
-                return;
+                if (run is not null) await run(client, CancellationToken.None).ConfigureAwait(false);
+                await client.FlushAsync().ConfigureAwait(false);
             }
-            if (body.Detach)
+            finally
             {
-                _ = run(null, CancellationToken.None);
-                ctx.Response.StatusCode = 200;
-                return;
+                if (raw) await HalfCloseConnection.EndHijackAsync(ctx).ConfigureAwait(false);
             }
-            var contentType = exec.Tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
-            var upgrade = ctx.Features.Get<IHttpUpgradeFeature>();
-            ctx.Response.Headers.ContentType = contentType;
-            if (upgrade is { IsUpgradableRequest: true })
-            {
-                ctx.Response.Headers.Connection = "Upgrade";
-                ctx.Response.Headers.Upgrade = "tcp";
-                HalfCloseConnection.MarkHijacked(ctx);
-                var stream = await upgrade.UpgradeAsync().ConfigureAwait(false);
-                await run(stream, CancellationToken.None).ConfigureAwait(false);
-                await stream.FlushAsync().ConfigureAwait(false);
-                return;
-            }
-            if (ctx.Request.Headers.Upgrade.Count > 0 && await HalfCloseConnection.HijackAsync(ctx, contentType).ConfigureAwait(false) is { } raw)
-            {
-                try
-                {
-                    await run(raw, CancellationToken.None).ConfigureAwait(false);
-                    await raw.FlushAsync().ConfigureAwait(false);
-                }
-                finally
-                {
-                    await HalfCloseConnection.EndHijackAsync(ctx).ConfigureAwait(false);
-                }
-                return;
-            }
-            await ctx.Response.StartAsync().ConfigureAwait(false);
-            await run(ctx.Response.Body, ctx.RequestAborted).ConfigureAwait(false);
         }));
 
         app.MapPost("/exec/{id}/resize", Errors.Handle(async ctx =>

@@ -50,11 +50,19 @@ internal sealed class HalfCloseConnection : ConnectionContext
         if (items is not null && items.TryGetValue(ItemKey, out var value) && value is HijackFlag flag) flag.Hijacked = true;
     }
 
+    /// <summary>Whether <see cref="HijackAsync"/> can take the raw connection of this request.</summary>
+    public static bool CanHijack(Microsoft.AspNetCore.Http.HttpContext http) =>
+        http.Features.Get<IConnectionItemsFeature>()?.Items is { } items && items.TryGetValue(ItemKey, out var value) && value is HijackFlag { Connection: not null };
+
     /// <summary>
     /// Takes the raw connection of a request Kestrel will not upgrade (it refuses upgrades of
-    /// requests with a body, and the Docker CLI sends exec start with one): writes the 101 answer
-    /// itself and returns the raw byte stream. The caller must call <see cref="EndHijackAsync"/> when
-    /// done, which closes the connection so Kestrel writes no response of its own.
+    /// requests with a body, and the Docker CLI sends exec start with one; a request without an
+    /// <c>Upgrade</c> header is no upgrade at all): writes the answer itself and returns the raw byte
+    /// stream. As Docker does, a request that asked for an upgrade gets <c>101 UPGRADED</c>; one that
+    /// did not (older clients such as Docker.DotNet 3.x) gets <c>200 OK</c> with neither a length nor
+    /// chunking, and the connection carries the raw stream both ways until it closes. The caller must
+    /// call <see cref="EndHijackAsync"/> when done, which closes the connection so Kestrel writes no
+    /// response of its own.
     /// </summary>
     public static async Task<Stream?> HijackAsync(Microsoft.AspNetCore.Http.HttpContext http, string contentType)
     {
@@ -62,8 +70,9 @@ internal sealed class HalfCloseConnection : ConnectionContext
         if (items is null || !items.TryGetValue(ItemKey, out var value) || value is not HijackFlag flag || flag.Connection is null) return null;
         flag.Hijacked = true;
         var transport = flag.Connection.Transport;
-        var head = System.Text.Encoding.ASCII.GetBytes(
-            $"HTTP/1.1 101 UPGRADED\r\nContent-Type: {contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: {ApiVersion.Current}\r\n\r\n");
+        var head = System.Text.Encoding.ASCII.GetBytes(http.Request.Headers.Upgrade.Count > 0
+            ? $"HTTP/1.1 101 UPGRADED\r\nContent-Type: {contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: {ApiVersion.Current}\r\n\r\n"
+            : $"HTTP/1.1 200 OK\r\nContent-Type: {contentType}\r\nApi-Version: {ApiVersion.Current}\r\n\r\n");
         await transport.Output.WriteAsync(head).ConfigureAwait(false);
         return new RawStream(transport);
     }

@@ -42,13 +42,22 @@ public sealed partial class Daemon
             {
                 if (Libc.mount("overlay", mountPoint, "overlay", 0, options) != 0)
                     throw new DaemonException(ErrorKind.Internal, $"mounting the rootfs of {c.Id}: {Marshal.GetLastPInvokeErrorMessage()}");
+                var volumeUser = "cp-" + Guid.NewGuid().ToString("N")[..12];
+                var volumes = new List<string>();
                 try
                 {
+                    MountVolumesForCopy(c, mountPoint, volumeUser, volumes);
                     return await Task.Run(() => action(mountPoint)).ConfigureAwait(false);
                 }
                 finally
                 {
+                    // MNT_DETACH of the root takes the bind mounts below it along.
                     Libc.umount2(mountPoint, 2 /* MNT_DETACH */);
+                    foreach (var name in volumes)
+                    {
+                        try { Volumes.Unmount(name, volumeUser); }
+                        catch (Skiff.Volumes.VolumeException) { }
+                    }
                 }
             }
             finally
@@ -59,6 +68,59 @@ public sealed partial class Daemon
         finally
         {
             c.Lock.Release();
+        }
+    }
+
+    /// <summary>
+    /// As Docker does for <c>docker cp</c> on a container that is not running: binds its volumes and
+    /// bind mounts (parents first) onto their destinations under the mounted rootfs, so the copy sees
+    /// what the container would see. Destinations are resolved inside the root (a symlink in the image
+    /// never leads outside it); a missing one is created, as the start would. Volumes with driver
+    /// options are mounted for the copy under <paramref name="user"/> (recorded in <paramref name="volumes"/>).
+    /// </summary>
+    private void MountVolumesForCopy(Container c, string root, string user, List<string> volumes)
+    {
+        foreach (var m in c.Record.MountPoints.OrderBy(m => Clean(m.Destination).Count(ch => ch == '/')))
+        {
+            string source;
+            if (m.Type == "volume")
+            {
+                source = VolumeGuard(() => Volumes.Mount(m.Name, user));
+                volumes.Add(m.Name);
+            }
+            else if (m.Type == "bind")
+            {
+                source = m.Source;
+            }
+            else
+            {
+                continue;
+            }
+            if (!TryLstat(source, out var st)) continue;
+            var isDir = (st.Mode & Libc.S_IFMT) == Libc.S_IFDIR;
+            string? target = null;
+            for (var i = 0; target is null; i++)
+            {
+                try
+                {
+                    target = root + ResolveInRoot(root, Clean(m.Destination), followFinal: true);
+                }
+                catch (FileNotFoundException missing) when (i < 64)
+                {
+                    // The missing element's parents are resolved, symlink-free directories inside the root.
+                    System.IO.Directory.CreateDirectory(root + missing.Message);
+                }
+            }
+            if (!TryLstat(target, out _))
+            {
+                if (isDir) System.IO.Directory.CreateDirectory(target);
+                else File.WriteAllBytes(target, []);
+            }
+            var flags = Libc.MS_BIND | (m.NonRecursive ? 0 : Libc.MS_REC);
+            if (Libc.mount(source, target, null, flags, null) != 0)
+                throw new DaemonException(ErrorKind.Internal, $"mounting {m.Destination} of {c.Id} for the copy: {Marshal.GetLastPInvokeErrorMessage()}");
+            Libc.mount(null, target, null, Libc.MS_PRIVATE | Libc.MS_REC, null);
+            if (!m.RW) Libc.mount(null, target, null, Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_RDONLY, null);
         }
     }
 

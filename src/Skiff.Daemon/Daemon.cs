@@ -97,11 +97,13 @@ public sealed partial class Daemon : IDisposable
         {
             // Awaited before the exit is recorded: a start that follows the exit binds a new shim at the
             // same socket path, and a late "shutdown" would reach (and end) that new shim instead.
+            // Cancelled rather than abandoned after 2 s: an abandoned call could still connect later, to the new shim.
+            using var late = new CancellationTokenSource(TimeSpan.FromSeconds(2));
             try
             {
-                await c.Shim.CallAsync(new ShimRequest { Op = "shutdown" }).WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+                await c.Shim.CallAsync(new ShimRequest { Op = "shutdown" }, late.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ShimException or TimeoutException)
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ShimException or OperationCanceledException)
             {
             }
         }

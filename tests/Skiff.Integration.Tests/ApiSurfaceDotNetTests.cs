@@ -164,20 +164,8 @@ public sealed class ApiSurfaceDotNetTests(DaemonFixture f)
             {
                 Cmd = ["sh", "-c", "sleep 1; stty size; exit 5"], Tty = true, AttachStdout = true, AttachStderr = true,
             });
-            // Started over a raw hijacked connection (Docker's exec start with a JSON body and an upgrade).
-            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
-            await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(f.Socket));
-            await using var stream = new System.Net.Sockets.NetworkStream(socket);
-            const string body = "{\"Detach\":false,\"Tty\":true}";
-            var request = $"POST /v1.50/exec/{exec.ID}/start HTTP/1.1\r\nHost: skiff\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n{body}";
-            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(request));
-            var received = new MemoryStream();
-            var buffer = new byte[4096];
-            var reading = Task.Run(async () =>
-            {
-                int n;
-                while ((n = await stream.ReadAsync(buffer)) > 0) received.Write(buffer, 0, n);
-            });
+            using var stream = await client.Exec.StartAndAttachContainerExecAsync(exec.ID, tty: true).WaitAsync(TimeSpan.FromSeconds(15));
+            var reading = stream.ReadOutputToEndAsync(CancellationToken.None);
             var running = await client.Exec.InspectContainerExecAsync(exec.ID);
             for (var i = 0; i < 100 && !running.Running; i++)
             {
@@ -187,10 +175,8 @@ public sealed class ApiSurfaceDotNetTests(DaemonFixture f)
             Assert.True(running.Running);
             Assert.True(running.Pid > 0);
             await client.Exec.ResizeContainerExecTtyAsync(exec.ID, new ContainerResizeParameters { Height = 33, Width = 111 });
-            await reading.WaitAsync(TimeSpan.FromSeconds(20));
-            var text = System.Text.Encoding.UTF8.GetString(received.ToArray());
-            Assert.StartsWith("HTTP/1.1 101", text);
-            Assert.Contains("33 111", text);
+            var (stdout, _) = await reading.WaitAsync(TimeSpan.FromSeconds(20));
+            Assert.Contains("33 111", stdout);
             var ended = await client.Exec.InspectContainerExecAsync(exec.ID);
             Assert.False(ended.Running);
             Assert.Equal(5, ended.ExitCode);
@@ -203,34 +189,88 @@ public sealed class ApiSurfaceDotNetTests(DaemonFixture f)
     }
 
     [Fact]
-    public async Task DetachKeysEndARawHijackedAttachButNotTheContainer()
+    public async Task AttachStreamsBothWaysAndDetachKeysEndItButNotTheContainer()
     {
         using var client = Client();
-        var name = Unique("dn-rawdetach");
-        var id = await RunAsync(client, name, "cat");
+        var name = Unique("dn-attach");
+        var id = await RunAsync(client, name, "sh", "-c", "while read l; do echo \"got $l\"; echo \"err $l\" >&2; done");
         try
         {
-            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
-            await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(f.Socket));
-            await using var stream = new System.Net.Sockets.NetworkStream(socket);
-            var request = $"POST /v1.50/containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1&detachKeys=ctrl-x,x HTTP/1.1\r\nHost: skiff\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n";
-            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(request));
-            var head = new System.Text.StringBuilder();
-            var one = new byte[1];
-            while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+            using var stream = await client.Containers.AttachContainerAsync(id, tty: false, new ContainerAttachParameters
             {
-                Assert.Equal(1, await stream.ReadAsync(one).AsTask().WaitAsync(TimeSpan.FromSeconds(15)));
-                head.Append((char)one[0]);
+                Stream = true, Stdin = true, Stdout = true, Stderr = true, DetachKeys = "ctrl-x,x",
+            }).WaitAsync(TimeSpan.FromSeconds(15));
+            var line = "hello\n"u8.ToArray();
+            await stream.WriteAsync(line, 0, line.Length, CancellationToken.None);
+            var stdout = new System.Text.StringBuilder();
+            var stderr = new System.Text.StringBuilder();
+            var buffer = new byte[4096];
+            while (!stdout.ToString().Contains("got hello\n") || !stderr.ToString().Contains("err hello\n"))
+            {
+                var r = await stream.ReadOutputAsync(buffer, 0, buffer.Length, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15));
+                Assert.False(r.EOF);
+                (r.Target == MultiplexedStream.TargetStream.StandardError ? stderr : stdout).Append(System.Text.Encoding.UTF8.GetString(buffer, 0, r.Count));
             }
-            Assert.StartsWith("HTTP/1.1 101", head.ToString());
-            await stream.WriteAsync("\u0018x"u8.ToArray());
-            var rest = new byte[4096];
-            Assert.Equal(0, await stream.ReadAsync(rest).AsTask().WaitAsync(TimeSpan.FromSeconds(15)));
+            var detach = "\u0018x"u8.ToArray();
+            await stream.WriteAsync(detach, 0, detach.Length, CancellationToken.None);
+            var end = await stream.ReadOutputAsync(buffer, 0, buffer.Length, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15));
+            Assert.True(end.EOF);
             Assert.True((await client.Containers.InspectContainerAsync(id)).State.Running);
         }
         finally
         {
             await client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true });
+        }
+    }
+
+    [Fact]
+    public async Task AttachBeforeStartAndExecStdinThroughDockerDotNet()
+    {
+        using var client = Client();
+        var created = await client.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Image = "busybox", Name = Unique("dn-attach-start"), Cmd = ["sh", "-c", "echo out; echo err >&2; exit 3"],
+            AttachStdout = true, AttachStderr = true,
+        });
+        try
+        {
+            using var stream = await client.Containers.AttachContainerAsync(created.ID, tty: false, new ContainerAttachParameters
+            {
+                Stream = true, Stdout = true, Stderr = true,
+            }).WaitAsync(TimeSpan.FromSeconds(15));
+            var reading = stream.ReadOutputToEndAsync(CancellationToken.None);
+            Assert.True(await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters()));
+            var (stdout, stderr) = await reading.WaitAsync(TimeSpan.FromSeconds(15));
+            Assert.Equal("out\n", stdout);
+            Assert.Equal("err\n", stderr);
+            var wait = await client.Containers.WaitContainerAsync(created.ID);
+            Assert.Equal(3, wait.StatusCode);
+
+            var runner = await RunAsync(client, Unique("dn-exec-stdin"), "sleep", "300");
+            try
+            {
+                var exec = await client.Exec.ExecCreateContainerAsync(runner, new ContainerExecCreateParameters
+                {
+                    Cmd = ["sh", "-c", "tr a-z A-Z; echo done >&2"], AttachStdin = true, AttachStdout = true, AttachStderr = true,
+                });
+                using var execStream = await client.Exec.StartAndAttachContainerExecAsync(exec.ID, tty: false).WaitAsync(TimeSpan.FromSeconds(15));
+                var input = "shout\n"u8.ToArray();
+                await execStream.WriteAsync(input, 0, input.Length, CancellationToken.None);
+                execStream.CloseWrite();
+                var (execOut, execErr) = await execStream.ReadOutputToEndAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(15));
+                Assert.Equal("SHOUT\n", execOut);
+                Assert.Equal("done\n", execErr);
+                var inspect = await client.Exec.InspectContainerExecAsync(exec.ID);
+                Assert.Equal(0, inspect.ExitCode);
+            }
+            finally
+            {
+                await client.Containers.RemoveContainerAsync(runner, new ContainerRemoveParameters { Force = true });
+            }
+        }
+        finally
+        {
+            await client.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true });
         }
     }
 
