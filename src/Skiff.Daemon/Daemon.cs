@@ -85,6 +85,7 @@ public sealed partial class Daemon : IDisposable
         }
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ShimException)
         {
+            Console.Error.WriteLine($"skiffd: the shim of {c.Id[..12]} cannot be reached ({e.Message}); its exit file decides");
         }
         if (result is null)
         {
@@ -92,20 +93,6 @@ public sealed partial class Daemon : IDisposable
             result = exit is null
                 ? new ShimResponse { ExitCode = 255, FinishedAt = DateTimeOffset.UtcNow }
                 : new ShimResponse { ExitCode = exit.ExitCode, OomKilled = exit.OomKilled, FinishedAt = exit.FinishedAt };
-        }
-        else
-        {
-            // Awaited before the exit is recorded: a start that follows the exit binds a new shim at the
-            // same socket path, and a late "shutdown" would reach (and end) that new shim instead.
-            // Cancelled rather than abandoned after 2 s: an abandoned call could still connect later, to the new shim.
-            using var late = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            try
-            {
-                await c.Shim.CallAsync(new ShimRequest { Op = "shutdown" }, late.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ShimException or OperationCanceledException)
-            {
-            }
         }
         await OnExitedAsync(c, result.ExitCode, result.OomKilled, result.FinishedAt).ConfigureAwait(false);
     }

@@ -53,16 +53,24 @@ public static class ShimProgram
         socketPath ??= Path.Combine(bundle, ShimFiles.Socket);
         Directory.CreateDirectory(Path.GetDirectoryName(socketPath)!);
         File.Delete(socketPath);
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        // Never disposed: .NET removes the path of a bound unix socket when it is disposed, and by then the path may be
+        // the next shim's socket. The process exit closes it; ReleaseSocket removes the path while it is still ours.
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(new UnixDomainSocketEndPoint(socketPath));
         listener.Listen(64);
         var boundInode = SocketInode(socketPath);
         File.WriteAllText(Path.Combine(bundle, ShimFiles.Pid), Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
 
+        var released = 0;
+        void ReleaseSocket()
+        {
+            if (Interlocked.Exchange(ref released, 1) == 0 && boundInode != default && SocketInode(socketPath) == boundInode)
+                File.Delete(socketPath);
+        }
         var server = new ShimServer(new ShimOptions
         {
             Id = id, Bundle = bundle, LogPath = log, LogMaxSize = maxSize, LogMaxFiles = maxFiles,
-            Terminal = tty, OpenStdin = stdin, StdinOnce = stdinOnce,
+            Terminal = tty, OpenStdin = stdin, StdinOnce = stdinOnce, ReleaseSocket = ReleaseSocket,
         }, launch);
 
         // "ready" on the original stdout tells the daemon the socket is listening; after that the
@@ -76,9 +84,9 @@ public static class ShimProgram
         server.Done.Wait();
         // Give a client that is reading the last answer a moment before the socket goes away.
         Thread.Sleep(50);
-        // The next start of the same container binds a new shim at the same path, possibly before
-        // this one ends: remove the socket only while it is still this shim's.
-        if (boundInode != default && SocketInode(socketPath) == boundInode) File.Delete(socketPath);
+        // Normally released already (at the exit or a failed start, see ShimOptions.ReleaseSocket).
+        ReleaseSocket();
+        GC.KeepAlive(listener);
         return 0;
     }
 

@@ -18,6 +18,12 @@ public sealed class ShimOptions
     public bool OpenStdin { get; init; }
     /// <summary>Close the container's stdin once the first attached client closes its side (Docker's StdinOnce).</summary>
     public bool StdinOnce { get; init; }
+    /// <summary>
+    /// Removes the shim's socket path (while it is still this shim's). Called once the container has exited (or failed to
+    /// start) and before anyone can learn of it: the daemon only starts the container again, binding a new shim at the
+    /// same path, after it has that answer, so the old shim can never remove the new one's socket.
+    /// </summary>
+    public Action? ReleaseSocket { get; init; }
 }
 
 /// <summary>
@@ -103,7 +109,11 @@ public sealed partial class ShimServer
                         break;
                     case "wait":
                         response = await _exited.Task.ConfigureAwait(false);
-                        break;
+                        await Reply(stream, response).ConfigureAwait(false);
+                        // The daemon (the only waiter) has the exit: nothing is left to do.
+                        _done.TrySetResult();
+                        _wake.Set();
+                        return;
                     case "kill":
                         (_task ?? throw new InvalidOperationException("container is not running")).Kill(request.Signal);
                         response = new ShimResponse();
@@ -247,6 +257,7 @@ public sealed partial class ShimServer
         {
             foreach (var fd in new[] { stdin.Read, stdin.Write, stdout.Read, stdout.Write, stderr.Read, stderr.Write })
                 if (fd >= 0) Libc.close(fd);
+            _options.ReleaseSocket?.Invoke();
             _done.TrySetResult();
             _wake.Set();
             throw;
@@ -295,7 +306,7 @@ public sealed partial class ShimServer
             Broadcast(buffer, n, _options.Terminal ? (byte)0 : (byte)(i + 1));
         }, TimeSpan.FromSeconds(2), onIdle: TrimMemory);
         Exited(task, code);
-        // The daemon normally says "shutdown" once it has the exit; if it is down, exit.json keeps the answer.
+        // Done once the daemon's "wait" has the answer; if the daemon is down, exit.json keeps it.
         _done.Task.Wait(TimeSpan.FromSeconds(5));
         _done.TrySetResult();
     }
@@ -315,6 +326,8 @@ public sealed partial class ShimServer
         var finished = DateTimeOffset.UtcNow;
         var record = new ExitRecord { ExitCode = code, OomKilled = oom, FinishedAt = finished };
         ShimFiles.WriteExit(_options.Bundle, record);
+        // After exit.json (a daemon that cannot connect from now on reads it) and before the answer to "wait".
+        _options.ReleaseSocket?.Invoke();
         _log?.Dispose();
         lock (_lock)
         {

@@ -45,6 +45,36 @@ public sealed class LifecycleCompatTests(DaemonFixture f)
         }
     }
 
+    /// <summary>
+    /// A container stopped and started again in quick succession gets a new shim at the same socket path while the old
+    /// one is still exiting: the old shim must never remove the new one's socket (that left the daemon unable to reach
+    /// the container, which was then recorded as exited with 255 right after its start).
+    /// </summary>
+    [Fact]
+    public void StopAndStartInQuickSuccessionKeepTheContainerReachable()
+    {
+        var name = Unique("restart");
+        Assert.Equal(0, f.Docker("run", "-d", "--name", name, "busybox", "sh", "-c", "trap 'exit 7' TERM; while :; do sleep 0.1; done").ExitCode);
+        try
+        {
+            for (var i = 0; i < 12; i++)
+            {
+                Assert.Equal(0, f.Docker("stop", name).ExitCode);
+                Assert.Equal("exited 7\n", f.Docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", name).Stdout);
+                Assert.Equal(0, f.Docker("start", name).ExitCode);
+                Assert.Equal("running\n", f.Docker("inspect", "-f", "{{.State.Status}}", name).Stdout);
+                Assert.Equal(0, f.Docker("kill", name).ExitCode);
+                Assert.Equal(0, f.Docker("wait", name).ExitCode);
+                Assert.Equal("exited 137\n", f.Docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", name).Stdout);
+                Assert.Equal(0, f.Docker("start", name).ExitCode);
+            }
+        }
+        finally
+        {
+            f.Docker("rm", "-f", name);
+        }
+    }
+
     [Fact]
     public void CpFromAndToAStoppedContainerReachesItsVolumesAndBinds()
     {
