@@ -16,7 +16,10 @@ status=0
 for proj in tests/*/*.csproj; do
   name=$(basename "$proj" .csproj)
   echo "=== $name"
-  dotnet test "$proj" --nologo -v quiet --logger "trx;LogFileName=$results/$name.trx" --logger "console;verbosity=normal" 2>&1 | grep -vE '^\s*$' | tail -n 60 || true
+  # The skiff-vs-Docker comparisons (Cli, Compose) run against a private dockerd from Debian's docker.io.
+  runner=()
+  case "$name" in Skiff.Cli.Tests|Skiff.Compose.Tests) runner=(scripts/with-private-dockerd.sh) ;; esac
+  "${runner[@]}" dotnet test "$proj" --nologo -v quiet --logger "trx;LogFileName=$results/$name.trx" --logger "console;verbosity=normal" 2>&1 | grep -vE '^\s*$' | tail -n 60 || true
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 done
 passed=0; failed=0; skipped=0

@@ -29,7 +29,8 @@ internal static class IdleTrim
 
     private static void Trim()
     {
-        if (Volatile.Read(ref _inFlight) == 0)
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        if (Volatile.Read(ref _inFlight) != 0) return;
+        LargeBlockMemoryPoolFactory.ReleaseRetained();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 }

@@ -9,11 +9,25 @@ namespace Skiff.Api;
 /// Kestrel's memory pool with 64 KiB blocks instead of its default 4 KiB. The socket transport receives into one pool
 /// block at a time, so with 4 KiB blocks a 50 MB build context or image upload costs ~25,000 <c>recvmsg</c> calls and as
 /// many pipe wake-ups; with 64 KiB blocks it is ~16 times fewer. Blocks are pinned (the transport hands them to the
-/// kernel) and at most <see cref="MaxRetained"/> of them are kept for reuse, so an idle daemon holds at most 2 MiB.
+/// kernel) and at most <see cref="MaxRetained"/> of them are kept for reuse, and none once the API is idle
+/// (<see cref="IdleTrim"/>), so the blocks of a burst do not stay in an idle daemon's memory.
 /// </summary>
 internal sealed class LargeBlockMemoryPoolFactory : IMemoryPoolFactory<byte>
 {
-    public MemoryPool<byte> Create(MemoryPoolOptions? options = null) => new LargeBlockMemoryPool();
+    private static readonly ConcurrentBag<LargeBlockMemoryPool> Pools = [];
+
+    public MemoryPool<byte> Create(MemoryPoolOptions? options = null)
+    {
+        var pool = new LargeBlockMemoryPool();
+        Pools.Add(pool);
+        return pool;
+    }
+
+    /// <summary>Drops every block kept for reuse (called when the API goes idle, before the GC gives memory back).</summary>
+    internal static void ReleaseRetained()
+    {
+        foreach (var pool in Pools) pool.ReleaseRetained();
+    }
 
     private sealed class LargeBlockMemoryPool : MemoryPool<byte>
     {
@@ -36,6 +50,11 @@ internal sealed class LargeBlockMemoryPoolFactory : IMemoryPoolFactory<byte>
         {
             if (Interlocked.Increment(ref _retained) <= MaxRetained) _free.Add(block);
             else Interlocked.Decrement(ref _retained);
+        }
+
+        internal void ReleaseRetained()
+        {
+            while (_free.TryTake(out _)) Interlocked.Decrement(ref _retained);
         }
 
         protected override void Dispose(bool disposing)
