@@ -421,7 +421,7 @@ public sealed partial class ImageStore
     }
 
     /// <summary>Hashes (sha256) and counts everything read through it.</summary>
-    private sealed class HashingReadStream(Stream source) : Stream
+    private class HashingReadStream(Stream source, bool ownsSource = false) : Stream
     {
         private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         private long _length;
@@ -453,7 +453,11 @@ public sealed partial class ImageStore
 
         protected override void Dispose(bool disposing)
         {
-            if (disposing) _hash.Dispose();
+            if (disposing)
+            {
+                _hash.Dispose();
+                if (ownsSource) source.Dispose();
+            }
             base.Dispose(disposing);
         }
     }
@@ -462,49 +466,25 @@ public sealed partial class ImageStore
     /// Reads a stored layer tar, checking at its end that it had exactly the expected length and digest (the data may have
     /// been damaged on disk since it was verified: a power loss, a disk error).
     /// </summary>
-    private sealed class VerifyingReadStream(Stream source, Digest expected, long expectedLength) : Stream
+    private sealed class VerifyingReadStream(Stream source, Digest expected, long expectedLength) : HashingReadStream(source, ownsSource: true)
     {
-        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        private long _length;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
         public override long Length => expectedLength;
-        public override long Position { get => _length; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
-            int n = source.Read(buffer);
+            int n = base.Read(buffer);
+            long read = Position;
             if (n > 0)
             {
-                _hash.AppendData(buffer[..n]);
-                _length += n;
-                if (_length > expectedLength) throw new InvalidDataException($"stored layer {expected} is longer than {expectedLength} bytes");
+                if (read > expectedLength) throw new InvalidDataException($"stored layer {expected} is longer than {expectedLength} bytes");
             }
             else if (buffer.Length > 0)
             {
-                if (_length != expectedLength) throw new InvalidDataException($"stored layer {expected} has {_length} bytes, expected {expectedLength}");
-                var actual = Digest.FromHash(_hash.GetCurrentHash());
+                if (read != expectedLength) throw new InvalidDataException($"stored layer {expected} has {read} bytes, expected {expectedLength}");
+                var actual = Digest();
                 if (actual != expected) throw new InvalidDataException($"stored layer {expected} is damaged: its content hashes to {actual}");
             }
             return n;
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                _hash.Dispose();
-                source.Dispose();
-            }
-            base.Dispose(disposing);
         }
     }
 }
