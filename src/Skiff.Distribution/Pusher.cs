@@ -179,20 +179,7 @@ public sealed class Pusher(ImageStore store, HttpClient http)
             var hashing = new HashingWriteStream(stream, hash);
             await using (var source = open())
             await using (var gzip = new GZipStream(hashing, CompressionLevel.Fastest, leaveOpen: true))
-            {
-                var buf = new byte[256 * 1024];
-                long done = 0;
-                var clock = System.Diagnostics.Stopwatch.StartNew();
-                long last = -1000;
-                int n;
-                while ((n = await source.ReadAsync(buf, ct).ConfigureAwait(false)) > 0)
-                {
-                    await gzip.WriteAsync(buf.AsMemory(0, n), ct).ConfigureAwait(false);
-                    done += n;
-                    if (clock.ElapsedMilliseconds - last >= 100) { last = clock.ElapsedMilliseconds; report(done); }
-                }
-                report(done);
-            }
+                await CopyReportingAsync(source, gzip, report, ct).ConfigureAwait(false);
             await hashing.FlushAsync(ct).ConfigureAwait(false);
             Digest = Digest.FromHash(hash.GetHashAndReset());
             CompressedLength = hashing.Length;
@@ -205,6 +192,23 @@ public sealed class Pusher(ImageStore store, HttpClient http)
         }
     }
 
+    /// <summary>Copies <paramref name="source"/> to <paramref name="destination"/>, reporting the bytes read so far at most every 100 ms and once at the end.</summary>
+    private static async Task CopyReportingAsync(Stream source, Stream destination, Action<long> report, CancellationToken ct)
+    {
+        var buf = new byte[256 * 1024];
+        long done = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long last = -1000;
+        int n;
+        while ((n = await source.ReadAsync(buf, ct).ConfigureAwait(false)) > 0)
+        {
+            await destination.WriteAsync(buf.AsMemory(0, n), ct).ConfigureAwait(false);
+            done += n;
+            if (clock.ElapsedMilliseconds - last >= 100) { last = clock.ElapsedMilliseconds; report(done); }
+        }
+        report(done);
+    }
+
     /// <summary>A request body read from a stored blob of known length, reporting progress.</summary>
     private sealed class FileUploadContent(Func<Stream> open, long length, Action<long> report) : HttpContent
     {
@@ -214,18 +218,7 @@ public sealed class Pusher(ImageStore store, HttpClient http)
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken ct)
         {
             await using var source = open();
-            var buf = new byte[256 * 1024];
-            long done = 0;
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            long last = -1000;
-            int n;
-            while ((n = await source.ReadAsync(buf, ct).ConfigureAwait(false)) > 0)
-            {
-                await stream.WriteAsync(buf.AsMemory(0, n), ct).ConfigureAwait(false);
-                done += n;
-                if (clock.ElapsedMilliseconds - last >= 100) { last = clock.ElapsedMilliseconds; report(done); }
-            }
-            report(done);
+            await CopyReportingAsync(source, stream, report, ct).ConfigureAwait(false);
         }
 
         protected override bool TryComputeLength(out long len)
