@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Skiff.Archive;
+using Skiff.Content;
 
 namespace Skiff.Build;
 
@@ -34,7 +35,7 @@ public sealed class BuildContext : ISourceTree, IDisposable
         var ctx = new BuildContext(Path.Combine(tempDir, "context-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))));
         try
         {
-            using var prefetch = new PrefetchStream(tar);
+            using var prefetch = new ReadAheadStream(tar);
             using var plain = Compression.OpenDecompressed(prefetch, out _, leaveOpen: true);
             using var padded = new ZeroPaddedStream(plain);
             using var reader = new TarReader(padded, leaveOpen: true);

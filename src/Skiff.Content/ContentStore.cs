@@ -260,7 +260,8 @@ public sealed class ContentWriter : Stream
             else
             {
                 File.Move(_path, final, overwrite: true);
-                _store.SyncBlobDirectory();
+                // The name of a blob whose data was not fsynced is not worth an fsync of the directory either.
+                if (durable) _store.SyncBlobDirectory();
             }
             return new ContentInfo(digest, _length);
         }

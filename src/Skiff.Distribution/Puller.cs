@@ -118,28 +118,43 @@ public sealed class Puller(ImageStore store, HttpClient http)
             var digest = Digest.Parse(desc.Digest);
             using var response = await client.GetBlobAsync(repository, digest, failed.Token).ConfigureAwait(false);
             var body = await response.Content.ReadAsStreamAsync(failed.Token).ConfigureAwait(false);
-            using var abort = failed.Token.Register(response.Dispose);
             long total = desc.Size > 0 ? desc.Size : response.Content.Headers.ContentLength ?? 0;
             // The compressed bytes are kept (unless already there): they are the layer's only stored tar (save decompresses
             // them) and a later push uploads them as they are.
             using var cache = store.Content.Exists(digest) ? null : store.Content.BeginIngest();
-            using var counted = new DownloadStream(body, total, cache, (cur, tot) => progress(new ProgressEvent("Downloading", shortId, cur, tot) { HasDetail = true }));
-            // The decompressor reads 8 KB at a time; the buffer makes the socket reads, hashing and blob writes 1 MB ones.
-            using var buffered = new BufferedStream(counted, 1 << 20);
-            store.AddLayer(buffered, parentChain, diffId, digest, beforeCommit: () =>
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            long received = 0, lastReport = -1000;
+            var clock = Stopwatch.StartNew();
+            // Two stages on two threads: the read-ahead task receives, counts, hashes and stores the compressed bytes while
+            // this thread decompresses, hashes and extracts the chunks before them.
+            using var body2 = new ReadAheadStream(body, chunk =>
             {
-                counted.DrainToEnd();
+                received += chunk.Length;
+                if (total > 0 && received > total) throw new DistributionException($"layer {desc.Digest} is larger than the {total} bytes its manifest announces");
+                hash.AppendData(chunk);
+                cache?.Write(chunk);
+                long now = clock.ElapsedMilliseconds;
+                if (now - lastReport >= 100)
+                {
+                    lastReport = now;
+                    progress(new ProgressEvent("Downloading", shortId, received, total) { HasDetail = true });
+                }
+            }, ownsSource: true, cancel: failed.Token);
+            store.AddLayer(body2, parentChain, diffId, digest, beforeCommit: () =>
+            {
+                body2.DrainToEnd();
+                progress(new ProgressEvent("Downloading", shortId, received, total) { HasDetail = true });
                 failed.Token.ThrowIfCancellationRequested();
-                if (counted.Length != desc.Size && desc.Size > 0)
-                    throw new DistributionException($"layer {desc.Digest}: got {counted.Length} bytes, the manifest says {desc.Size}");
+                if (received != desc.Size && desc.Size > 0)
+                    throw new DistributionException($"layer {desc.Digest}: got {received} bytes, the manifest says {desc.Size}");
                 progress(new ProgressEvent("Verifying Checksum", shortId) { HasDetail = true });
-                if (counted.ComputedDigest() != digest)
+                if (Digest.FromHash(hash.GetCurrentHash()) != digest)
                     throw new DistributionException($"filesystem layer verification failed for digest {desc.Digest}");
                 cache?.Commit(digest, durable: false);
                 progress(new ProgressEvent("Download complete", shortId) { HasDetail = true });
                 slots.Release();
                 holding = false;
-                progress(new ProgressEvent("Extracting", shortId, counted.Length, counted.Length) { HasDetail = true });
+                progress(new ProgressEvent("Extracting", shortId, received, received) { HasDetail = true });
                 parentDone.GetAwaiter().GetResult();
             });
             progress(new ProgressEvent("Pull complete", shortId) { HasDetail = true });
@@ -158,67 +173,6 @@ public sealed class Puller(ImageStore store, HttpClient http)
         finally
         {
             if (holding) slots.Release();
-        }
-    }
-
-    /// <summary>
-    /// Reads a blob's HTTP body synchronously (the extractor is synchronous), hashing and counting it, copying it to
-    /// <paramref name="copy"/> when given and reporting progress at most every 100 ms. Refuses more bytes than the
-    /// descriptor announced.
-    /// </summary>
-    private sealed class DownloadStream(Stream inner, long total, Stream? copy, Action<long, long> report) : Stream
-    {
-        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        private readonly Stopwatch _clock = Stopwatch.StartNew();
-        private long _length;
-        private long _lastReport = -1000;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => _length;
-        public override long Position { get => _length; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            int n = inner.Read(buffer);
-            if (n <= 0) return 0;
-            _hash.AppendData(buffer[..n]);
-            copy?.Write(buffer[..n]);
-            _length += n;
-            if (total > 0 && _length > total) throw new DistributionException($"layer is larger than the {total} bytes its manifest announces");
-            long now = _clock.ElapsedMilliseconds;
-            if (now - _lastReport >= 100)
-            {
-                _lastReport = now;
-                report(_length, total);
-            }
-            return n;
-        }
-
-        public void DrainToEnd()
-        {
-            var buf = new byte[65536];
-            while (Read(buf) > 0) { }
-            report(_length, total);
-        }
-
-        public Digest ComputedDigest() => Digest.FromHash(_hash.GetCurrentHash());
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                _hash.Dispose();
-                inner.Dispose();
-            }
-            base.Dispose(disposing);
         }
     }
 }

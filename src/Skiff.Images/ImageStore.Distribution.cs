@@ -132,14 +132,18 @@ public sealed partial class ImageStore
     /// <summary>Remembers that the layer exists as <paramref name="source"/> (kept to the 10 most recent locations).</summary>
     public void AddLayerSource(string diffId, LayerSource source)
     {
-        var list = LayerSources(diffId).Where(s => !(s.Digest == source.Digest && s.Registry == source.Registry && s.Repository == source.Repository)).ToList();
+        var known = LayerSources(diffId);
+        if (known.Count > 0 && known[0] is { } first && first.Digest == source.Digest && first.MediaType == source.MediaType
+            && first.Size == source.Size && first.Registry == source.Registry && first.Repository == source.Repository) return;
+        var list = known.Where(s => !(s.Digest == source.Digest && s.Registry == source.Registry && s.Repository == source.Repository)).ToList();
         list.Insert(0, source);
         if (list.Count > 10) list.RemoveRange(10, list.Count - 10);
         lock (_lock)
         {
             Directory.CreateDirectory(DistributionDir);
+            // A hint (where a push can skip or mount the blob from), read leniently: not worth an fsync on a pull's path.
             WriteAtomically(Path.Combine(DistributionDir, Digest.Parse(diffId).Hex + ".json"),
-                JsonSerializer.SerializeToUtf8Bytes(list, DistributionJsonContext.Default.ListLayerSource));
+                JsonSerializer.SerializeToUtf8Bytes(list, DistributionJsonContext.Default.ListLayerSource), durable: false);
         }
     }
 

@@ -113,17 +113,25 @@ public sealed partial class ImageStore
     {
         using var plain = Compression.OpenDecompressed(source, out _, leaveOpen: true);
         using var pending = Snapshots.BeginLayer();
-        var hashing = new HashingReadStream(plain);
-        var result = Extract(hashing, pending.DiffPath, options);
-        hashing.CopyTo(Stream.Null);
-        if (hashing.Length == 0) throw new InvalidImageArgumentException("empty archive: no tar data");
+        // Decompressing and hashing the tar is a stage of its own (a task reading ahead), extracting it another: with the
+        // caller's download stage that is three, so a pull keeps both cores busy.
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long tarLength = 0;
+        using var tar = new ReadAheadStream(plain, chunk =>
+        {
+            hash.AppendData(chunk);
+            tarLength += chunk.Length;
+        }, chunkSize: 256 << 10, depth: 8);
+        var result = Extract(tar, pending.DiffPath, options);
+        tar.DrainToEnd();
+        if (tarLength == 0) throw new InvalidImageArgumentException("empty archive: no tar data");
         beforeCommit();
-        var actual = hashing.Digest();
+        var actual = Skiff.Content.Digest.FromHash(hash.GetCurrentHash());
         if (actual.ToString() != expectedDiffId)
             throw new InvalidImageArgumentException($"layer does not match its diff ID: expected {expectedDiffId}, got {actual}");
         if (!Content.Exists(compressedBlob)) throw new InvalidOperationException($"compressed layer blob {compressedBlob} was not stored");
         string chain = parentChain is null ? expectedDiffId : ChainId(parentChain, expectedDiffId);
-        return pending.Commit(chain, parentChain, expectedDiffId, result.FileBytes, new LayerTar(compressedBlob.ToString(), hashing.Length));
+        return pending.Commit(chain, parentChain, expectedDiffId, result.FileBytes, new LayerTar(compressedBlob.ToString(), tarLength));
     }
 
     /// <summary>
@@ -373,14 +381,15 @@ public sealed partial class ImageStore
         WriteAtomically(RepositoriesPath, JsonSerializer.SerializeToUtf8Bytes(file, StoreJsonContext.Default.RepositoriesFile));
     }
 
-    private static void WriteAtomically(string path, byte[] data)
+    /// <summary>Replaces a file by a rename (atomic against a process crash); <paramref name="durable"/> adds an fsync first.</summary>
+    private static void WriteAtomically(string path, byte[] data, bool durable = true)
     {
         string dir = Path.GetDirectoryName(path)!;
         string tmp = Path.Combine(dir, "." + Path.GetFileName(path) + "." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)) + ".tmp");
         using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
         {
             fs.Write(data);
-            fs.Flush(flushToDisk: true);
+            fs.Flush(flushToDisk: durable);
         }
         File.Move(tmp, path, overwrite: true);
     }
