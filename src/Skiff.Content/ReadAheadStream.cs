@@ -5,15 +5,18 @@ using System.Threading.Channels;
 namespace Skiff.Content;
 
 /// <summary>
-/// Reads a source stream ahead, on a task of its own, in chunks (1 MiB by default, at most <c>depth</c> of them
-/// waiting) for a synchronous consumer such as a decompressor feeding a tar extractor. This makes a two-stage pipeline
-/// out of one stream: the source is read with <c>ReadAsync</c> (a server's request body or an HTTP response body) and
-/// every chunk goes through <see cref="ChunkHandler"/> on the reading task (hashing the bytes, counting them, copying
-/// them to a file) while the consumer works on the chunks before it on its own thread.
+/// Reads a source stream ahead, on a task or a thread of its own, in chunks (1 MiB by default, at most <c>depth</c> of
+/// them waiting) for a consumer such as a decompressor feeding a tar extractor. This makes a two-stage pipeline out of
+/// one stream: every chunk goes through <see cref="ChunkHandler"/> on the reading side (hashing the bytes, counting them,
+/// copying them to a file) while the consumer works on the chunks before it on its own thread.
 /// </summary>
 /// <remarks>
-/// An exception of the source or of the handler reaches the consumer, unchanged, at the read that would have returned
-/// the failed chunk. Disposing stops the reading task and waits for it. Reads are not thread-safe: one consumer.
+/// The source is read either with <c>ReadAsync</c> on the thread pool (a server's request body, which allows no
+/// synchronous reads) or, with <c>synchronous</c>, with blocking reads on a dedicated thread (an HTTP response body or
+/// another stage: no thread-pool hop per socket read and no worker spinning between them). An exception of the source or
+/// of the handler reaches the consumer, unchanged, at the read that would have returned the failed chunk. Disposing stops
+/// the reading and waits for it; a synchronous read in progress ends only when the source returns (disposing an owned
+/// source first unblocks it). Reads are not thread-safe: one consumer.
 /// </remarks>
 public sealed class ReadAheadStream : Stream
 {
@@ -29,21 +32,45 @@ public sealed class ReadAheadStream : Stream
     private bool _eof;
 
     /// <param name="source">Read to its end (or until disposal); disposed with this stream when <paramref name="ownsSource"/>.</param>
-    /// <param name="onChunk">Optional; runs for each chunk read, on the reading task.</param>
+    /// <param name="onChunk">Optional; runs for each chunk read, on the reading side.</param>
+    /// <param name="synchronous">Read with blocking reads on a dedicated thread instead of <c>ReadAsync</c> on the thread pool.</param>
     /// <param name="cancel">Stops the reading too (its cancellation reaches the consumer as an <see cref="OperationCanceledException"/>).</param>
     public ReadAheadStream(Stream source, ChunkHandler? onChunk = null, int chunkSize = 1 << 20, int depth = 4, bool ownsSource = false,
-        CancellationToken cancel = default)
+        bool synchronous = false, CancellationToken cancel = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(chunkSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(depth, 1);
         _chunkSize = chunkSize;
+        _source = source;
+        _ownsSource = ownsSource;
         _chunks = Channel.CreateBounded<(byte[], int, ExceptionDispatchInfo?)>(new BoundedChannelOptions(depth) { SingleReader = true, SingleWriter = true });
         _stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        _producer = Task.Run(() => ProduceAsync(source, onChunk, ownsSource, _stop.Token));
+        if (!synchronous)
+        {
+            _producer = Task.Run(() => ProduceAsync(onChunk, synchronous: false, _stop.Token));
+            return;
+        }
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _producer = done.Task;
+        var token = _stop.Token;
+        new Thread(() =>
+        {
+            try { ProduceAsync(onChunk, synchronous: true, token).GetAwaiter().GetResult(); }
+            catch (Exception) { }
+            finally { done.SetResult(); }
+        }, 256 << 10) { IsBackground = true, Name = "read-ahead" }.Start();
     }
 
-    private async Task ProduceAsync(Stream source, ChunkHandler? onChunk, bool ownsSource, CancellationToken ct)
+    private readonly Stream _source;
+    private readonly bool _ownsSource;
+
+    /// <summary>
+    /// The reading loop. Synchronous, it only blocks (reads, and writes to a full queue) and never yields its thread;
+    /// asynchronous, it awaits both.
+    /// </summary>
+    private async Task ProduceAsync(ChunkHandler? onChunk, bool synchronous, CancellationToken ct)
     {
+        var source = _source;
         try
         {
             while (true)
@@ -54,7 +81,13 @@ public sealed class ReadAheadStream : Stream
                 {
                     while (filled < _chunkSize)
                     {
-                        int n = await source.ReadAsync(buffer.AsMemory(filled, _chunkSize - filled), ct).ConfigureAwait(false);
+                        int n;
+                        if (synchronous)
+                        {
+                            ct.ThrowIfCancellationRequested();
+                            n = source.Read(buffer.AsSpan(filled, _chunkSize - filled));
+                        }
+                        else n = await source.ReadAsync(buffer.AsMemory(filled, _chunkSize - filled), ct).ConfigureAwait(false);
                         if (n == 0) break;
                         filled += n;
                     }
@@ -64,13 +97,18 @@ public sealed class ReadAheadStream : Stream
                         return;
                     }
                     onChunk?.Invoke(buffer.AsSpan(0, filled));
-                    await _chunks.Writer.WriteAsync((buffer, filled, null), ct).ConfigureAwait(false);
+                    if (!_chunks.Writer.TryWrite((buffer, filled, null)))
+                    {
+                        var write = _chunks.Writer.WriteAsync((buffer, filled, null), ct);
+                        if (synchronous) write.AsTask().GetAwaiter().GetResult();
+                        else await write.ConfigureAwait(false);
+                    }
                 }
                 catch (Exception e)
                 {
                     ArrayPool<byte>.Shared.Return(buffer);
                     // After Dispose nobody reads; otherwise the failure (a cancellation of the caller's token included)
-                    // is what the consumer's next read throws. Dispose empties the channel, so there is room.
+                    // is what the consumer's next read throws. Dispose empties the queue, so there is room.
                     if (!_disposing)
                         await _chunks.Writer.WriteAsync((Array.Empty<byte>(), 0, ExceptionDispatchInfo.Capture(e)), CancellationToken.None).ConfigureAwait(false);
                     return;
@@ -81,7 +119,7 @@ public sealed class ReadAheadStream : Stream
         finally
         {
             _chunks.Writer.TryComplete();
-            if (ownsSource) await source.DisposeAsync().ConfigureAwait(false);
+            if (_ownsSource) source.Dispose();
         }
     }
 
@@ -163,8 +201,9 @@ public sealed class ReadAheadStream : Stream
         {
             _disposing = true;
             _stop.Cancel();
-            // Frees a producer waiting for room in the channel.
+            // Frees a producer waiting for room in the queue, and one blocked reading an owned source.
             while (_chunks.Reader.TryRead(out var c)) if (c.Buffer.Length > 0) ArrayPool<byte>.Shared.Return(c.Buffer);
+            if (_ownsSource && !_producer.IsCompleted) try { _source.Dispose(); } catch (Exception) { }
             try { _producer.GetAwaiter().GetResult(); } catch (Exception) { }
             if (_current is not null) { ArrayPool<byte>.Shared.Return(_current); _current = null; }
             while (_chunks.Reader.TryRead(out var c)) if (c.Buffer.Length > 0) ArrayPool<byte>.Shared.Return(c.Buffer);

@@ -118,6 +118,8 @@ public sealed class Puller(ImageStore store, HttpClient http)
             var digest = Digest.Parse(desc.Digest);
             using var response = await client.GetBlobAsync(repository, digest, failed.Token).ConfigureAwait(false);
             var body = await response.Content.ReadAsStreamAsync(failed.Token).ConfigureAwait(false);
+            // Another layer's failure ends a read blocked on this body.
+            using var abort = failed.Token.Register(response.Dispose);
             long total = desc.Size > 0 ? desc.Size : response.Content.Headers.ContentLength ?? 0;
             // The compressed bytes are kept (unless already there): they are the layer's only stored tar (save decompresses
             // them) and a later push uploads them as they are.
@@ -139,7 +141,7 @@ public sealed class Puller(ImageStore store, HttpClient http)
                     lastReport = now;
                     progress(new ProgressEvent("Downloading", shortId, received, total) { HasDetail = true });
                 }
-            }, ownsSource: true, cancel: failed.Token);
+            }, ownsSource: true, synchronous: true, cancel: failed.Token);
             store.AddLayer(body2, parentChain, diffId, digest, beforeCommit: () =>
             {
                 body2.DrainToEnd();

@@ -121,7 +121,7 @@ public sealed partial class ImageStore
         {
             hash.AppendData(chunk);
             tarLength += chunk.Length;
-        }, chunkSize: 256 << 10, depth: 8);
+        }, chunkSize: 256 << 10, depth: 8, synchronous: true);
         var result = Extract(tar, pending.DiffPath, options);
         tar.DrainToEnd();
         if (tarLength == 0) throw new InvalidImageArgumentException("empty archive: no tar data");

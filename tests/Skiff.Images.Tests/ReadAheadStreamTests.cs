@@ -39,17 +39,19 @@ public class ReadAheadStreamTests
     }
 
     [Theory]
-    [InlineData(0, 1 << 20)]
-    [InlineData(1, 7)]
-    [InlineData(3_000_001, 65536)]
-    [InlineData(3_000_001, 1 << 20)]
-    public void ConsumerAndHandlerSeeEveryByteInOrder(int size, int chunkSize)
+    [InlineData(0, 1 << 20, false)]
+    [InlineData(1, 7, false)]
+    [InlineData(3_000_001, 65536, false)]
+    [InlineData(3_000_001, 1 << 20, false)]
+    [InlineData(0, 1 << 20, true)]
+    [InlineData(3_000_001, 65536, true)]
+    public void ConsumerAndHandlerSeeEveryByteInOrder(int size, int chunkSize, bool synchronous)
     {
         byte[] data = RandomNumberGenerator.GetBytes(size);
         using var seen = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long handled = 0;
         var source = new TrickleStream(data, 100_003);
-        using (var ahead = new ReadAheadStream(source, c => { seen.AppendData(c); handled += c.Length; }, chunkSize, depth: 2, ownsSource: true))
+        using (var ahead = new ReadAheadStream(source, c => { seen.AppendData(c); handled += c.Length; }, chunkSize, depth: 2, ownsSource: true, synchronous))
         {
             var copy = new MemoryStream();
             var buf = new byte[8191];
@@ -76,25 +78,28 @@ public class ReadAheadStreamTests
     [Fact]
     public void StagesChainThroughADecompressor()
     {
+        // As a pull: a synchronous stage reads a synchronous stage through the decompressor.
         byte[] data = RandomNumberGenerator.GetBytes(1_000_000);
         var gz = new MemoryStream();
         using (var z = new GZipStream(gz, CompressionLevel.Fastest, leaveOpen: true)) { z.Write(data); z.Write(data); }
         gz.Position = 0;
-        using var stage1 = new ReadAheadStream(new TrickleStream(gz.ToArray(), 50_000), chunkSize: 1 << 16);
+        using var stage1 = new ReadAheadStream(new TrickleStream(gz.ToArray(), 50_000), chunkSize: 1 << 16, synchronous: true);
         using var plain = new GZipStream(stage1, CompressionMode.Decompress);
         long total = 0;
-        using var stage2 = new ReadAheadStream(plain, c => total += c.Length, chunkSize: 1 << 18);
+        using var stage2 = new ReadAheadStream(plain, c => total += c.Length, chunkSize: 1 << 18, synchronous: true);
         var copy = new MemoryStream();
         stage2.CopyTo(copy);
         Assert.Equal(2 * data.Length, total);
         Assert.Equal(data.Concat(data).ToArray(), copy.ToArray());
     }
 
-    [Fact]
-    public void FailureOfTheSourceReachesTheConsumerUnchanged()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FailureOfTheSourceReachesTheConsumerUnchanged(bool synchronous)
     {
         byte[] data = RandomNumberGenerator.GetBytes(3_000_000);
-        using var ahead = new ReadAheadStream(new TrickleStream(data, 500_000, failAfter: 2_000_000), chunkSize: 1 << 20);
+        using var ahead = new ReadAheadStream(new TrickleStream(data, 500_000, failAfter: 2_000_000), chunkSize: 1 << 20, synchronous: synchronous);
         var buf = new byte[1 << 20];
         Assert.Equal(1 << 20, ahead.Read(buf));
         var ex = Assert.Throws<InvalidDataException>(() => { while (ahead.Read(buf) > 0) { } });
@@ -125,12 +130,14 @@ public class ReadAheadStreamTests
         Assert.ThrowsAny<OperationCanceledException>(() => ahead.DrainToEnd());
     }
 
-    [Fact]
-    public async Task DisposingAnUnreadStreamStopsTheReader()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task DisposingAnUnreadStreamStopsTheReader(bool synchronous)
     {
         byte[] data = RandomNumberGenerator.GetBytes(20_000_000);
         var source = new TrickleStream(data, 1 << 16);
-        var ahead = new ReadAheadStream(source, chunkSize: 1 << 16, depth: 1, ownsSource: true);
+        var ahead = new ReadAheadStream(source, chunkSize: 1 << 16, depth: 1, ownsSource: true, synchronous: synchronous);
         Assert.True(ahead.ReadByte() >= 0);
         await Task.Run(ahead.Dispose).WaitAsync(TimeSpan.FromSeconds(10));
         Assert.True(source.Disposed);
