@@ -69,9 +69,8 @@ public sealed partial class ImageStore
         {
             upToDate = tag is not null && _refs.TryGetValue(tag.WithDefaultTag().ToString(), out var old) && old == id;
         }
-        var image = Register(configBytes, parent: null, tag);
-        if (repoDigest is not null) AddRepoDigest(image.Id, repoDigest);
-        lock (_lock) return (Build(image.Id), upToDate);
+        var image = Register(configBytes, parent: null, tag, repoDigest);
+        return (image, upToDate);
     }
 
     /// <summary>Records <c>repo@sha256:...</c> (a manifest digest in a registry) as a reference of the image.</summary>

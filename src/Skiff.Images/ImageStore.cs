@@ -186,7 +186,8 @@ public sealed partial class ImageStore
         }
     }
 
-    private Image Register(byte[] configBytes, string? parent, ImageReference? reference)
+    /// <param name="repoDigest">Also recorded (<c>repo@sha256:manifest</c>), in the same write of the references.</param>
+    private Image Register(byte[] configBytes, string? parent, ImageReference? reference, ImageReference? repoDigest = null)
     {
         var info = Content.Ingest(configBytes);
         string id = info.Digest.ToString();
@@ -198,11 +199,20 @@ public sealed partial class ImageStore
                 WriteAtomically(RecordPath(id), JsonSerializer.SerializeToUtf8Bytes(record, StoreJsonContext.Default.ImageRecord));
                 _images[id] = record;
             }
+            bool changed = false;
             if (reference is not null)
             {
-                _refs[reference.WithDefaultTag().ToString()] = id;
-                SaveRepositories();
+                string key = reference.WithDefaultTag().ToString();
+                changed = !(_refs.TryGetValue(key, out var cur) && cur == id);
+                _refs[key] = id;
             }
+            if (repoDigest?.Digest is not null)
+            {
+                string key = ImageReference.Parse(repoDigest.Repository + "@" + repoDigest.Digest).ToString();
+                changed |= !(_refs.TryGetValue(key, out var cur) && cur == id);
+                _refs[key] = id;
+            }
+            if (changed) SaveRepositories();
             return Build(id);
         }
     }
