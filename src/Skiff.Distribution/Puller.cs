@@ -59,6 +59,8 @@ public sealed class Puller(ImageStore store, HttpClient http)
             if (!Digest.TryParse(d, out _)) throw new DistributionException($"invalid diff ID '{d}' in the image config");
         var chains = ImageStore.ChainIds(diffIds);
 
+        // An image that is here already (its config and every layer) gets no layer lines, as with dockerd.
+        bool imageHere = store.Exists(Digest.Compute(configBytes).ToString()) && Enumerable.Range(0, chains.Count).All(i => store.HasLayer(chains[i], diffIds[i]));
         using var transfer = store.BeginTransfer();
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var done = new TaskCompletionSource[manifest.Layers.Count];
@@ -74,7 +76,7 @@ public sealed class Puller(ImageStore store, HttpClient http)
             store.AddLayerSource(diffIds[i], new LayerSource { Digest = desc.Digest, MediaType = desc.MediaType, Size = desc.Size, Registry = reference.Domain, Repository = reference.Path });
             if (store.HasLayer(chains[i], diffIds[i]))
             {
-                progress(new ProgressEvent("Already exists", shortId) { HasDetail = true });
+                if (!imageHere) progress(new ProgressEvent("Already exists", shortId) { HasDetail = true });
                 done[i].SetResult();
                 continue;
             }
