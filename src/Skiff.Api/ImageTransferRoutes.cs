@@ -37,16 +37,21 @@ internal static class ImageTransferRoutes
             await SaveAsync(ctx, d, names).ConfigureAwait(false);
         }));
 
-        app.MapPost("/images/load", Errors.Handle(async ctx =>
+        // dockerd: quiet defaults to true; without it each layer imported reports "Loading layer" progress (the Docker CLI
+        // asks for it when its output is a terminal). The "Loaded image" lines are stream messages either way.
+        app.MapPost("/images/load", Errors.Handle(ctx =>
         {
             ctx.Features.Get<IHttpBodyControlFeature>()!.AllowSynchronousIO = true;
-            var lines = await d.Images.LoadAsync(ctx.Request.Body, ctx.RequestAborted).ConfigureAwait(false);
-            ctx.Response.Headers.ContentType = "application/json";
-            foreach (var line in lines)
+            bool quiet = Query.Bool(ctx, "quiet", true);
+            return StreamMessagesAsync(ctx, async (post, ct) =>
             {
-                await JsonSerializer.SerializeAsync(ctx.Response.Body, new StreamLineDto { Stream = line + "\n" }, TransferJson.Default.StreamLineDto).ConfigureAwait(false);
-                await ctx.Response.WriteAsync("\n").ConfigureAwait(false);
-            }
+                var lines = await d.Images.LoadAsync(ctx.Request.Body, quiet ? null : (id, current, total) => post(new JsonMessageDto
+                {
+                    Status = "Loading layer", Id = id, ProgressDetail = new ProgressDetailDto { Current = current, Total = total },
+                }), ct).ConfigureAwait(false);
+                foreach (var line in lines) post(new JsonMessageDto { Stream = line + "\n" });
+                return lines.Count;
+            });
         }));
 
         app.MapPost("/images/prune", Errors.Handle(async ctx =>
@@ -74,13 +79,19 @@ internal static class ImageTransferRoutes
         }));
     }
 
-    /// <summary><c>POST /images/create?fromImage=&amp;tag=&amp;platform=</c> with the X-Registry-Auth header.</summary>
+    /// <summary>
+    /// <c>POST /images/create?fromImage=&amp;tag=&amp;platform=</c> with the X-Registry-Auth header. As in dockerd, a
+    /// <c>fromImage</c> without tag or digest and an empty or missing <c>tag</c> pulls every tag of the repository (the
+    /// Docker CLI's <c>pull --all-tags</c> leaves <c>tag</c> out; its plain <c>pull</c> always sends one).
+    /// </summary>
     public static Task PullAsync(HttpContext ctx, Daemon.Daemon d)
     {
         var image = Query.Str(ctx, "fromImage") ?? "";
         var tag = Query.Str(ctx, "tag");
         var platform = Query.Str(ctx, "platform");
         var creds = RegistryAuth(ctx);
+        if (string.IsNullOrEmpty(tag) && ImageService.IsRepositoryOnly(image))
+            return StreamProgressAsync(ctx, (sink, ct) => d.Images.PullAllTagsAsync(image, platform, creds, sink, ct));
         return StreamProgressAsync(ctx, (sink, ct) => d.Images.PullAsync(image, tag, platform, creds, sink, ct));
     }
 
@@ -105,14 +116,22 @@ internal static class ImageTransferRoutes
     /// Runs an operation that reports progress events and writes them as Docker's JSON message stream. Headers are sent with
     /// the first event, so a failure before it (bad reference, unknown manifest, denied) is a normal error response.
     /// </summary>
-    private static async Task StreamProgressAsync<T>(HttpContext ctx, Func<ProgressSink, CancellationToken, Task<T>> operation)
+    private static Task StreamProgressAsync<T>(HttpContext ctx, Func<ProgressSink, CancellationToken, Task<T>> operation) =>
+        StreamMessagesAsync(ctx, (post, ct) => operation(e => post(ToMessage(e)), ct));
+
+    /// <summary>
+    /// Runs an operation that posts JSON messages (from any thread) and writes them as one stream, batching the messages
+    /// queued meanwhile into one write. As <see cref="StreamProgressAsync"/>: headers go with the first message, and a
+    /// failure after it is an error message in the stream.
+    /// </summary>
+    private static async Task StreamMessagesAsync<T>(HttpContext ctx, Func<Action<JsonMessageDto>, CancellationToken, Task<T>> operation)
     {
-        var channel = Channel.CreateUnbounded<ProgressEvent>(new UnboundedChannelOptions { SingleReader = true });
+        var channel = Channel.CreateUnbounded<JsonMessageDto>(new UnboundedChannelOptions { SingleReader = true });
         var task = Task.Run(async () =>
         {
             try
             {
-                return await operation(e => channel.Writer.TryWrite(e), ctx.RequestAborted).ConfigureAwait(false);
+                return await operation(m => channel.Writer.TryWrite(m), ctx.RequestAborted).ConfigureAwait(false);
             }
             finally
             {
@@ -129,12 +148,12 @@ internal static class ImageTransferRoutes
                 ctx.Response.Headers.ContentType = "application/json";
             }
             buffer.SetLength(0);
-            JsonSerializer.Serialize(buffer, ToMessage(e), TransferJson.Default.JsonMessageDto);
+            JsonSerializer.Serialize(buffer, e, TransferJson.Default.JsonMessageDto);
             buffer.WriteByte((byte)'\n');
             // More messages already queued: batch them into one write.
             while (channel.Reader.TryRead(out var more))
             {
-                JsonSerializer.Serialize(buffer, ToMessage(more), TransferJson.Default.JsonMessageDto);
+                JsonSerializer.Serialize(buffer, more, TransferJson.Default.JsonMessageDto);
                 buffer.WriteByte((byte)'\n');
             }
             try
@@ -234,6 +253,7 @@ internal sealed class JsonMessageDto
     [JsonPropertyName("aux")] public PushAuxDto? Aux { get; set; }
     [JsonPropertyName("errorDetail")] public ErrorDetailDto? ErrorDetail { get; set; }
     [JsonPropertyName("error")] public string? Error { get; set; }
+    [JsonPropertyName("stream")] public string? Stream { get; set; }
 }
 
 internal sealed class ProgressDetailDto
@@ -254,11 +274,6 @@ internal sealed class ErrorDetailDto
     [JsonPropertyName("message")] public string Message { get; set; } = "";
 }
 
-internal sealed class StreamLineDto
-{
-    [JsonPropertyName("stream")] public string Stream { get; set; } = "";
-}
-
 internal sealed class ImagePruneDto
 {
     public List<ImageDeleteDto>? ImagesDeleted { get; set; }
@@ -269,6 +284,5 @@ internal sealed class ImagePruneDto
 [JsonSerializable(typeof(AuthConfigDto))]
 [JsonSerializable(typeof(AuthResponseDto))]
 [JsonSerializable(typeof(JsonMessageDto))]
-[JsonSerializable(typeof(StreamLineDto))]
 [JsonSerializable(typeof(ImagePruneDto))]
 internal sealed partial class TransferJson : JsonSerializerContext;

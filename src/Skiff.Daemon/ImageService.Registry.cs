@@ -9,12 +9,15 @@ public sealed partial class ImageService
 {
     private DistributionService? _distribution;
 
+    /// <summary>Registries reached without TLS verification or over http; set before the first registry operation.</summary>
+    public InsecureRegistries InsecureRegistries { get; init; } = InsecureRegistries.Default;
+
     private DistributionService Distribution
     {
         get
         {
             if (_distribution is { } d) return d;
-            var created = new DistributionService(_store);
+            var created = new DistributionService(_store, InsecureRegistries);
             return Interlocked.CompareExchange(ref _distribution, created, null) ?? created;
         }
     }
@@ -30,6 +33,21 @@ public sealed partial class ImageService
         var result = await GuardAsync(() => Distribution.PullAsync(reference, credentials, os, arch, variant, progress, ct)).ConfigureAwait(false);
         return View(result);
     }
+
+    /// <summary>
+    /// <c>docker pull --all-tags</c>: every tag of <paramref name="repository"/> (a name without tag or digest), with one
+    /// final status line for the repository.
+    /// </summary>
+    public async Task<IReadOnlyList<ImageView>> PullAllTagsAsync(string repository, string? platform, RegistryCredentials? credentials, ProgressSink progress, CancellationToken ct)
+    {
+        var reference = await GuardAsync(() => Task.FromResult(ImageReference.Parse(repository))).ConfigureAwait(false);
+        var (os, arch, variant) = ParsePlatform(platform);
+        var images = await GuardAsync(() => Distribution.PullAllTagsAsync(reference, credentials, os, arch, variant, progress, ct)).ConfigureAwait(false);
+        return images.Select(View).ToList();
+    }
+
+    /// <summary>True when <paramref name="image"/> is a valid reference with neither tag nor digest (a repository name).</summary>
+    public static bool IsRepositoryOnly(string image) => ImageReference.TryParse(image, out var r, out _) && r.Tag is null && r.Digest is null;
 
     /// <summary>Pushes <paramref name="name"/> (one tag, or every tag of the repository when neither it nor <paramref name="tag"/> has one).</summary>
     public Task<IReadOnlyList<PushResult>> PushAsync(string name, string? tag, RegistryCredentials? credentials, ProgressSink progress, CancellationToken ct) =>
@@ -54,8 +72,11 @@ public sealed partial class ImageService
     public void CheckExist(IReadOnlyList<string> names) => Guard(() => { foreach (var n in names) _store.Find(n); return 0; });
 
     /// <summary><c>docker load</c>: a docker-archive or OCI layout tar (plain, gzip or zstd); returns Docker's "Loaded image" lines.</summary>
-    public Task<IReadOnlyList<string>> LoadAsync(Stream input, CancellationToken ct) =>
-        Task.Run(() => Guard(() => _store.Load(input)), ct);
+    /// <param name="input">The archive.</param>
+    /// <param name="progress">Each layer imported, as dockerd's "Loading layer" progress (null: none, dockerd's quiet).</param>
+    /// <param name="ct">Cancels the load.</param>
+    public Task<IReadOnlyList<string>> LoadAsync(Stream input, LayerProgress? progress, CancellationToken ct) =>
+        Task.Run(() => Guard(() => _store.Load(input, progress)), ct);
 
     /// <summary><c>docker image prune</c>: dangling images, or with <paramref name="all"/> every image no container uses.</summary>
     public (IReadOnlyList<ImageDeleteItem> Deleted, long SpaceReclaimed) Prune(bool all, Func<string, bool> inUse) => Guard(() =>
