@@ -47,7 +47,7 @@ internal static class ImageTransferRoutes
             {
                 var lines = await d.Images.LoadAsync(ctx.Request.Body, quiet ? null : (id, current, total) => post(new JsonMessageDto
                 {
-                    Status = "Loading layer", Id = id, ProgressDetail = new ProgressDetailDto { Current = current, Total = total },
+                    Status = "Loading layer", Id = id, ProgressDetail = new ProgressDetailDto { Current = current, Total = total }, Progress = ProgressText(current, total),
                 }), ct).ConfigureAwait(false);
                 foreach (var line in lines) post(new JsonMessageDto { Stream = line + "\n" });
                 return lines.Count;
@@ -93,6 +93,25 @@ internal static class ImageTransferRoutes
         if (string.IsNullOrEmpty(tag) && ImageService.IsRepositoryOnly(image))
             return StreamProgressAsync(ctx, (sink, ct) => d.Images.PullAllTagsAsync(image, platform, creds, sink, ct));
         return StreamProgressAsync(ctx, (sink, ct) => d.Images.PullAsync(image, tag, platform, creds, sink, ct));
+    }
+
+    /// <summary>
+    /// <c>POST /images/create?fromSrc=URL</c> (<c>docker import URL</c>): dockerd's "Downloading from URL" line, the
+    /// download's "Importing" progress, then the new image's ID as a status line.
+    /// </summary>
+    public static Task ImportFromUrlAsync(HttpContext ctx, Daemon.Daemon d, string source, string? reference, IReadOnlyList<string> changes)
+    {
+        ImageService.ImportUrl(source);
+        string? message = Query.Str(ctx, "message");
+        return StreamMessagesAsync(ctx, async (post, ct) =>
+        {
+            var view = await d.Images.ImportFromUrlAsync(source, reference, message, changes, u => post(new JsonMessageDto { Status = "Downloading from " + u }), (_, current, total) => post(new JsonMessageDto
+            {
+                Status = "Importing", ProgressDetail = new ProgressDetailDto { Current = current, Total = total }, Progress = ProgressText(current, total),
+            }), ct).ConfigureAwait(false);
+            post(new JsonMessageDto { Status = view.Id });
+            return view;
+        });
     }
 
     /// <summary><c>POST /images/{name}/push?tag=</c> with the X-Registry-Auth header.</summary>
@@ -183,8 +202,36 @@ internal static class ImageTransferRoutes
         Status = e.Aux is null ? e.Status : null,
         Id = e.Id,
         ProgressDetail = e.HasDetail || e.Current is not null ? new ProgressDetailDto { Current = e.Current, Total = e.Total } : null,
+        Progress = ProgressText(e.Current ?? 0, e.Total ?? 0),
         Aux = e.Aux is { } a ? new PushAuxDto { Tag = a.Tag, Digest = a.Digest, Size = a.Size } : null,
     };
+
+    /// <summary>
+    /// The <c>progress</c> text dockerd adds to a message with byte counts (its JSONProgress rendered for a 200-column
+    /// terminal): <c>[=====&gt;    ]  32.77kB/307.2kB</c>, just the count without a total, null without counts.
+    /// Clients that print progress without a terminal show it (docker-py, Compose v1).
+    /// </summary>
+    internal static string? ProgressText(long current, long total)
+    {
+        if (current <= 0 && total <= 0) return null;
+        if (total <= 0) return HumanSize(current).PadLeft(8);
+        int bar = Math.Min(50, (int)((double)current / total * 100) / 2);
+        string numbers = current > total ? HumanSize(current).PadLeft(8) : HumanSize(current).PadLeft(8) + "/" + HumanSize(total);
+        return "[" + new string('=', bar) + ">" + new string(' ', Math.Max(0, 50 - bar)) + "] " + numbers;
+    }
+
+    /// <summary>Docker's decimal size with 4 significant digits (go-units HumanSize): 32.77kB, 307.2kB, 5B.</summary>
+    internal static string HumanSize(double size)
+    {
+        string[] units = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+        int i = 0;
+        while (size >= 1000 && i < units.Length - 1)
+        {
+            size /= 1000;
+            i++;
+        }
+        return size.ToString("G4", System.Globalization.CultureInfo.InvariantCulture) + units[i];
+    }
 
     /// <summary>
     /// Decodes the X-Registry-Auth header: base64url (padding optional) JSON of an auth config, as the Docker CLI sends it.
@@ -249,6 +296,7 @@ internal sealed class JsonMessageDto
 {
     [JsonPropertyName("status")] public string? Status { get; set; }
     [JsonPropertyName("progressDetail")] public ProgressDetailDto? ProgressDetail { get; set; }
+    [JsonPropertyName("progress")] public string? Progress { get; set; }
     [JsonPropertyName("id")] public string? Id { get; set; }
     [JsonPropertyName("aux")] public PushAuxDto? Aux { get; set; }
     [JsonPropertyName("errorDetail")] public ErrorDetailDto? ErrorDetail { get; set; }

@@ -64,6 +64,57 @@ public sealed partial class ImageService
         return "Login Succeeded";
     }
 
+    private static readonly Lazy<HttpClient> ImportHttp = new(() => new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(30), UseCookies = false })
+        { Timeout = Timeout.InfiniteTimeSpan });
+
+    /// <summary>
+    /// <c>docker import URL</c>: downloads a rootfs tarball (an address without scheme is http, as in dockerd) and imports
+    /// it as <see cref="ImportAsync"/> does, calling <paramref name="connected"/> once the server answered, then reporting
+    /// the download as dockerd's "Importing" progress (total 0 when the server sends no length). Errors are dockerd's: a
+    /// failed connection is internal, an answer of 404 not found, 400 invalid, others internal.
+    /// </summary>
+    public async Task<ImageView> ImportFromUrlAsync(string source, string? reference, string? message, IReadOnlyList<string> changes,
+        Action<Uri> connected, LayerProgress progress, CancellationToken ct)
+    {
+        var url = ImportUrl(source);
+        HttpResponseMessage response;
+        try
+        {
+            response = await ImportHttp.Value.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new DaemonException(ErrorKind.Internal, $"Get \"{url}\": {e.Message}", e);
+        }
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                string body = (await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false)).Trim();
+                var kind = response.StatusCode switch
+                {
+                    System.Net.HttpStatusCode.NotFound => ErrorKind.NotFound,
+                    System.Net.HttpStatusCode.BadRequest => ErrorKind.InvalidArgument,
+                    _ => ErrorKind.Internal,
+                };
+                throw new DaemonException(kind, $"failed to GET {url} with status {(int)response.StatusCode} {response.ReasonPhrase}: {(body.Length > 512 ? body[..512] : body)}");
+            }
+            connected(url);
+            var body2 = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+            using var counted = new LayerProgressStream(body2, "", response.Content.Headers.ContentLength ?? 0, progress);
+            return await ImportAsync(counted, reference, message, changes, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The URL of an import source: <c>http(s)://...</c> as given, anything else as an http address.</summary>
+    public static Uri ImportUrl(string source)
+    {
+        string s = source.Contains("://", StringComparison.Ordinal) ? source : "http://" + source;
+        if (!Uri.TryCreate(s, UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
+            throw DaemonException.Invalid($"invalid import source '{source}': only http and https URLs (or - for the request body)");
+        return u;
+    }
+
     /// <summary><c>docker save</c>: writes a docker-archive tar of the named images to <paramref name="output"/>.</summary>
     public Task SaveAsync(IReadOnlyList<string> names, Stream output, CancellationToken ct) =>
         Task.Run(() => Guard(() => { _store.Save(names, output); return 0; }), ct);

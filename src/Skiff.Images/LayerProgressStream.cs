@@ -3,7 +3,8 @@ using System.Diagnostics;
 namespace Skiff.Images;
 
 /// <summary>
-/// Progress of one layer being read (<c>docker load</c>'s "Loading layer"): the layer's short ID, bytes read, total bytes.
+/// Progress of one stream being read (<c>docker load</c>'s "Loading layer", <c>docker import</c>'s "Importing"): the
+/// layer's short ID (empty for an import), bytes read, total bytes (0 when unknown).
 /// </summary>
 public delegate void LayerProgress(string id, long current, long total);
 
@@ -12,7 +13,7 @@ public delegate void LayerProgress(string id, long current, long total);
 /// after every 1% (at most every 512 KiB), no more than once per 100 ms, and always when the whole size was read or the
 /// stream ended.
 /// </summary>
-internal sealed class LayerProgressStream(Stream inner, string id, long total, LayerProgress report) : Stream
+public sealed class LayerProgressStream(Stream inner, string id, long total, LayerProgress report) : Stream
 {
     private readonly long _every = total > 0 ? Math.Clamp(total / 100, 1, 512 * 1024) : 512 * 1024;
     private readonly Stopwatch _clock = Stopwatch.StartNew();

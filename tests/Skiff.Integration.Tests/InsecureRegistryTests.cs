@@ -4,8 +4,8 @@ namespace Skiff.Integration.Tests;
 
 /// <summary>
 /// skiffd's <c>--insecure-registry</c> and daemon.json <c>insecure-registries</c> against docker-registry on an address
-/// that is not loopback: a dummy interface with a 198.18.N.1/32 (benchmarking range) made for the test and deleted after
-/// it. One registry speaks plain http, one https with a self-signed certificate. A daemon without the setting refuses
+/// that is not loopback: a 198.18.N.1/32 (benchmarking range) on a veth pair made for the test and deleted after it (this
+/// kernel has no dummy links). One registry speaks plain http, one https with a self-signed certificate. A daemon without the setting refuses
 /// both (https is required and verified); a daemon with the registries by host:port, and one with their /24 as a CIDR in
 /// its configuration file, push and pull through both; GET /info and <c>docker info</c> show them as dockerd does.
 /// </summary>
@@ -25,9 +25,10 @@ public sealed class InsecureRegistryTests(RegistryFixture f)
         DaemonFixture? byHost = null, byCidr = null;
         try
         {
-            Ok(Proc.Run("/sbin/ip", ["link", "add", link, "type", "dummy"]));
+            Ok(Proc.Run("/sbin/ip", ["link", "add", link, "type", "veth", "peer", "name", link.Replace("skpf", "skpq")]));
             Ok(Proc.Run("/sbin/ip", ["addr", "add", ip + "/32", "dev", link]));
             Ok(Proc.Run("/sbin/ip", ["link", "set", link, "up"]));
+            Ok(Proc.Run("/sbin/ip", ["link", "set", link.Replace("skpf", "skpq"), "up"]));
             string cert = Path.Combine(dir, "cert.pem"), key = Path.Combine(dir, "key.pem");
             Ok(Proc.Run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=" + ip,
                 "-addext", "subjectAltName=IP:" + ip, "-keyout", key, "-out", cert]));
