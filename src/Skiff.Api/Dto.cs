@@ -91,6 +91,7 @@ internal sealed class InfoResponse
     public string Isolation { get; set; } = "";
     public string InitBinary { get; set; } = "";
     public List<string> SecurityOptions { get; set; } = [];
+    public RegistryConfigDto? RegistryConfig { get; set; }
     public List<string> Warnings { get; set; } = [];
 }
 

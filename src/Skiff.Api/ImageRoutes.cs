@@ -19,14 +19,18 @@ internal static class ImageRoutes
                 await ImageTransferRoutes.PullAsync(ctx, d).ConfigureAwait(false);
                 return;
             }
-            if (fromSrc != "-") throw new BadRequestException("importing from a URL is not supported: send the tarball in the request body (fromSrc=-)");
             var repo = Query.Str(ctx, "repo");
             var tag = Query.Str(ctx, "tag");
             var reference = string.IsNullOrEmpty(repo) ? null : string.IsNullOrEmpty(tag) ? repo : $"{repo}:{tag}";
             var changes = ctx.Request.Query["changes"].Where(c => !string.IsNullOrEmpty(c)).Select(c => c!).ToList();
+            if (fromSrc != "-")
+            {
+                await ImageTransferRoutes.ImportFromUrlAsync(ctx, d, fromSrc, reference, changes).ConfigureAwait(false);
+                return;
+            }
             var view = await d.Images.ImportAsync(ctx.Request.Body, reference, Query.Str(ctx, "message"), changes, ctx.RequestAborted).ConfigureAwait(false);
             ctx.Response.Headers.ContentType = "application/json";
-            await JsonSerializer.SerializeAsync(ctx.Response.Body, new ProgressMessage { Status = view.Id }, ApiJson.Default.ProgressMessage).ConfigureAwait(false);
+            await JsonSerializer.SerializeAsync(ctx.Response.Body, new JsonMessageDto { Status = view.Id }, TransferJson.Default.JsonMessageDto).ConfigureAwait(false);
             await ctx.Response.WriteAsync("\r\n").ConfigureAwait(false);
         }));
 
@@ -40,17 +44,19 @@ internal static class ImageRoutes
                 .Where(i => i.RepoTags.Count > 0 || i.RepoDigests.Count > 0 || !parents.Contains(i.Id))
                 .Where(i => Matches(i, filters, d))
                 .OrderByDescending(i => i.Created)
-                .Select(i => new ImageSummaryDto
+                .Select(i => (Image: i, Tags: ReferencesMatching(i.RepoTags, filters, ':'), Digests: ReferencesMatching(i.RepoDigests, filters, '@')))
+                .Where(x => filters.GetValueOrDefault("reference") is not { Count: > 0 } || x.Tags.Count + x.Digests.Count > 0)
+                .Select(x => new ImageSummaryDto
                 {
-                    Id = i.Id,
-                    ParentId = i.Parent,
-                    RepoTags = i.RepoTags.ToList(),
-                    RepoDigests = i.RepoDigests.ToList(),
-                    Created = i.Created.ToUnixTimeSeconds(),
-                    Size = i.Size,
-                    VirtualSize = i.Size,
+                    Id = x.Image.Id,
+                    ParentId = x.Image.Parent,
+                    RepoTags = x.Tags,
+                    RepoDigests = x.Digests,
+                    Created = x.Image.Created.ToUnixTimeSeconds(),
+                    Size = x.Image.Size,
+                    VirtualSize = x.Image.Size,
                     SharedSize = -1,
-                    Labels = i.Config.Labels.ToDictionary(),
+                    Labels = x.Image.Config.Labels.ToDictionary(),
                     Containers = -1,
                 })
                 .ToList();
@@ -116,8 +122,8 @@ internal static class ImageRoutes
             var ok = key switch
             {
                 "dangling" => values.Any(v => (v is "true" or "1") == (i.RepoTags.Count == 0)),
-                // Docker's FamiliarMatch: the pattern against "repo:tag" and against the repository alone.
-                "reference" => values.Any(v => i.RepoTags.Any(t => GlobMatch(v, t) || GlobMatch(v, t[..t.LastIndexOf(':')]))),
+                // Narrowed to the matching names in ReferencesMatching.
+                "reference" => true,
                 "label" => values.All(v =>
                 {
                     var kv = v.Split('=', 2);
@@ -130,6 +136,22 @@ internal static class ImageRoutes
             if (!ok) return false;
         }
         return true;
+    }
+
+    /// <summary>
+    /// The names of an image a <c>reference</c> filter keeps, as dockerd lists them: only the tags (or digests) that match
+    /// one of the patterns by Docker's FamiliarMatch (the pattern against the whole name and against the repository
+    /// before <paramref name="separator"/>); all of them when there is no such filter.
+    /// </summary>
+    private static List<string> ReferencesMatching(IReadOnlyList<string> names, Dictionary<string, List<string>> filters, char separator)
+    {
+        if (!filters.TryGetValue("reference", out var patterns) || patterns.Count == 0) return names.ToList();
+        return names.Where(n =>
+        {
+            int cut = n.LastIndexOf(separator);
+            string repository = cut > 0 && n.IndexOf('/', cut) < 0 ? n[..cut] : n;
+            return patterns.Any(p => GlobMatch(p, n) || GlobMatch(p, repository));
+        }).ToList();
     }
 
     /// <summary>Shell-style pattern with * and ?, as Docker's reference filter uses.</summary>

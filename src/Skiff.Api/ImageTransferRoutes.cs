@@ -37,16 +37,21 @@ internal static class ImageTransferRoutes
             await SaveAsync(ctx, d, names).ConfigureAwait(false);
         }));
 
-        app.MapPost("/images/load", Errors.Handle(async ctx =>
+        // dockerd: quiet defaults to true; without it each layer imported reports "Loading layer" progress (the Docker CLI
+        // asks for it when its output is a terminal). The "Loaded image" lines are stream messages either way.
+        app.MapPost("/images/load", Errors.Handle(ctx =>
         {
             ctx.Features.Get<IHttpBodyControlFeature>()!.AllowSynchronousIO = true;
-            var lines = await d.Images.LoadAsync(ctx.Request.Body, ctx.RequestAborted).ConfigureAwait(false);
-            ctx.Response.Headers.ContentType = "application/json";
-            foreach (var line in lines)
+            bool quiet = Query.Bool(ctx, "quiet", true);
+            return StreamMessagesAsync(ctx, async (post, ct) =>
             {
-                await JsonSerializer.SerializeAsync(ctx.Response.Body, new StreamLineDto { Stream = line + "\n" }, TransferJson.Default.StreamLineDto).ConfigureAwait(false);
-                await ctx.Response.WriteAsync("\n").ConfigureAwait(false);
-            }
+                var lines = await d.Images.LoadAsync(ctx.Request.Body, quiet ? null : (id, current, total) => post(new JsonMessageDto
+                {
+                    Status = "Loading layer", Id = id, ProgressDetail = new ProgressDetailDto { Current = current, Total = total }, Progress = ProgressText(current, total),
+                }), ct).ConfigureAwait(false);
+                foreach (var line in lines) post(new JsonMessageDto { Stream = line + "\n" });
+                return lines.Count;
+            });
         }));
 
         app.MapPost("/images/prune", Errors.Handle(async ctx =>
@@ -74,14 +79,39 @@ internal static class ImageTransferRoutes
         }));
     }
 
-    /// <summary><c>POST /images/create?fromImage=&amp;tag=&amp;platform=</c> with the X-Registry-Auth header.</summary>
+    /// <summary>
+    /// <c>POST /images/create?fromImage=&amp;tag=&amp;platform=</c> with the X-Registry-Auth header. As in dockerd, a
+    /// <c>fromImage</c> without tag or digest and an empty or missing <c>tag</c> pulls every tag of the repository (the
+    /// Docker CLI's <c>pull --all-tags</c> leaves <c>tag</c> out; its plain <c>pull</c> always sends one).
+    /// </summary>
     public static Task PullAsync(HttpContext ctx, Daemon.Daemon d)
     {
         var image = Query.Str(ctx, "fromImage") ?? "";
         var tag = Query.Str(ctx, "tag");
         var platform = Query.Str(ctx, "platform");
         var creds = RegistryAuth(ctx);
+        if (string.IsNullOrEmpty(tag) && ImageService.IsRepositoryOnly(image))
+            return StreamProgressAsync(ctx, (sink, ct) => d.Images.PullAllTagsAsync(image, platform, creds, sink, ct));
         return StreamProgressAsync(ctx, (sink, ct) => d.Images.PullAsync(image, tag, platform, creds, sink, ct));
+    }
+
+    /// <summary>
+    /// <c>POST /images/create?fromSrc=URL</c> (<c>docker import URL</c>): dockerd's "Downloading from URL" line, the
+    /// download's "Importing" progress, then the new image's ID as a status line.
+    /// </summary>
+    public static Task ImportFromUrlAsync(HttpContext ctx, Daemon.Daemon d, string source, string? reference, IReadOnlyList<string> changes)
+    {
+        ImageService.ImportUrl(source);
+        string? message = Query.Str(ctx, "message");
+        return StreamMessagesAsync(ctx, async (post, ct) =>
+        {
+            var view = await d.Images.ImportFromUrlAsync(source, reference, message, changes, u => post(new JsonMessageDto { Status = "Downloading from " + u }), (_, current, total) => post(new JsonMessageDto
+            {
+                Status = "Importing", ProgressDetail = new ProgressDetailDto { Current = current, Total = total }, Progress = ProgressText(current, total),
+            }), ct).ConfigureAwait(false);
+            post(new JsonMessageDto { Status = view.Id });
+            return view;
+        });
     }
 
     /// <summary><c>POST /images/{name}/push?tag=</c> with the X-Registry-Auth header.</summary>
@@ -105,14 +135,22 @@ internal static class ImageTransferRoutes
     /// Runs an operation that reports progress events and writes them as Docker's JSON message stream. Headers are sent with
     /// the first event, so a failure before it (bad reference, unknown manifest, denied) is a normal error response.
     /// </summary>
-    private static async Task StreamProgressAsync<T>(HttpContext ctx, Func<ProgressSink, CancellationToken, Task<T>> operation)
+    private static Task StreamProgressAsync<T>(HttpContext ctx, Func<ProgressSink, CancellationToken, Task<T>> operation) =>
+        StreamMessagesAsync(ctx, (post, ct) => operation(e => post(ToMessage(e)), ct));
+
+    /// <summary>
+    /// Runs an operation that posts JSON messages (from any thread) and writes them as one stream, batching the messages
+    /// queued meanwhile into one write. As <see cref="StreamProgressAsync"/>: headers go with the first message, and a
+    /// failure after it is an error message in the stream.
+    /// </summary>
+    private static async Task StreamMessagesAsync<T>(HttpContext ctx, Func<Action<JsonMessageDto>, CancellationToken, Task<T>> operation)
     {
-        var channel = Channel.CreateUnbounded<ProgressEvent>(new UnboundedChannelOptions { SingleReader = true });
+        var channel = Channel.CreateUnbounded<JsonMessageDto>(new UnboundedChannelOptions { SingleReader = true });
         var task = Task.Run(async () =>
         {
             try
             {
-                return await operation(e => channel.Writer.TryWrite(e), ctx.RequestAborted).ConfigureAwait(false);
+                return await operation(m => channel.Writer.TryWrite(m), ctx.RequestAborted).ConfigureAwait(false);
             }
             finally
             {
@@ -129,12 +167,12 @@ internal static class ImageTransferRoutes
                 ctx.Response.Headers.ContentType = "application/json";
             }
             buffer.SetLength(0);
-            JsonSerializer.Serialize(buffer, ToMessage(e), TransferJson.Default.JsonMessageDto);
+            JsonSerializer.Serialize(buffer, e, TransferJson.Default.JsonMessageDto);
             buffer.WriteByte((byte)'\n');
             // More messages already queued: batch them into one write.
             while (channel.Reader.TryRead(out var more))
             {
-                JsonSerializer.Serialize(buffer, ToMessage(more), TransferJson.Default.JsonMessageDto);
+                JsonSerializer.Serialize(buffer, more, TransferJson.Default.JsonMessageDto);
                 buffer.WriteByte((byte)'\n');
             }
             try
@@ -164,8 +202,36 @@ internal static class ImageTransferRoutes
         Status = e.Aux is null ? e.Status : null,
         Id = e.Id,
         ProgressDetail = e.HasDetail || e.Current is not null ? new ProgressDetailDto { Current = e.Current, Total = e.Total } : null,
+        Progress = ProgressText(e.Current ?? 0, e.Total ?? 0),
         Aux = e.Aux is { } a ? new PushAuxDto { Tag = a.Tag, Digest = a.Digest, Size = a.Size } : null,
     };
+
+    /// <summary>
+    /// The <c>progress</c> text dockerd adds to a message with byte counts (its JSONProgress rendered for a 200-column
+    /// terminal): <c>[=====&gt;    ]  32.77kB/307.2kB</c>, just the count without a total, null without counts.
+    /// Clients that print progress without a terminal show it (docker-py, Compose v1).
+    /// </summary>
+    internal static string? ProgressText(long current, long total)
+    {
+        if (current <= 0 && total <= 0) return null;
+        if (total <= 0) return HumanSize(current).PadLeft(8);
+        int bar = Math.Min(50, (int)((double)current / total * 100) / 2);
+        string numbers = current > total ? HumanSize(current).PadLeft(8) : HumanSize(current).PadLeft(8) + "/" + HumanSize(total);
+        return "[" + new string('=', bar) + ">" + new string(' ', Math.Max(0, 50 - bar)) + "] " + numbers;
+    }
+
+    /// <summary>Docker's decimal size with 4 significant digits (go-units HumanSize): 32.77kB, 307.2kB, 5B.</summary>
+    internal static string HumanSize(double size)
+    {
+        string[] units = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+        int i = 0;
+        while (size >= 1000 && i < units.Length - 1)
+        {
+            size /= 1000;
+            i++;
+        }
+        return size.ToString("G4", System.Globalization.CultureInfo.InvariantCulture) + units[i];
+    }
 
     /// <summary>
     /// Decodes the X-Registry-Auth header: base64url (padding optional) JSON of an auth config, as the Docker CLI sends it.
@@ -230,10 +296,12 @@ internal sealed class JsonMessageDto
 {
     [JsonPropertyName("status")] public string? Status { get; set; }
     [JsonPropertyName("progressDetail")] public ProgressDetailDto? ProgressDetail { get; set; }
+    [JsonPropertyName("progress")] public string? Progress { get; set; }
     [JsonPropertyName("id")] public string? Id { get; set; }
     [JsonPropertyName("aux")] public PushAuxDto? Aux { get; set; }
     [JsonPropertyName("errorDetail")] public ErrorDetailDto? ErrorDetail { get; set; }
     [JsonPropertyName("error")] public string? Error { get; set; }
+    [JsonPropertyName("stream")] public string? Stream { get; set; }
 }
 
 internal sealed class ProgressDetailDto
@@ -254,11 +322,6 @@ internal sealed class ErrorDetailDto
     [JsonPropertyName("message")] public string Message { get; set; } = "";
 }
 
-internal sealed class StreamLineDto
-{
-    [JsonPropertyName("stream")] public string Stream { get; set; } = "";
-}
-
 internal sealed class ImagePruneDto
 {
     public List<ImageDeleteDto>? ImagesDeleted { get; set; }
@@ -269,6 +332,5 @@ internal sealed class ImagePruneDto
 [JsonSerializable(typeof(AuthConfigDto))]
 [JsonSerializable(typeof(AuthResponseDto))]
 [JsonSerializable(typeof(JsonMessageDto))]
-[JsonSerializable(typeof(StreamLineDto))]
 [JsonSerializable(typeof(ImagePruneDto))]
 internal sealed partial class TransferJson : JsonSerializerContext;

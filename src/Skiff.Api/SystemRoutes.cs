@@ -86,6 +86,7 @@ internal static class SystemRoutes
                 DefaultRuntime = "skiff-runtime",
                 InitBinary = "skiff-runtime",
                 SecurityOptions = daemon.Options.Remap is null ? ["name=seccomp,profile=builtin"] : ["name=seccomp,profile=builtin", "name=userns"],
+                RegistryConfig = RegistryConfigDto.From(daemon.Options.InsecureRegistries),
                 NFd = Directory.GetFiles("/proc/self/fd").Length,
                 NGoroutines = System.Diagnostics.Process.GetCurrentProcess().Threads.Count,
             };

@@ -135,6 +135,25 @@ public static class Api
         await ProgressPrinter.PrintAsync(body, w, quiet).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// <c>pull --all-tags</c>: POST /images/create with <c>fromImage</c> and no <c>tag</c> (the daemon then pulls every
+    /// tag of the repository), printing progress to <paramref name="w"/>.
+    /// </summary>
+    public static async Task PullAllTagsAsync(CliContext ctx, string repository, string? platform, TextWriter w, bool quiet)
+    {
+        var auth = new[] { new KeyValuePair<string, string>("X-Registry-Auth", Credentials.RegistryAuthHeader(repository)) };
+        using var resp = await ctx.Client.SendAsync(HttpMethod.Post, "/images/create" + Q(("fromImage", repository), ("platform", platform)), stream: true, headers: auth).ConfigureAwait(false);
+        await using var body = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false);
+        await ProgressPrinter.PrintAsync(body, w, quiet).ConfigureAwait(false);
+    }
+
+    /// <summary>The fully qualified repository Docker prints after <c>pull --all-tags</c>: "busybox" -> "docker.io/library/busybox".</summary>
+    public static string FullyQualifiedRepository(string repository)
+    {
+        string q = FullyQualified(repository);
+        return q.EndsWith(":latest", StringComparison.Ordinal) ? q[..^":latest".Length] : q;
+    }
+
     /// <summary>Writes a JSON array of raw documents indented by 4 spaces, as Docker's inspect does.</summary>
     public static string IndentedArray(IEnumerable<JsonElement> items)
     {

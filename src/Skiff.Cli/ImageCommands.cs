@@ -77,8 +77,14 @@ public static class ImageCommands
     public static async Task<int> Pull(CliContext ctx, ParsedArgs a)
     {
         string image = a.Positionals[0];
-        if (a.Bool("all-tags")) throw new CliException("--all-tags is not supported", 1);
         if (Reference.Validate(image) is { } invalid) throw new CliException(invalid, 1);
+        if (a.Bool("all-tags"))
+        {
+            if (!HasNoTagOrDigest(image)) throw new CliException("tag can't be used with --all-tags/-a", 1);
+            await PullAllTagsAsync(ctx, image, a.Get("platform"), ctx.Out, a.Bool("quiet")).ConfigureAwait(false);
+            ctx.Out.WriteLine(FullyQualifiedRepository(image));
+            return 0;
+        }
         if (HasNoTagOrDigest(image) && !a.Bool("quiet")) ctx.Out.WriteLine("Using default tag: latest");
         await PullAsync(ctx, image, a.Get("platform"), ctx.Out, a.Bool("quiet")).ConfigureAwait(false);
         ctx.Out.WriteLine(FullyQualified(image));

@@ -27,6 +27,9 @@ public static class Program
               --iptables           Install NAT rules (nftables) for outbound traffic and published ports (default true)
               --userns-remap string
                                    User/Group setting for user namespaces ("default": dockremap; user[:group] or uid[:gid])
+              --insecure-registry list
+                                   Enable insecure registry communication (host[:port] or CIDR; repeatable)
+              --config-file string Daemon configuration file (default "/etc/skiff/daemon.json")
           -D, --debug              Enable debug mode
           -v, --version            Print version information and quit
         """;
@@ -42,6 +45,11 @@ public static class Program
         int poolSize = net.AddressPoolSize;
         var iptables = true;
         string? usernsRemap = null;
+        var insecure = new List<string>();
+        string configFile = DaemonConfigFile.DefaultPath;
+        bool explicitConfig = false;
+        // daemon.json keys whose flags were given, with the flag values (for dockerd's conflict message).
+        var flagsSet = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
@@ -58,16 +66,18 @@ public static class Program
             {
                 switch (arg)
                 {
-                    case "-H" or "--host": hosts.Add(Value()); break;
-                    case "--data-root" or "-g" or "--graph": dataRoot = Value(); break;
-                    case "--exec-root": execRoot = Value(); break;
-                    case "-p" or "--pidfile": pidFile = Value(); break;
+                    case "-H" or "--host": hosts.Add(Value()); flagsSet["hosts"] = "[" + string.Join(" ", hosts) + "]"; break;
+                    case "--data-root" or "-g" or "--graph": dataRoot = flagsSet["data-root"] = Value(); break;
+                    case "--exec-root": execRoot = flagsSet["exec-root"] = Value(); break;
+                    case "-p" or "--pidfile": pidFile = flagsSet["pidfile"] = Value(); break;
                     case "--runtime": runtime = Value(); break;
-                    case "-D" or "--debug": debug = true; break;
-                    case "-b" or "--bridge": bridge = Value(); break;
-                    case "--bip": bip = Value(); break;
-                    case "--iptables": iptables = inline switch { null or "true" => true, "false" => false, _ => throw new ArgumentException($"invalid --iptables value: {inline}") }; break;
-                    case "--userns-remap": usernsRemap = Value(); break;
+                    case "-D" or "--debug": debug = true; flagsSet["debug"] = "true"; break;
+                    case "-b" or "--bridge": bridge = flagsSet["bridge"] = Value(); break;
+                    case "--bip": bip = flagsSet["bip"] = Value(); break;
+                    case "--iptables": iptables = inline switch { null or "true" => true, "false" => false, _ => throw new ArgumentException($"invalid --iptables value: {inline}") }; flagsSet["iptables"] = iptables ? "true" : "false"; break;
+                    case "--userns-remap": usernsRemap = flagsSet["userns-remap"] = Value(); break;
+                    case "--insecure-registry": insecure.Add(Value()); flagsSet["insecure-registries"] = "[" + string.Join(" ", insecure) + "]"; break;
+                    case "--config-file": configFile = Value(); explicitConfig = true; break;
                     case "--default-address-pool":
                         foreach (var kv in Value().Split(','))
                         {
@@ -87,6 +97,32 @@ public static class Program
                 Console.Error.WriteLine($"skiffd: {e.Message}\nSee 'skiffd --help'.");
                 return 125;
             }
+        }
+        Skiff.Distribution.InsecureRegistries insecureRegistries;
+        try
+        {
+            foreach (var (key, value) in DaemonConfigFile.Read(configFile, explicitConfig, flagsSet))
+            {
+                switch (key)
+                {
+                    case "hosts": hosts.AddRange(DaemonConfigFile.Strings(value, key)); break;
+                    case "data-root": dataRoot = DaemonConfigFile.String(value, key); break;
+                    case "exec-root": execRoot = DaemonConfigFile.String(value, key); break;
+                    case "pidfile": pidFile = DaemonConfigFile.String(value, key); break;
+                    case "debug": debug = DaemonConfigFile.Bool(value, key); break;
+                    case "bridge": bridge = DaemonConfigFile.String(value, key); break;
+                    case "bip": bip = DaemonConfigFile.String(value, key); break;
+                    case "iptables": iptables = DaemonConfigFile.Bool(value, key); break;
+                    case "userns-remap": usernsRemap = DaemonConfigFile.String(value, key); break;
+                    case "insecure-registries": insecure.AddRange(DaemonConfigFile.Strings(value, key)); break;
+                }
+            }
+            insecureRegistries = Skiff.Distribution.InsecureRegistries.Parse(insecure);
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"skiffd: {e.Message}");
+            return 1;
         }
         if (hosts.Count == 0) hosts.Add($"unix://{Path.Combine(execRoot, "skiff.sock")}");
         pidFile ??= Path.Combine(execRoot, "skiffd.pid");
@@ -112,7 +148,7 @@ public static class Program
             {
                 DataRoot = dataRoot, ExecRoot = execRoot, RuntimePath = runtime,
                 Bridge = bridge, BridgeIp = bip, AddressPool = pool, AddressPoolSize = poolSize, Iptables = iptables,
-                Remap = remap, RemapUser = remapUser,
+                Remap = remap, RemapUser = remapUser, InsecureRegistries = insecureRegistries,
             });
             daemon.Restore();
             var app = ApiServer.Build(daemon, hosts, debug);

@@ -3,26 +3,19 @@ namespace Skiff.Daemon;
 public sealed partial class Daemon
 {
     /// <summary>
-    /// Removes an image reference (Docker's rmi): refused while a container uses the image unless
-    /// forced (a running container's image is never deleted).
+    /// Removes an image reference (Docker's rmi) with dockerd's conflict rules: untagging one of several tags always works;
+    /// the last tag of an image a container uses, or an image by ID, needs force; an image a running container uses is
+    /// never deleted (by ID that is a conflict even when forced; forcing only removes its tags).
     /// </summary>
     public IReadOnlyList<ImageDeleteItem> RemoveImage(string reference, bool force, bool noPrune)
     {
         _ = noPrune;
-        var image = Images.Get(reference);
-        var users = Containers.All.Where(c => c.Record.ImageId == image.Id).ToList();
-        if (users.Count > 0)
+        string? Using(string imageId, bool runningOnly)
         {
-            var running = users.FirstOrDefault(c => c.Record.State.Running);
-            if (running is not null || !force)
-            {
-                var c = running ?? users[0];
-                var what = running is not null ? "running" : "stopped";
-                throw DaemonException.Conflict($"conflict: unable to remove repository reference \"{reference}\" (must force) - container {c.Id[..12]} is using its referenced image {image.Id.Replace("sha256:", "")[..12]}"
-                    + (running is not null ? $" ({what})" : ""));
-            }
+            var users = Containers.All.Where(c => c.Record.ImageId == imageId).ToList();
+            return (users.FirstOrDefault(c => c.Record.State.Running) ?? (runningOnly ? null : users.FirstOrDefault()))?.Id;
         }
-        return Images.Remove(reference, force, id => Containers.All.Any(c => c.Record.ImageId == id));
+        return Images.Remove(reference, force, id => Using(id, runningOnly: false), id => Using(id, runningOnly: true));
     }
 }
 

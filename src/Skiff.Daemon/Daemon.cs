@@ -16,7 +16,7 @@ public sealed partial class Daemon : IDisposable
         Options = options;
         System.IO.Directory.CreateDirectory(options.ContainersRoot);
         System.IO.Directory.CreateDirectory(options.BundlesRoot);
-        Images = new ImageService(options.DataRoot, Events, options.Remap);
+        Images = new ImageService(options.DataRoot, Events, options.Remap) { InsecureRegistries = options.InsecureRegistries };
         Volumes = new Volumes.VolumeStore(Path.Combine(options.DataRoot, "volumes"),
             options.Remap is { } remap ? (remap.RootUid, remap.RootGid) : null);
         var idPath = Path.Combine(options.DataRoot, "engine-id");

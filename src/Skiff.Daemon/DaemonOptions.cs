@@ -30,6 +30,9 @@ public sealed class DaemonOptions
     /// <summary>The user[:group] the remapping's ranges belong to (e.g. <c>dockremap:dockremap</c>).</summary>
     public string RemapUser { get; init; } = "";
 
+    /// <summary>dockerd's <c>--insecure-registry</c> / daemon.json <c>insecure-registries</c> (always includes 127.0.0.0/8).</summary>
+    public Distribution.InsecureRegistries InsecureRegistries { get; init; } = Distribution.InsecureRegistries.Default;
+
     public string ContainersRoot => Path.Combine(DataRoot, "containers");
     public string NetworksRoot => Path.Combine(DataRoot, "networks");
     /// <summary>Pinned network namespaces of running containers (exec-root/netns/&lt;id&gt;).</summary>

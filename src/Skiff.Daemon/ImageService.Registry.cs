@@ -9,12 +9,15 @@ public sealed partial class ImageService
 {
     private DistributionService? _distribution;
 
+    /// <summary>Registries reached without TLS verification or over http; set before the first registry operation.</summary>
+    public InsecureRegistries InsecureRegistries { get; init; } = InsecureRegistries.Default;
+
     private DistributionService Distribution
     {
         get
         {
             if (_distribution is { } d) return d;
-            var created = new DistributionService(_store);
+            var created = new DistributionService(_store, InsecureRegistries);
             return Interlocked.CompareExchange(ref _distribution, created, null) ?? created;
         }
     }
@@ -31,6 +34,21 @@ public sealed partial class ImageService
         return View(result);
     }
 
+    /// <summary>
+    /// <c>docker pull --all-tags</c>: every tag of <paramref name="repository"/> (a name without tag or digest), with one
+    /// final status line for the repository.
+    /// </summary>
+    public async Task<IReadOnlyList<ImageView>> PullAllTagsAsync(string repository, string? platform, RegistryCredentials? credentials, ProgressSink progress, CancellationToken ct)
+    {
+        var reference = await GuardAsync(() => Task.FromResult(ImageReference.Parse(repository))).ConfigureAwait(false);
+        var (os, arch, variant) = ParsePlatform(platform);
+        var images = await GuardAsync(() => Distribution.PullAllTagsAsync(reference, credentials, os, arch, variant, progress, ct)).ConfigureAwait(false);
+        return images.Select(View).ToList();
+    }
+
+    /// <summary>True when <paramref name="image"/> is a valid reference with neither tag nor digest (a repository name).</summary>
+    public static bool IsRepositoryOnly(string image) => ImageReference.TryParse(image, out var r, out _) && r.Tag is null && r.Digest is null;
+
     /// <summary>Pushes <paramref name="name"/> (one tag, or every tag of the repository when neither it nor <paramref name="tag"/> has one).</summary>
     public Task<IReadOnlyList<PushResult>> PushAsync(string name, string? tag, RegistryCredentials? credentials, ProgressSink progress, CancellationToken ct) =>
         GuardAsync(() =>
@@ -46,6 +64,57 @@ public sealed partial class ImageService
         return "Login Succeeded";
     }
 
+    private static readonly Lazy<HttpClient> ImportHttp = new(() => new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(30), UseCookies = false })
+        { Timeout = Timeout.InfiniteTimeSpan });
+
+    /// <summary>
+    /// <c>docker import URL</c>: downloads a rootfs tarball (an address without scheme is http, as in dockerd) and imports
+    /// it as <see cref="ImportAsync"/> does, calling <paramref name="connected"/> once the server answered, then reporting
+    /// the download as dockerd's "Importing" progress (total 0 when the server sends no length). Errors are dockerd's: a
+    /// failed connection is internal, an answer of 404 not found, 400 invalid, others internal.
+    /// </summary>
+    public async Task<ImageView> ImportFromUrlAsync(string source, string? reference, string? message, IReadOnlyList<string> changes,
+        Action<Uri> connected, LayerProgress progress, CancellationToken ct)
+    {
+        var url = ImportUrl(source);
+        HttpResponseMessage response;
+        try
+        {
+            response = await ImportHttp.Value.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new DaemonException(ErrorKind.Internal, $"Get \"{url}\": {e.Message}", e);
+        }
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                string body = (await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false)).Trim();
+                var kind = response.StatusCode switch
+                {
+                    System.Net.HttpStatusCode.NotFound => ErrorKind.NotFound,
+                    System.Net.HttpStatusCode.BadRequest => ErrorKind.InvalidArgument,
+                    _ => ErrorKind.Internal,
+                };
+                throw new DaemonException(kind, $"failed to GET {url} with status {(int)response.StatusCode} {response.ReasonPhrase}: {(body.Length > 512 ? body[..512] : body)}");
+            }
+            connected(url);
+            var body2 = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+            using var counted = new LayerProgressStream(body2, "", response.Content.Headers.ContentLength ?? 0, progress);
+            return await ImportAsync(counted, reference, message, changes, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The URL of an import source: <c>http(s)://...</c> as given, anything else as an http address.</summary>
+    public static Uri ImportUrl(string source)
+    {
+        string s = source.Contains("://", StringComparison.Ordinal) ? source : "http://" + source;
+        if (!Uri.TryCreate(s, UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
+            throw DaemonException.Invalid($"invalid import source '{source}': only http and https URLs (or - for the request body)");
+        return u;
+    }
+
     /// <summary><c>docker save</c>: writes a docker-archive tar of the named images to <paramref name="output"/>.</summary>
     public Task SaveAsync(IReadOnlyList<string> names, Stream output, CancellationToken ct) =>
         Task.Run(() => Guard(() => { _store.Save(names, output); return 0; }), ct);
@@ -54,8 +123,11 @@ public sealed partial class ImageService
     public void CheckExist(IReadOnlyList<string> names) => Guard(() => { foreach (var n in names) _store.Find(n); return 0; });
 
     /// <summary><c>docker load</c>: a docker-archive or OCI layout tar (plain, gzip or zstd); returns Docker's "Loaded image" lines.</summary>
-    public Task<IReadOnlyList<string>> LoadAsync(Stream input, CancellationToken ct) =>
-        Task.Run(() => Guard(() => _store.Load(input)), ct);
+    /// <param name="input">The archive.</param>
+    /// <param name="progress">Each layer imported, as dockerd's "Loading layer" progress (null: none, dockerd's quiet).</param>
+    /// <param name="ct">Cancels the load.</param>
+    public Task<IReadOnlyList<string>> LoadAsync(Stream input, LayerProgress? progress, CancellationToken ct) =>
+        Task.Run(() => Guard(() => _store.Load(input, progress)), ct);
 
     /// <summary><c>docker image prune</c>: dangling images, or with <paramref name="all"/> every image no container uses.</summary>
     public (IReadOnlyList<ImageDeleteItem> Deleted, long SpaceReclaimed) Prune(bool all, Func<string, bool> inUse) => Guard(() =>

@@ -44,10 +44,11 @@ public sealed partial class ImageService
         Publish("tag", Get(target).Id, target);
     }
 
-    public IReadOnlyList<ImageDeleteItem> Remove(string reference, bool force, Func<string, bool> inUse)
+    /// <summary><c>docker rmi</c>; the functions return the ID of a container (a running one) that uses an image ID, or null.</summary>
+    public IReadOnlyList<ImageDeleteItem> Remove(string reference, bool force, Func<string, string?> containerUsing, Func<string, string?> runningContainerUsing)
     {
         var id = Get(reference).Id;
-        var items = Guard(() => _store.Remove(reference, force, i => inUse(i) ? i : null).Select(e => new ImageDeleteItem(e.Untagged, e.Deleted)).ToList());
+        var items = Guard(() => _store.Remove(reference, force, containerUsing, runningContainerUsing).Select(e => new ImageDeleteItem(e.Untagged, e.Deleted)).ToList());
         foreach (var item in items)
         {
             if (item.Untagged is { } untagged) Publish("untag", id, untagged);

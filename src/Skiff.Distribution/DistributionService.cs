@@ -12,24 +12,51 @@ public sealed class DistributionService : IDisposable
     private readonly ImageStore _store;
     private readonly HttpClient _http;
 
-    public DistributionService(ImageStore store)
+    /// <param name="store">The image store pulls write to and pushes read from.</param>
+    /// <param name="insecure">Registries spoken to without TLS verification or over http (default: loopback only).</param>
+    public DistributionService(ImageStore store, InsecureRegistries? insecure = null)
     {
         _store = store;
-        var handler = new SocketsHttpHandler
-        {
-            AutomaticDecompression = DecompressionMethods.None,
-            AllowAutoRedirect = true,
-            ConnectTimeout = TimeSpan.FromSeconds(30),
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
-            UseCookies = false,
-        };
-        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        _http = new HttpClient(new RegistryTransport(insecure ?? InsecureRegistries.Default)) { Timeout = Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.UserAgent.ParseAdd("skiff/1.0");
     }
 
     public Task<Image> PullAsync(ImageReference reference, RegistryCredentials? credentials, string os, string architecture, string? variant,
         ProgressSink progress, CancellationToken ct) =>
         new Puller(_store, _http).PullAsync(reference, credentials, os, architecture, variant, progress, ct);
+
+    /// <summary>
+    /// <c>docker pull --all-tags</c>: pulls every tag the registry lists for <paramref name="repository"/> (a reference
+    /// without tag or digest), one after the other, with each tag's progress as a single pull reports it except its
+    /// final status line; then one status line for the whole repository, as dockerd does ("Downloaded newer image" when
+    /// any tag brought new content or a new tag).
+    /// </summary>
+    public async Task<IReadOnlyList<Image>> PullAllTagsAsync(ImageReference repository, RegistryCredentials? credentials, string os, string architecture,
+        string? variant, ProgressSink progress, CancellationToken ct)
+    {
+        if (repository.Tag is not null || repository.Digest is not null)
+            throw new DistributionException("tag can't be used with --all-tags/-a") { Kind = DistributionErrorKind.InvalidArgument };
+        var tags = await new RegistryClient(_http, repository.Domain, credentials).ListTagsAsync(repository.Path, ct).ConfigureAwait(false);
+        var images = new List<Image>();
+        bool downloaded = false;
+        foreach (var tag in tags)
+        {
+            images.Add(await new Puller(_store, _http).PullAsync(repository.WithTag(tag), credentials, os, architecture, variant, e =>
+            {
+                if (e.Id is null && e.Status.StartsWith(StatusPrefix, StringComparison.Ordinal))
+                {
+                    downloaded |= e.Status.StartsWith(DownloadedPrefix, StringComparison.Ordinal);
+                    return;
+                }
+                progress(e);
+            }, ct).ConfigureAwait(false));
+        }
+        progress(new ProgressEvent((downloaded ? DownloadedPrefix : "Status: Image is up to date for ") + repository.Familiar));
+        return images;
+    }
+
+    private const string StatusPrefix = "Status: ";
+    private const string DownloadedPrefix = "Status: Downloaded newer image for ";
 
     public Task<IReadOnlyList<PushResult>> PushAsync(ImageReference target, RegistryCredentials? credentials, ProgressSink progress, CancellationToken ct) =>
         new Pusher(_store, _http).PushAsync(target, credentials, progress, ct);

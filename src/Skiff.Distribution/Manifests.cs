@@ -147,4 +147,5 @@ public static class ManifestParser
 [JsonSerializable(typeof(ImageIndex))]
 [JsonSerializable(typeof(TokenResponse))]
 [JsonSerializable(typeof(RegistryErrors))]
+[JsonSerializable(typeof(TagList))]
 internal sealed partial class DistributionJson : JsonSerializerContext;

@@ -94,6 +94,50 @@ public sealed class RegistryClient
         return doc;
     }
 
+    /// <summary>
+    /// Every tag of a repository (<c>GET /v2/&lt;name&gt;/tags/list</c>), following the registry's pagination: each
+    /// <c>Link: &lt;...&gt;; rel="next"</c> header names the next page. Tags are returned in the registry's order.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ListTagsAsync(string repository, CancellationToken ct)
+    {
+        var tags = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        Uri? next = new(BaseUri, $"v2/{repository}/tags/list");
+        for (int page = 0; next is not null; page++)
+        {
+            if (page >= 10000) throw new DistributionException($"{Registry}/{repository}: too many pages of tags");
+            var uri = next;
+            using var r = await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, uri), [Scope(repository, false)], ct).ConfigureAwait(false);
+            if (r.StatusCode == HttpStatusCode.NotFound)
+                throw new DistributionException($"repository {Registry}/{repository} not found: {await ErrorText(r, ct).ConfigureAwait(false)}") { Kind = DistributionErrorKind.NotFound };
+            await EnsureSuccess(r, $"{Registry}/{repository}", ct).ConfigureAwait(false);
+            byte[] bytes = await ReadLimitedAsync(r.Content, 16 << 20, ct).ConfigureAwait(false);
+            TagList? list;
+            try { list = JsonSerializer.Deserialize(bytes, DistributionJson.Default.TagList); }
+            catch (JsonException ex) { throw new DistributionException($"{Registry}/{repository}: invalid tag list: {ex.Message}", ex); }
+            foreach (var t in list?.Tags ?? [])
+                if (seen.Add(t)) tags.Add(t);
+            next = NextPage(r, uri);
+        }
+        return tags;
+    }
+
+    /// <summary>The target of a <c>Link</c> header with <c>rel="next"</c>, resolved against the request's URI; null when none.</summary>
+    internal static Uri? NextPage(HttpResponseMessage r, Uri requestUri)
+    {
+        if (!r.Headers.TryGetValues("Link", out var values)) return null;
+        foreach (var header in values)
+            foreach (var part in header.Split(','))
+            {
+                int open = part.IndexOf('<'), close = part.IndexOf('>');
+                if (open < 0 || close < open) continue;
+                var parameters = part[(close + 1)..].Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                if (!parameters.Any(p => p.Replace(" ", "", StringComparison.Ordinal) is "rel=\"next\"" or "rel=next")) continue;
+                return Uri.TryCreate(requestUri, part[(open + 1)..close].Trim(), out var u) ? u : null;
+            }
+        return null;
+    }
+
     /// <summary>Reads a small blob (an image config) fully, verifying its digest.</summary>
     public async Task<byte[]> GetSmallBlobAsync(string repository, Digest digest, CancellationToken ct)
     {
@@ -349,6 +393,12 @@ internal sealed class TokenResponse
     [JsonPropertyName("token")] public string? Token { get; set; }
     [JsonPropertyName("access_token")] public string? AccessToken { get; set; }
     [JsonPropertyName("expires_in")] public int? ExpiresIn { get; set; }
+}
+
+internal sealed class TagList
+{
+    [JsonPropertyName("name")] public string? Name { get; set; }
+    [JsonPropertyName("tags")] public List<string>? Tags { get; set; }
 }
 
 internal sealed class RegistryErrors

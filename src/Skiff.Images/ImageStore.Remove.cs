@@ -18,9 +18,12 @@ public sealed partial class ImageStore
     /// <param name="containerUsing">Returns the ID of a container that uses the given image ID, or null. An image in use is
     /// never deleted: without <paramref name="force"/> that is a conflict; with it, only its tags are removed (the layers stay
     /// for the container).</param>
+    /// <param name="runningContainerUsing">Returns the ID of a running container that uses the image, or null: by ID, such an
+    /// image is a conflict even with <paramref name="force"/>, as in dockerd.</param>
     /// <exception cref="ImageNotFoundException"/>
-    /// <exception cref="ImageConflictException">In use, has child images, or (by ID, without force) tagged in several repositories.</exception>
-    public IReadOnlyList<ImageDeleteEntry> Remove(string referenceOrId, bool force, Func<string, string?> containerUsing)
+    /// <exception cref="ImageConflictException">In use, has child images, or (by ID, without force) has several references.
+    /// By ID the checks come in dockerd's order: child images, a running container, several references, a stopped container.</exception>
+    public IReadOnlyList<ImageDeleteEntry> Remove(string referenceOrId, bool force, Func<string, string?> containerUsing, Func<string, string?>? runningContainerUsing = null)
     {
         lock (_lock)
         {
@@ -55,16 +58,18 @@ public sealed partial class ImageStore
                 var refs = RefsOf(id).ToList();
                 if (HasChildren(id))
                     throw new ImageConflictException($"conflict: unable to delete {Short(id)} (cannot be forced) - image has dependent child images");
+                if (runningContainerUsing?.Invoke(id) is { } running)
+                    throw new ImageConflictException($"conflict: unable to delete {Short(id)} (cannot be forced) - image is being used by running container {Short(running)}");
+                if (!force && !IsSingleReference(refs))
+                    throw new ImageConflictException($"conflict: unable to delete {Short(id)} (must be forced) - image is referenced in multiple repositories");
                 if (containerUsing(id) is { } c)
                 {
                     if (!force)
-                        throw new ImageConflictException($"conflict: unable to delete {Short(id)} (must be forced) - image is being used by container {Short(c)}");
+                        throw new ImageConflictException($"conflict: unable to delete {Short(id)} (must be forced) - image is being used by stopped container {Short(c)}");
                     foreach (var r in refs) { _refs.Remove(r); result.Add(new ImageDeleteEntry(Familiar(r), null)); }
                     SaveRepositories();
                     return result;
                 }
-                if (!force && refs.Select(r => ImageReference.Parse(r).Repository).Distinct().Count() > 1)
-                    throw new ImageConflictException($"conflict: unable to delete {Short(id)} (must be forced) - image is referenced in multiple repositories");
             }
 
             foreach (var r in RefsOf(id).ToList())
@@ -77,6 +82,21 @@ public sealed partial class ImageStore
             CollectGarbage();
             return result;
         }
+    }
+
+    /// <summary>
+    /// dockerd's isSingleReference: at most one tag, and any digest references are of that tag's repository (removing the
+    /// image by ID then needs no force).
+    /// </summary>
+    private static bool IsSingleReference(List<string> refs)
+    {
+        if (refs.Count <= 1) return true;
+        var parsed = refs.Select(ImageReference.Parse).ToList();
+        var tags = parsed.Where(r => r.Digest is null).ToList();
+        if (tags.Count > 1) return false;
+        var digestRepos = parsed.Where(r => r.Digest is not null).Select(r => r.Repository).Distinct().ToList();
+        string single = (tags.FirstOrDefault() ?? parsed[0]).Repository;
+        return digestRepos.Count == 1 && digestRepos[0] == single;
     }
 
     /// <summary>

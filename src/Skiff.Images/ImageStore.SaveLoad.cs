@@ -107,9 +107,11 @@ public sealed partial class ImageStore
     /// <c>docker load</c>: reads a docker-archive tar (Docker's legacy <c>&lt;id&gt;/layer.tar</c> layout or the
     /// <c>blobs/sha256</c> one; plain, gzip or zstd), verifies every layer against the config's diff IDs and registers the
     /// images with their RepoTags. Returns Docker's messages: "Loaded image: busybox:latest" / "Loaded image ID: sha256:...".
+    /// <paramref name="progress"/>, when given, hears of each layer imported (not of layers the store already has), with
+    /// the layer's short diff ID and the bytes of its file in the archive, as dockerd's "Loading layer" lines.
     /// </summary>
     /// <exception cref="InvalidImageArgumentException">Not a docker archive, or a layer that does not match its diff ID.</exception>
-    public IReadOnlyList<string> Load(Stream input)
+    public IReadOnlyList<string> Load(Stream input, LayerProgress? progress = null)
     {
         using var op = BeginOperation();
         string staging = Path.Combine(DataRoot, "tmp", "load-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)));
@@ -152,8 +154,11 @@ public sealed partial class ImageStore
                     string chain = parentChain is null ? expected : ChainId(parentChain, expected);
                     if (Snapshots.Get(chain) is not { } have || !HasLayerTar(have))
                     {
-                        using var layerStream = File.OpenRead(StagedPath(staging, entry.Layers[i]));
-                        ImportLayer(layerStream, parentChain, expected);
+                        using var file = File.OpenRead(StagedPath(staging, entry.Layers[i]));
+                        using var counted = progress is null ? null : new LayerProgressStream(file, Digest.Parse(expected).Hex[..12], file.Length, progress);
+                        ImportLayer(counted ?? (Stream)file, parentChain, expected);
+                        // The tar's trailing padding, so the last report is the whole file (dockerd reads to EOF too).
+                        counted?.DrainToEnd();
                     }
                     parentChain = chain;
                 }

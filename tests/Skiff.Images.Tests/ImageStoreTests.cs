@@ -144,6 +144,25 @@ public class ImageStoreTests
     }
 
     [Fact]
+    public void RemoveByIdChecksConflictsInDockerdsOrder()
+    {
+        using var tmp = new TempDir();
+        var store = new ImageStore(Path.Combine(tmp.Path, "data"));
+        var img = store.Import(new MemoryStream(BusyboxRootfs(tmp)), new ImportOptions { Reference = "busybox" });
+        store.Tag("busybox", "busybox:second");
+        string short12 = img.Id["sha256:".Length..][..12];
+        // Two tags of one repository are already "several references" for dockerd.
+        var twoTags = Assert.Throws<ImageConflictException>(() => store.Remove(img.Id, false, _ => "5709d1e5000000", _ => null));
+        Assert.Equal($"conflict: unable to delete {short12} (must be forced) - image is referenced in multiple repositories", twoTags.Message);
+        var running = Assert.Throws<ImageConflictException>(() => store.Remove(img.Id, true, _ => "0123456789abcdef", _ => "0123456789abcdef"));
+        Assert.Equal($"conflict: unable to delete {short12} (cannot be forced) - image is being used by running container 0123456789ab", running.Message);
+        // By name, one of several tags is untagged even while a container runs the image.
+        Assert.Equal([new ImageDeleteEntry("busybox:second", null)], store.Remove("busybox:second", false, _ => "0123456789abcdef", _ => "0123456789abcdef"));
+        var stopped = Assert.Throws<ImageConflictException>(() => store.Remove(img.Id, false, _ => "5709d1e5000000", _ => null));
+        Assert.Equal($"conflict: unable to delete {short12} (must be forced) - image is being used by stopped container 5709d1e50000", stopped.Message);
+    }
+
+    [Fact]
     public void CommitCreatesChildImageFromUpperDir()
     {
         using var tmp = new TempDir();

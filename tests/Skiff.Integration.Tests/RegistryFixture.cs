@@ -37,8 +37,11 @@ public sealed class RegistryFixture : IDisposable
             path: {htpasswd}
         """);
 
-    /// <summary>Starts a registry with the given top-level <c>auth:</c> YAML block (null: none) and returns its port.</summary>
-    public int StartRegistryWithAuth(string name, string? authYaml)
+    /// <summary>
+    /// Starts a registry with the given top-level <c>auth:</c> YAML block (null: none) and returns its port. It listens on
+    /// <paramref name="address"/>, with TLS when <paramref name="tlsCertificate"/> and <paramref name="tlsKey"/> (PEM files) are given.
+    /// </summary>
+    public int StartRegistryWithAuth(string name, string? authYaml, string address = "127.0.0.1", string? tlsCertificate = null, string? tlsKey = null)
     {
         int port = FreePort();
         string dir = Path.Combine(Root, name);
@@ -57,7 +60,8 @@ public sealed class RegistryFixture : IDisposable
               delete:
                 enabled: true
             http:
-              addr: 127.0.0.1:{port}
+              addr: {address}:{port}
+            {(tlsCertificate is null ? "" : $"  tls:\n    certificate: {tlsCertificate}\n    key: {tlsKey}")}
             {auth}
             """);
         var psi = new ProcessStartInfo("docker-registry") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
@@ -77,7 +81,7 @@ public sealed class RegistryFixture : IDisposable
             try
             {
                 using var c = new TcpClient();
-                c.Connect(IPAddress.Loopback, port);
+                c.Connect(IPAddress.Parse(address), port);
                 return port;
             }
             catch (SocketException)
