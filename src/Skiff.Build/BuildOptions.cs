@@ -20,6 +20,8 @@ public sealed class BuildOptions
     public bool Quiet { get; init; }
     /// <summary><c>skiff build --secret id=...,src=...</c>: secret contents by id, for <c>RUN --mount=type=secret</c> (never stored in an image or the cache).</summary>
     public IReadOnlyDictionary<string, byte[]> Secrets { get; init; } = new Dictionary<string, byte[]>();
+    /// <summary><c>skiff build --ssh</c>: the client's SSH agents, reached through its build session (null: none forwarded).</summary>
+    public Session.ISshAgentSource? Ssh { get; init; }
 }
 
 /// <summary>The outcome of a build.</summary>

@@ -676,6 +676,8 @@ public sealed partial class Builder
                 if (a.Value is null || env.Any(e => e.StartsWith(a.Key + "=", StringComparison.Ordinal))) continue;
                 env.Add(a.Key + "=" + a.Value);
             }
+            if (mounts.SshAuthSock is { } sock && !env.Any(e => e.StartsWith("SSH_AUTH_SOCK=", StringComparison.Ordinal)))
+                env.Add("SSH_AUTH_SOCK=" + sock);
             var decoder = new Utf8Stream(run.Progress, run.Options.Quiet);
             int exit = await _runner.RunAsync(new BuildRunRequest
             {

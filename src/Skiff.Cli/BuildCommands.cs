@@ -13,6 +13,89 @@ namespace Skiff.Cli;
 /// </summary>
 public static class BuildCommands
 {
+    /// <summary>
+    /// <c>--ssh default|ID[=SOCKET]</c> (Docker's syntax): agent sockets by id; <c>default</c> and an id without a path take
+    /// <c>$SSH_AUTH_SOCK</c>. Key files (Docker also takes <c>ID=KEYFILE[,KEYFILE]</c>) need an agent: load them with ssh-add.
+    /// </summary>
+    private static Dictionary<string, string> ParseSsh(IEnumerable<string> specs)
+    {
+        var agents = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var spec in specs)
+        {
+            int eq = spec.IndexOf('=');
+            string id = eq < 0 ? spec : spec[..eq];
+            string path = eq < 0 ? "" : spec[(eq + 1)..];
+            if (id.Length == 0) throw new CliException($"invalid ssh spec \"{spec}\": the id is empty", 1);
+            if (path.Contains(',', StringComparison.Ordinal)) throw new CliException($"invalid ssh spec \"{spec}\": only one agent socket per id (load keys into an agent with ssh-add)", 1);
+            if (path.Length == 0)
+            {
+                path = Environment.GetEnvironmentVariable("SSH_AUTH_SOCK") ?? "";
+                if (path.Length == 0) throw new CliException("invalid empty ssh agent socket: make sure SSH_AUTH_SOCK is set", 1);
+            }
+            path = Path.GetFullPath(path);
+            if (!File.Exists(path)) throw new CliException($"failed to parse ssh spec \"{spec}\": stat {path}: no such file or directory", 1);
+            if (!CanConnect(path))
+                throw new CliException($"ssh spec \"{spec}\": {path} is not an agent socket (key files are not forwarded: load them into an agent with ssh-add and pass its socket)", 1);
+            agents[id] = path;
+        }
+        return agents;
+    }
+
+    private static bool CanConnect(string path)
+    {
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        try
+        {
+            socket.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Opens the build session (<c>POST /build/session</c>, hijacked) through which the daemon reaches the agents: each
+    /// stream it opens (named <c>ssh:ID</c>) is connected to that agent's socket here.
+    /// </summary>
+    private static async Task<BuildSessionClient> OpenSessionAsync(CliContext ctx, Dictionary<string, string> agents)
+    {
+        string id = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        var query = new List<(string, string?)> { ("id", id) };
+        foreach (var k in agents.Keys) query.Add(("ssh", k));
+        var conn = await ctx.Client.HijackAsync("/build/session" + Q([.. query]), null).ConfigureAwait(false);
+        var mux = new Skiff.Build.Session.SessionMux(conn, async name =>
+        {
+            if (!name.StartsWith("ssh:", StringComparison.Ordinal) || !agents.TryGetValue(name[4..], out var path)) return null;
+            var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+            try
+            {
+                await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(path)).ConfigureAwait(false);
+                return socket;
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                socket.Dispose();
+                return null;
+            }
+        });
+        return new BuildSessionClient(id, conn, mux, mux.RunAsync(CancellationToken.None));
+    }
+
+    /// <summary>The client end of a build session: closed when the build is over.</summary>
+    private sealed class BuildSessionClient(string id, HijackedConnection conn, Skiff.Build.Session.SessionMux mux, Task loop) : IAsyncDisposable
+    {
+        public string Id { get; } = id;
+
+        public async ValueTask DisposeAsync()
+        {
+            conn.CloseWrite();
+            await mux.DisposeAsync().ConfigureAwait(false);
+            try { await loop.ConfigureAwait(false); } catch (Exception e) when (e is IOException or ObjectDisposedException) { }
+        }
+    }
+
     /// <summary>skiff build [OPTIONS] PATH | -</summary>
     public static async Task<int> Build(CliContext ctx, ParsedArgs a)
     {
@@ -72,6 +155,10 @@ public static class BuildCommands
         pairs.Add(("rm", "1"));
         if (a.Bool("force-rm")) pairs.Add(("forcerm", "1"));
         if (a.Get("network") is { } net) pairs.Add(("networkmode", net));
+
+        var agents = ParseSsh(a.GetAll("ssh"));
+        await using var session = agents.Count > 0 ? await OpenSessionAsync(ctx, agents).ConfigureAwait(false) : null;
+        if (session is not null) pairs.Add(("session", session.Id));
 
         HttpResponseMessage? resp = null;
         Stream stream;
