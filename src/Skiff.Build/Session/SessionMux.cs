@@ -24,7 +24,7 @@ public sealed class SessionMux : IAsyncDisposable
 
     private readonly Stream _transport;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly ConcurrentDictionary<uint, MuxStream> _streams = new();
+    private readonly ConcurrentDictionary<uint, SessionStream> _streams = new();
     private readonly Func<string, Task<Socket?>>? _connect;
     private readonly CancellationTokenSource _done = new();
     private int _next;
@@ -85,10 +85,10 @@ public sealed class SessionMux : IAsyncDisposable
     }
 
     /// <summary>The daemon side: opens a stream to <paramref name="name"/> on the client.</summary>
-    public async Task<Stream> OpenAsync(string name, CancellationToken ct)
+    public async Task<SessionStream> OpenAsync(string name, CancellationToken ct)
     {
         uint id = (uint)Interlocked.Increment(ref _next);
-        var s = new MuxStream(this, id);
+        var s = new SessionStream(this, id);
         _streams[id] = s;
         await SendAsync(id, KindOpen, System.Text.Encoding.UTF8.GetBytes(name), ct).ConfigureAwait(false);
         return s;
@@ -105,7 +105,7 @@ public sealed class SessionMux : IAsyncDisposable
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException) { }
             return;
         }
-        var s = new MuxStream(this, id);
+        var s = new SessionStream(this, id);
         _streams[id] = s;
         await PumpAsync(local, s).ConfigureAwait(false);
     }
@@ -157,7 +157,7 @@ public sealed class SessionMux : IAsyncDisposable
                 int n;
                 while ((n = await local.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false)) > 0)
                     await remote.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
-                if (remote is MuxStream m) await m.CloseWriteAsync().ConfigureAwait(false);
+                if (remote is SessionStream m) await m.CloseWriteAsync().ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
             {
@@ -185,41 +185,47 @@ public sealed class SessionMux : IAsyncDisposable
         await remote.DisposeAsync().ConfigureAwait(false);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _transport.DisposeAsync().ConfigureAwait(false);
-        _done.Dispose();
-        _writeLock.Dispose();
-    }
+    /// <summary>Closes the connection: <see cref="RunAsync"/> ends and every stream reads end-of-stream.</summary>
+    public async ValueTask DisposeAsync() => await _transport.DisposeAsync().ConfigureAwait(false);
 
-    /// <summary>One stream of the session: reads what the peer sent, writes data frames.</summary>
-    private sealed class MuxStream(SessionMux mux, uint id) : Stream
+    /// <summary>One stream of the session: reads what the peer sent, writes data frames; <see cref="CloseWriteAsync"/> half-closes.</summary>
+    public sealed class SessionStream : Stream
     {
+        private readonly SessionMux _mux;
+        private readonly uint _id;
+
+        internal SessionStream(SessionMux mux, uint id)
+        {
+            _mux = mux;
+            _id = id;
+        }
+
         private readonly Channel<byte[]> _incoming = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(16) { SingleReader = true, SingleWriter = true });
         private byte[] _current = [];
         private int _pos;
         private bool _writeClosed;
         private int _disposed;
 
-        public async ValueTask DeliverAsync(byte[] data, CancellationToken ct)
+        internal async ValueTask DeliverAsync(byte[] data, CancellationToken ct)
         {
             try { await _incoming.Writer.WriteAsync(data, ct).ConfigureAwait(false); }
             catch (ChannelClosedException) { }
         }
 
-        public void RemoteEof() => _incoming.Writer.TryComplete();
+        internal void RemoteEof() => _incoming.Writer.TryComplete();
 
-        public void RemoteClosed()
+        internal void RemoteClosed()
         {
             _writeClosed = true;
             _incoming.Writer.TryComplete();
         }
 
+        /// <summary>Tells the peer no more data comes on this stream (it reads end-of-stream); reading goes on.</summary>
         public async Task CloseWriteAsync()
         {
             if (_writeClosed) return;
             _writeClosed = true;
-            await mux.SendAsync(id, KindEof, default, CancellationToken.None).ConfigureAwait(false);
+            await _mux.SendAsync(_id, KindEof, default, CancellationToken.None).ConfigureAwait(false);
         }
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -241,7 +247,7 @@ public sealed class SessionMux : IAsyncDisposable
             while (!buffer.IsEmpty)
             {
                 var chunk = buffer[..Math.Min(buffer.Length, ChunkSize)];
-                await mux.SendAsync(id, KindData, chunk, cancellationToken).ConfigureAwait(false);
+                await _mux.SendAsync(_id, KindData, chunk, cancellationToken).ConfigureAwait(false);
                 buffer = buffer[chunk.Length..];
             }
         }
@@ -249,9 +255,9 @@ public sealed class SessionMux : IAsyncDisposable
         public override async ValueTask DisposeAsync()
         {
             if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-            mux.Forget(id);
+            _mux.Forget(_id);
             _incoming.Writer.TryComplete();
-            try { await mux.SendAsync(id, KindClose, default, CancellationToken.None).ConfigureAwait(false); }
+            try { await _mux.SendAsync(_id, KindClose, default, CancellationToken.None).ConfigureAwait(false); }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException) { }
         }
 
