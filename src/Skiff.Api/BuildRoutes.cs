@@ -104,6 +104,30 @@ internal static class BuildRoutes
                 throw new BadRequestException("invalid X-Skiff-Build-Secrets header: " + e.Message);
             }
         }
+        string network = Query.Str(ctx, "networkmode") is { Length: > 0 } nm ? nm : "default";
+        if (network == "bridge") network = "default";
+        if (network is not ("default" or "host" or "none"))
+            throw new BadRequestException($"network mode \"{network}\" is not supported for builds: use default, host or none");
+        var extraHosts = new List<string>();
+        foreach (var raw in ctx.Request.Query["extrahosts"])
+        {
+            foreach (var h in (raw ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                int sep = h.IndexOfAny([':', '=']);
+                if (sep <= 0 || sep == h.Length - 1) throw new BadRequestException($"invalid IP address in add-host: \"{h}\"");
+                string ip = h[(sep + 1)..].Trim('[', ']');
+                if (!System.Net.IPAddress.TryParse(ip, out _))
+                    throw new BadRequestException(ip == "host-gateway" ? "host-gateway is not supported in builds: their steps have no bridge" : $"invalid IP address in add-host: \"{ip}\"");
+                extraHosts.Add(h[..sep] + ":" + ip);
+            }
+        }
+        string? platform = Query.Str(ctx, "platform") is { Length: > 0 } pf ? pf : null;
+        if (platform is not null)
+        {
+            try { platform = BuildPlatform.Parse(platform).ToString(); }
+            catch (BuildException e) { throw new BadRequestException(e.Message); }
+            if (!platform.StartsWith("linux/", StringComparison.Ordinal)) throw new BadRequestException($"\"{platform}\": operating system is not supported");
+        }
         var options = new BuildOptions
         {
             Dockerfile = Query.Str(ctx, "dockerfile") is { Length: > 0 } df ? df : "Dockerfile",
@@ -116,6 +140,9 @@ internal static class BuildRoutes
             Quiet = quiet,
             Secrets = secrets,
             Ssh = d.BuildSessions.Find(Query.Str(ctx, "session")),
+            Platform = platform,
+            Network = network,
+            ExtraHosts = extraHosts,
         };
 
         var channel = Channel.CreateUnbounded<BuildMessage>(new UnboundedChannelOptions { SingleReader = true });

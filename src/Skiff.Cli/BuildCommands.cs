@@ -101,6 +101,12 @@ public static class BuildCommands
     {
         string contextArg = a.Positionals[0];
         bool quiet = a.Bool("quiet");
+        // As the Docker CLI does: a failed build leaves no ID file of an earlier one behind.
+        if (a.Get("iidfile") is { Length: > 0 } staleIid)
+        {
+            try { File.Delete(staleIid); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException("Removing image ID file: " + e.Message, 1); }
+        }
         var pairs = new List<(string, string?)>();
         foreach (var t in a.GetAll("tag")) pairs.Add(("t", t));
         string? dockerfile = a.Get("file");
@@ -155,6 +161,8 @@ public static class BuildCommands
         pairs.Add(("rm", "1"));
         if (a.Bool("force-rm")) pairs.Add(("forcerm", "1"));
         if (a.Get("network") is { } net) pairs.Add(("networkmode", net));
+        foreach (var h in a.GetAll("add-host")) pairs.Add(("extrahosts", h));
+        if (a.Get("platform") is { Length: > 0 } platform) pairs.Add(("platform", platform));
 
         var agents = ParseSsh(a.GetAll("ssh"));
         await using var session = agents.Count > 0 ? await OpenSessionAsync(ctx, agents).ConfigureAwait(false) : null;
@@ -202,6 +210,7 @@ public static class BuildCommands
         }
         if (quiet && id is not null) ctx.Out.WriteLine(id);
         ctx.Out.Flush();
+        if (a.Get("iidfile") is { Length: > 0 } iidfile && id is not null) File.WriteAllText(iidfile, id);
         return 0;
     }
 
