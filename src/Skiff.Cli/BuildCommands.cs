@@ -164,6 +164,7 @@ public static class BuildCommands
         foreach (var h in a.GetAll("add-host")) pairs.Add(("extrahosts", h));
         if (a.Get("platform") is { Length: > 0 } platform) pairs.Add(("platform", platform));
 
+        var output = ParseOutput(a.GetAll("output").ToList());
         var agents = ParseSsh(a.GetAll("ssh"));
         await using var session = agents.Count > 0 ? await OpenSessionAsync(ctx, agents).ConfigureAwait(false) : null;
         if (session is not null) pairs.Add(("session", session.Id));
@@ -211,7 +212,66 @@ public static class BuildCommands
         if (quiet && id is not null) ctx.Out.WriteLine(id);
         ctx.Out.Flush();
         if (a.Get("iidfile") is { Length: > 0 } iidfile && id is not null) File.WriteAllText(iidfile, id);
+        if (output is not null && id is not null) await ExportAsync(ctx, id, output.Value.Type, output.Value.Dest).ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>
+    /// <c>-o, --output type=local,dest=DIR | type=tar,dest=FILE | DIR | -</c> (BuildKit's forms; <c>-</c> is a tar on stdout).
+    /// </summary>
+    private static (string Type, string Dest)? ParseOutput(List<string> specs)
+    {
+        if (specs.Count == 0) return null;
+        if (specs.Count > 1) throw new CliException("multiple outputs are not supported: give one --output", 1);
+        string spec = specs[0];
+        if (!spec.Contains('=', StringComparison.Ordinal)) return spec == "-" ? ("tar", "-") : ("local", spec);
+        string? type = null, dest = null;
+        foreach (var field in spec.Split(','))
+        {
+            int eq = field.IndexOf('=');
+            string key = (eq < 0 ? field : field[..eq]).Trim().ToLowerInvariant(), value = eq < 0 ? "" : field[(eq + 1)..];
+            switch (key)
+            {
+                case "type": type = value; break;
+                case "dest": dest = value; break;
+                default: throw new CliException($"invalid output: unexpected key '{key}' in '{field}'", 1);
+            }
+        }
+        if (type is null) throw new CliException("invalid output: type= is required", 1);
+        if (type is not ("local" or "tar")) throw new CliException($"output type \"{type}\" is not supported: use local or tar", 1);
+        if (string.IsNullOrEmpty(dest)) dest = type == "tar" ? "-" : throw new CliException("invalid output: dest= is required for type=local", 1);
+        if (type == "local" && dest == "-") throw new CliException("invalid output: type=local needs a directory, not -", 1);
+        return (type, dest);
+    }
+
+    /// <summary>
+    /// Writes the built image's filesystem: a container is created from it (never started), its export (the merged layers)
+    /// goes to a tar file, stdout or a directory, and the container is removed again.
+    /// </summary>
+    private static async Task ExportAsync(CliContext ctx, string imageId, string type, string dest)
+    {
+        var body = new Skiff.Client.Models.ContainerCreateRequest
+        {
+            Image = imageId, Cmd = ["skiff-build-output"], Labels = new() { ["org.skiff.build-output"] = "true" },
+            HostConfig = new Skiff.Client.Models.HostConfig { NetworkMode = "none" },
+        };
+        var created = await ctx.Client.PostJsonAsync("/containers/create", body, Skiff.Client.Models.ApiJson.Default.ContainerCreateRequest,
+            Skiff.Client.Models.ApiJson.Default.ContainerCreateResponse).ConfigureAwait(false);
+        try
+        {
+            using var resp = await ctx.Client.SendAsync(HttpMethod.Get, "/containers/" + created.Id + "/export", stream: true).ConfigureAwait(false);
+            if (type == "tar")
+            {
+                await ContainerCommands.CopyBodyToOutput(ctx, resp, dest == "-" ? null : dest).ConfigureAwait(false);
+                return;
+            }
+            await using var tar = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false);
+            await OutputDirectory.ExtractAsync(tar, Path.GetFullPath(dest)).ConfigureAwait(false);
+        }
+        finally
+        {
+            await ctx.Client.SendNoContentAsync(HttpMethod.Delete, "/containers/" + created.Id + "?force=1&v=1").ConfigureAwait(false);
+        }
     }
 
     /// <summary>
