@@ -22,7 +22,7 @@ public sealed class BuildSshTests(DaemonFixture f)
         Ok(ldd);
         foreach (var line in ldd.Stdout.Split('\n'))
         {
-            var path = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault(w => w.StartsWith('/'));
+            var path = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries).FirstOrDefault(w => w.StartsWith('/'));
             if (path is not null) files.Add(path);
         }
         foreach (var file in files)
@@ -90,7 +90,8 @@ public sealed class BuildSshTests(DaemonFixture f)
         Assert.Equal(7, lines.Length);
 
         // A required agent the client does not forward fails the step with BuildKit's words; a missing socket fails in the CLI.
-        string required = SshAddContext(tmp, "FROM busybox\nRUN --mount=type=ssh,required true\n");
+        string required = tmp.Sub("required");
+        File.WriteAllText(Path.Combine(required, "Dockerfile"), "FROM busybox\nRUN --mount=type=ssh,required true\n");
         var missing = f.SkiffCli("build", "--no-cache", required);
         Assert.NotEqual(0, missing.ExitCode);
         Assert.Contains("no SSH key \"default\" forwarded from the client", missing.Stderr);
