@@ -217,7 +217,7 @@ public sealed partial class Builder
             state.Rebuilt = true;
             string createdBy = "/bin/sh -c #(nop) " + ins.Keyword + " " + (from is null ? "" : "--from=" + from + " ")
                 + (chown is null ? "" : "--chown=" + chown + " ") + "file:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(contentKey.ToString()))) + " in " + dest + " ";
-            var image = Commit(state, createdBy, s => WriteCopyLayer(s, imageTree, items, archives, destResolved, uid, gid, chown is not null), null);
+            var image = Commit(state, createdBy, s => WriteCopyLayer(s, imageTree, items, archives, destResolved, uid, gid, chown is not null));
             Remember(stepId, key, image.Id, "", files);
             run.Progress.Stream($" ---> {image.ShortId}\n");
         }

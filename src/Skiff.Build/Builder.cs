@@ -55,6 +55,8 @@ public sealed partial class Builder
         /// <summary>ARGs declared in this stage, with their values (null = declared without a value).</summary>
         public List<KeyValuePair<string, string?>> Args { get; } = [];
         public bool CmdSet { get; set; }
+        /// <summary>The stage's MAINTAINER: the <c>author</c> of every image committed after it (Docker's classic builder).</summary>
+        public string? Maintainer { get; set; }
         /// <summary>Set once a step was not taken from the cache: every later step of the stage is rebuilt too.</summary>
         public bool Rebuilt { get; set; }
     }
@@ -362,6 +364,8 @@ public sealed partial class Builder
                 return;
             }
             case "MAINTAINER":
+                // Taken as written: MAINTAINER is not among the instructions that expand variables.
+                state.Maintainer = ins.Args[0];
                 await MetaStepAsync(run, state, ins, ins.Original, _ => { }).ConfigureAwait(false);
                 return;
             case "CMD":
@@ -558,7 +562,7 @@ public sealed partial class Builder
         var config = state.Config.Clone();
         apply(config);
         state.Config = config;
-        var image = Commit(state, "/bin/sh -c #(nop)  " + canonical, null, ins.Keyword == "MAINTAINER" ? ins.Args[0] : null);
+        var image = Commit(state, "/bin/sh -c #(nop)  " + canonical, null);
         Remember(stepId, key, image.Id, "", null);
         run.Progress.Stream($"Removing intermediate container {container}\n ---> {image.ShortId}\n");
         return Task.CompletedTask;
@@ -576,13 +580,15 @@ public sealed partial class Builder
         return id;
     }
 
-    private Image Commit(State state, string createdBy, Action<Stream>? layer, string? author)
+    private Image Commit(State state, string createdBy, Action<Stream>? layer)
     {
-        _ = author;
         Image image;
         try
         {
-            image = _store.Derive(new DeriveOptions { ParentImageId = state.ImageId, Config = state.Config, CreatedBy = createdBy, WriteLayer = layer });
+            image = _store.Derive(new DeriveOptions
+            {
+                ParentImageId = state.ImageId, Config = state.Config, CreatedBy = createdBy, WriteLayer = layer, Author = state.Maintainer,
+            });
         }
         catch (ImageStoreException e)
         {
@@ -619,7 +625,7 @@ public sealed partial class Builder
                 w.Finish();
             };
         }
-        var image = Commit(state, "/bin/sh -c #(nop) " + canonical, layer, null);
+        var image = Commit(state, "/bin/sh -c #(nop) " + canonical, layer);
         Remember(stepId, key, image.Id, "", null);
         run.Progress.Stream($"Removing intermediate container {container}\n ---> {image.ShortId}\n");
         await Task.CompletedTask.ConfigureAwait(false);
@@ -718,7 +724,7 @@ public sealed partial class Builder
                 string shown = ins.Json ? JsonSerializer.Serialize(argv, ImageJsonContext.Default.ListString) : string.Join(' ', argv);
                 throw new BuildStepFailedException($"The command '{shown}' returned a non-zero code: {exit}", exit);
             }
-            var image = Commit(state, createdBy, s => DirectoryArchiver.WriteTree(upper, s, new ArchiveOptions { OverlayDiff = true, Ids = _store.Ids }), null);
+            var image = Commit(state, createdBy, s => DirectoryArchiver.WriteTree(upper, s, new ArchiveOptions { OverlayDiff = true, Ids = _store.Ids }));
             Remember(stepId, key, image.Id, argsHash, null);
             run.Progress.Stream($"Removing intermediate container {id[..12]}\n ---> {image.ShortId}\n");
         }

@@ -133,7 +133,7 @@ public static class BuildCommands
         BuildContextArchive? archive = null;
         if (contextArg == "-")
         {
-            stdinBody = FdStream.Stdin();
+            stdinBody = await ContextFromStdinAsync(FdStream.Stdin()).ConfigureAwait(false);
         }
         else
         {
@@ -214,6 +214,72 @@ public static class BuildCommands
         if (a.Get("iidfile") is { Length: > 0 } iidfile && id is not null) File.WriteAllText(iidfile, id);
         if (output is not null && id is not null) await ExportAsync(ctx, id, output.Value.Type, output.Value.Dest).ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>
+    /// <c>skiff build -</c>: stdin is a context archive (tar, possibly compressed) or, as the Docker CLI takes it, a lone
+    /// Dockerfile, which is then sent as a context holding only that file.
+    /// </summary>
+    private static async Task<Stream> ContextFromStdinAsync(Stream stdin)
+    {
+        var head = new byte[512];
+        int n = 0;
+        while (n < head.Length)
+        {
+            int r = await stdin.ReadAsync(head.AsMemory(n)).ConfigureAwait(false);
+            if (r == 0) break;
+            n += r;
+        }
+        bool archive = (n >= 2 && head[0] == 0x1f && head[1] == 0x8b)                                    // gzip
+            || (n >= 3 && head[0] == 'B' && head[1] == 'Z' && head[2] == 'h')                                 // bzip2
+            || (n >= 6 && head[0] == 0xfd && head[1] == '7' && head[2] == 'z' && head[3] == 'X' && head[4] == 'Z') // xz
+            || (n >= 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd)             // zstd
+            || (n >= 262 && head[257] == 'u' && head[258] == 's' && head[259] == 't' && head[260] == 'a' && head[261] == 'r');
+        if (archive) return new ConcatStream(new MemoryStream(head, 0, n), stdin);
+        var rest = new MemoryStream();
+        rest.Write(head, 0, n);
+        await stdin.CopyToAsync(rest).ConfigureAwait(false);
+        var tar = new MemoryStream();
+        using (var writer = new System.Formats.Tar.TarWriter(tar, System.Formats.Tar.TarEntryFormat.Pax, leaveOpen: true))
+        {
+            rest.Position = 0;
+            var entry = new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.RegularFile, "Dockerfile")
+            {
+                DataStream = rest, Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite, ModificationTime = DateTimeOffset.UtcNow,
+            };
+            writer.WriteEntry(entry);
+        }
+        tar.Position = 0;
+        return tar;
+    }
+
+    /// <summary>What was read ahead to look at, then the rest of the stream.</summary>
+    private sealed class ConcatStream(Stream first, Stream second) : Stream
+    {
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            int n = first.Read(buffer, offset, count);
+            return n > 0 ? n : second.Read(buffer, offset, count);
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            int n = await first.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            return n > 0 ? n : await second.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>
