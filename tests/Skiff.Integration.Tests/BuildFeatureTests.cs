@@ -210,4 +210,18 @@ public sealed class BuildFeatureTests(DaemonFixture f)
         Ok(ps);
         Assert.Equal("", ps.Stdout.Trim());
     }
+
+    [Fact]
+    public void ALoneDockerfileOnStdinWithMaintainerAndPatternExpansion()
+    {
+        var r = Proc.Run(f.Skiff, ["build", "-t", "it-stdin", "-"], f.SkiffEnv,
+            "FROM busybox\nMAINTAINER Jane <jane@example.invalid>\nARG V=v1.2.3\nRUN echo ${V#v} ${V%%.*} ${V//./-} > /ver\n");
+        Ok(r);
+        var image = JsonDocument.Parse(f.Docker("image", "inspect", "it-stdin").Stdout).RootElement[0];
+        Assert.Equal("Jane <jane@example.invalid>", image.GetProperty("Author").GetString());
+        var run = f.Docker("run", "--rm", "it-stdin", "cat", "/ver");
+        Ok(run);
+        Assert.Equal("1.2.3 v1 v1-2-3\n", run.Stdout);
+        Ok(f.Docker("rmi", "it-stdin"));
+    }
 }
