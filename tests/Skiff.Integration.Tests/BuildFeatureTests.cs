@@ -215,7 +215,7 @@ public sealed class BuildFeatureTests(DaemonFixture f)
     public void ALoneDockerfileOnStdinWithMaintainerAndPatternExpansion()
     {
         var r = Proc.Run(f.Skiff, ["build", "-t", "it-stdin", "-"], f.SkiffEnv,
-            "FROM busybox\nMAINTAINER Jane <jane@example.invalid>\nARG V=v1.2.3\nRUN echo ${V#v} ${V%%.*} ${V//./-} > /ver\n");
+            "FROM busybox\nMAINTAINER Jane <jane@example.invalid>\nARG V=v1.2.3\nENV VER=${V#v} MAJOR=${V%%.*} DASHED=${V//./-}\nRUN echo $VER $MAJOR $DASHED > /ver\n");
         Ok(r);
         var image = JsonDocument.Parse(f.Docker("image", "inspect", "it-stdin").Stdout).RootElement[0];
         Assert.Equal("Jane <jane@example.invalid>", image.GetProperty("Author").GetString());
