@@ -654,6 +654,9 @@ public sealed partial class Builder
         var args = ArgsInEffect(state);
         string createdBy = (args.Count > 0 ? $"|{args.Count} {string.Join(' ', args)} " : "") + string.Join(' ', argv);
         string network = ins.Flag("network") ?? run.Options.Network;
+        // BuildKit runs --security=insecure steps privileged only when the build grants the entitlement; Skiff grants none.
+        if (ins.Flag("security") is { } security && security != "sandbox")
+            throw Fail(ins, security == "insecure" ? "security.insecure is not allowed: builds run every step sandboxed" : $"unsupported security mode: {security}");
         if (network is not ("default" or "none" or "host")) throw Fail(ins, $"unsupported network mode: {network}");
         string id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         string dir = Path.Combine(_tempRoot, id[..16]);
