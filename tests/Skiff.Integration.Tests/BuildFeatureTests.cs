@@ -60,8 +60,9 @@ public sealed class BuildFeatureTests(DaemonFixture f)
         var id = JsonDocument.Parse(f.Docker("image", "inspect", "it-feat").Stdout).RootElement[0].GetProperty("Id").GetString();
         Assert.Equal(id, File.ReadAllText(iid));
 
-        // skiff build: --platform names the target (the engine's own here) and the ID file is replaced.
-        var skiff = f.SkiffCli("build", "--platform", "linux/" + HostArch, "--iidfile", iid, "-q", "--build-arg", "HTTP_PROXY=http://other.invalid",
+        // skiff build: --platform names the target (the engine's own here) and the ID file is replaced. As in Docker, proxy
+        // arguments and extra hosts are not part of the cache key: without --no-cache the steps would come from the cache.
+        var skiff = f.SkiffCli("build", "--no-cache", "--platform", "linux/" + HostArch, "--iidfile", iid, "-q", "--build-arg", "HTTP_PROXY=http://other.invalid",
             "--add-host", "myhost=10.9.9.9", ctx);
         Ok(skiff);
         Assert.Equal(skiff.Stdout.Trim(), File.ReadAllText(iid));
@@ -166,7 +167,7 @@ public sealed class BuildFeatureTests(DaemonFixture f)
         File.Copy(tarPath, Path.Combine(ctx, "local.tar.gz"));
         var r = f.Docker("build", "-t", "it-addflags", ctx);
         Ok(r);
-        var run = f.Docker("run", "--rm", "it-addflags", "sh", "-c", "cat /checked.txt; ls /kept /local; cat /unpacked/inner.txt");
+        var run = f.Docker("run", "--rm", "it-addflags", "sh", "-c", "cat /checked.txt; ls /kept; ls /local; cat /unpacked/inner.txt");
         Ok(run);
         Assert.Equal("checked\nremote.tar.gz\nlocal.tar.gz\nfrom remote tar\n", run.Stdout);
 
