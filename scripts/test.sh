@@ -5,7 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for pkg in gcc zlib1g-dev busybox-static runc crun iproute2 curl tmux docker-compose python3-docker nftables docker-registry skopeo apache2-utils docker.io; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+for pkg in gcc zlib1g-dev busybox-static runc crun iproute2 curl tmux docker-compose python3-docker nftables docker-registry skopeo apache2-utils docker.io openssh-client; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null || { echo "apt-get install ${need[*]} failed"; exit 1; }
 fi

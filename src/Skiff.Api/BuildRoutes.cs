@@ -4,7 +4,9 @@ using System.Threading.Channels;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Http.Features;
 using Skiff.Build;
+using Skiff.Build.Session;
 using Skiff.Daemon;
 
 namespace Skiff.Api;
@@ -51,6 +53,8 @@ internal static class BuildRoutes
     public static void Map(IEndpointRouteBuilder app, Daemon.Daemon d)
     {
         app.MapPost("/build", Errors.Handle(ctx => BuildAsync(ctx, d)));
+
+        app.MapPost("/build/session", Errors.Handle(ctx => SessionAsync(ctx, d)));
 
         app.MapPost("/build/prune", Errors.Handle(async ctx =>
         {
@@ -100,6 +104,30 @@ internal static class BuildRoutes
                 throw new BadRequestException("invalid X-Skiff-Build-Secrets header: " + e.Message);
             }
         }
+        string network = Query.Str(ctx, "networkmode") is { Length: > 0 } nm ? nm : "default";
+        if (network == "bridge") network = "default";
+        if (network is not ("default" or "host" or "none"))
+            throw new BadRequestException($"network mode \"{network}\" is not supported for builds: use default, host or none");
+        var extraHosts = new List<string>();
+        foreach (var raw in ctx.Request.Query["extrahosts"])
+        {
+            foreach (var h in (raw ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                int sep = h.IndexOfAny([':', '=']);
+                if (sep <= 0 || sep == h.Length - 1) throw new BadRequestException($"invalid IP address in add-host: \"{h}\"");
+                string ip = h[(sep + 1)..].Trim('[', ']');
+                if (!System.Net.IPAddress.TryParse(ip, out _))
+                    throw new BadRequestException(ip == "host-gateway" ? "host-gateway is not supported in builds: their steps have no bridge" : $"invalid IP address in add-host: \"{ip}\"");
+                extraHosts.Add(h[..sep] + ":" + ip);
+            }
+        }
+        string? platform = Query.Str(ctx, "platform") is { Length: > 0 } pf ? pf : null;
+        if (platform is not null)
+        {
+            try { platform = BuildPlatform.Parse(platform).ToString(); }
+            catch (BuildException e) { throw new BadRequestException(e.Message); }
+            if (!platform.StartsWith("linux/", StringComparison.Ordinal)) throw new BadRequestException($"\"{platform}\": operating system is not supported");
+        }
         var options = new BuildOptions
         {
             Dockerfile = Query.Str(ctx, "dockerfile") is { Length: > 0 } df ? df : "Dockerfile",
@@ -111,6 +139,10 @@ internal static class BuildRoutes
             Pull = Query.Bool(ctx, "pull"),
             Quiet = quiet,
             Secrets = secrets,
+            Ssh = d.BuildSessions.Find(Query.Str(ctx, "session")),
+            Platform = platform,
+            Network = network,
+            ExtraHosts = extraHosts,
         };
 
         var channel = Channel.CreateUnbounded<BuildMessage>(new UnboundedChannelOptions { SingleReader = true });
@@ -150,6 +182,51 @@ internal static class BuildRoutes
         {
             if (e is not DaemonException) Console.Error.WriteLine($"skiffd: POST /build: {e}");
             await WriteLineAsync(ctx, new BuildMessage { Error = e.Message, ErrorDetail = new BuildErrorDetail { Message = e.Message } }).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// <c>POST /build/session?id=ID&amp;ssh=AGENT...</c> (Skiff's own; the Docker CLI's BuildKit session speaks gRPC over
+    /// <c>/session</c>): the client's connection is hijacked and carries a <see cref="SessionMux"/> for as long as the client
+    /// keeps it open. Builds that name the session (<c>POST /build?session=ID</c>) reach the SSH agents it offers through it.
+    /// The session is registered before the upgrade answer goes out, so a build sent after that answer finds it.
+    /// </summary>
+    private static async Task SessionAsync(HttpContext ctx, Daemon.Daemon d)
+    {
+        string id = Query.Str(ctx, "id") ?? "";
+        if (id.Length is 0 or > 128) throw new BadRequestException("a build session needs an id (1 to 128 characters)");
+        var sshIds = ctx.Request.Query["ssh"].Where(s => !string.IsNullOrEmpty(s)).Select(s => s!).ToHashSet(StringComparer.Ordinal);
+        const string contentType = "application/vnd.skiff.session";
+        var upgrade = ctx.Features.Get<IHttpUpgradeFeature>();
+        Stream? stream = null;
+        bool raw = false;
+        BuildSession session;
+        try { session = d.BuildSessions.Register(id, sshIds); }
+        catch (ArgumentException e) { throw DaemonException.Conflict(e.Message); }
+        try
+        {
+            if (upgrade is { IsUpgradableRequest: true })
+            {
+                ctx.Response.Headers.ContentType = contentType;
+                ctx.Response.Headers.Connection = "Upgrade";
+                ctx.Response.Headers.Upgrade = "tcp";
+                HalfCloseConnection.MarkHijacked(ctx);
+                stream = await upgrade.UpgradeAsync().ConfigureAwait(false);
+            }
+            else if (await HalfCloseConnection.HijackAsync(ctx, contentType).ConfigureAwait(false) is { } hijacked)
+            {
+                stream = hijacked;
+                raw = true;
+            }
+            if (stream is null) throw new BadRequestException("a build session needs a connection that can be hijacked (Connection: Upgrade)");
+            await using var mux = new SessionMux(stream, connect: null);
+            session.Attach(mux);
+            await mux.RunAsync(ctx.RequestAborted).ConfigureAwait(false);
+        }
+        finally
+        {
+            d.BuildSessions.Remove(session);
+            if (raw) await HalfCloseConnection.EndHijackAsync(ctx).ConfigureAwait(false);
         }
     }
 

@@ -38,21 +38,37 @@ public sealed class BuildCache
     }
 
     /// <summary>
-    /// The directory of <c>RUN --mount=type=cache,id=...</c>: <c>builder/cache-mounts/&lt;sha256(id)&gt;/data</c>, created with
-    /// <paramref name="mode"/> and owner on first use, kept between builds until <see cref="Prune"/>.
+    /// The directory of <c>RUN --mount=type=cache,id=...</c>: <c>builder/cache-mounts/&lt;sha256(key)&gt;/data</c>, kept between
+    /// builds until <see cref="PruneCacheMounts"/>. A new one is filled by <paramref name="seed"/> (a cache with <c>from=</c>)
+    /// or created empty, then given <paramref name="mode"/> (always without a seed, else when <paramref name="setMode"/>) and
+    /// the owner (likewise with <paramref name="setOwner"/>). The key is the id, plus the base for a cache with <c>from=</c>.
     /// </summary>
-    public string CacheMountDir(string id, int mode, int uid, int gid)
+    public string CacheMountDir(string key, int mode, int uid, int gid, Action<string>? seed = null, bool setMode = false, bool setOwner = false)
     {
-        string root = Path.Combine(_mountsDir, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(id))));
+        string root = Path.Combine(_mountsDir, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key))));
         string data = Path.Combine(root, "data");
         if (Directory.Exists(data)) return data;
         string tmp = root + ".tmp-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
-        Directory.CreateDirectory(Path.Combine(tmp, "data"));
-        File.SetUnixFileMode(Path.Combine(tmp, "data"), (UnixFileMode)mode);
-        Skiff.Linux.LinuxException.ThrowIfError(Skiff.Linux.Libc.fchownat(Skiff.Linux.Libc.AT_FDCWD, Path.Combine(tmp, "data"), (uint)uid, (uint)gid, 0), "fchownat", tmp);
-        File.WriteAllText(Path.Combine(tmp, "id"), id);
-        try { Directory.Move(tmp, root); }
-        catch (IOException) when (Directory.Exists(data)) { Directory.Delete(tmp, recursive: true); }
+        string tmpData = Path.Combine(tmp, "data");
+        try
+        {
+            Directory.CreateDirectory(tmpData);
+            seed?.Invoke(tmpData);
+            if (seed is null || setMode) File.SetUnixFileMode(tmpData, (UnixFileMode)mode);
+            if (seed is null || setOwner)
+                Skiff.Linux.LinuxException.ThrowIfError(Skiff.Linux.Libc.fchownat(Skiff.Linux.Libc.AT_FDCWD, tmpData, (uint)uid, (uint)gid, 0), "fchownat", tmp);
+            File.WriteAllText(Path.Combine(tmp, "id"), key);
+            Directory.Move(tmp, root);
+        }
+        catch (IOException) when (Directory.Exists(data))
+        {
+            Directory.Delete(tmp, recursive: true);
+        }
+        catch
+        {
+            if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
+            throw;
+        }
         return data;
     }
 

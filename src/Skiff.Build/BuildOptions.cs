@@ -20,6 +20,14 @@ public sealed class BuildOptions
     public bool Quiet { get; init; }
     /// <summary><c>skiff build --secret id=...,src=...</c>: secret contents by id, for <c>RUN --mount=type=secret</c> (never stored in an image or the cache).</summary>
     public IReadOnlyDictionary<string, byte[]> Secrets { get; init; } = new Dictionary<string, byte[]>();
+    /// <summary><c>--platform</c>: the target platform (null: the engine's); the default for FROM without <c>--platform</c>.</summary>
+    public string? Platform { get; init; }
+    /// <summary><c>--network</c>: the network RUN steps get unless they say <c>RUN --network</c> ("default", "host", "none").</summary>
+    public string Network { get; init; } = "default";
+    /// <summary><c>--add-host host:ip</c>: extra lines of RUN steps' /etc/hosts.</summary>
+    public IReadOnlyList<string> ExtraHosts { get; init; } = [];
+    /// <summary><c>skiff build --ssh</c>: the client's SSH agents, reached through its build session (null: none forwarded).</summary>
+    public Session.ISshAgentSource? Ssh { get; init; }
 }
 
 /// <summary>The outcome of a build.</summary>

@@ -43,6 +43,18 @@ public sealed partial class Builder
         string? chmodText = ins.Flag("chmod") is { } cm ? Expand(ins, () => lex.Word(cm)) : null;
         string? from = ins.Flag("from") is { } fr ? Expand(ins, () => lex.Word(fr)) : null;
         if (add && from is not null) throw Fail(ins, "ADD does not support --from");
+        var excludePatterns = ins.Flags.Where(f => f.Key == "exclude").Select(f => Expand(ins, () => lex.Word(f.Value))).ToList();
+        var exclude = excludePatterns.Count > 0 ? new DockerIgnore(excludePatterns) : null;
+        bool parents = ins.Flag("parents") is { } pv && FlagBool(ins, "parents", pv);
+        // ADD --unpack: local archives are unpacked unless it is false, remote ones only when it is true (BuildKit's defaults).
+        bool? unpack = ins.Flag("unpack") is { } uv ? FlagBool(ins, "unpack", uv) : null;
+        string? checksum = ins.Flag("checksum") is { } ck ? Expand(ins, () => lex.Word(ck)) : null;
+        if (checksum is not null)
+        {
+            if (!System.Text.RegularExpressions.Regex.IsMatch(checksum, "^sha256:[0-9a-f]{64}$"))
+                throw Fail(ins, $"invalid checksum digest format \"{checksum}\" (sha256:<64 hex digits>)");
+            if (sources.Any(src => !IsUrl(src))) throw Fail(ins, "checksum can't be specified for non-HTTP(S) sources");
+        }
         uint? chmod = null;
         if (chmodText is not null)
         {
@@ -80,7 +92,7 @@ public sealed partial class Builder
         bool destExistsAsDir = imageTree?.Lookup(destResolved) is { Type: TarEntryType.Directory };
 
         // What the sources are.
-        var matches = new List<(ISourceTree Tree, SourceNode Node, string Kind)>();
+        var matches = new List<(ISourceTree Tree, SourceNode Node, string Kind, string Keep)>();
         foreach (var src in sources)
         {
             var heredoc = src.StartsWith("<<", StringComparison.Ordinal)
@@ -93,20 +105,30 @@ public sealed partial class Builder
                 {
                     Path = heredoc.Name, Type = TarEntryType.RegularFile, Mode = 0x1A4, Size = bytes.Length, Sha256 = SHA256.HashData(bytes),
                     ModificationTime = DateTimeOffset.UnixEpoch,
-                }, "file"));
+                }, "file", ""));
                 continue;
             }
-            if (add && (src.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || src.StartsWith("https://", StringComparison.OrdinalIgnoreCase)))
+            if (add && IsUrl(src))
             {
-                matches.Add((tree, new SourceNode { Path = src, Type = TarEntryType.RegularFile }, "url"));
+                matches.Add((tree, new SourceNode { Path = src, Type = TarEntryType.RegularFile }, "url", ""));
                 continue;
             }
             if (add && src.Contains("://", StringComparison.Ordinal)) throw Fail(ins, $"unsupported source URL: {src}");
+            // --parents keeps each source's directories (below a "/./" pivot, if the source has one) under the destination.
+            int pivot = src.IndexOf("/./", StringComparison.Ordinal);
+            string pivotBase = parents && pivot >= 0 ? SourceTrees.Clean(src[..pivot]) : "";
+            string Keep(SourceNode n)
+            {
+                if (!parents) return "";
+                string rel = pivotBase.Length == 0 ? n.Path : n.Path.StartsWith(pivotBase + "/", StringComparison.Ordinal) ? n.Path[(pivotBase.Length + 1)..] : n.Name;
+                return rel.Contains('/') ? rel[..rel.LastIndexOf('/')] : "";
+            }
             if (src.IndexOfAny(['*', '?', '[']) >= 0)
             {
                 var found = Glob(tree, src);
+                if (exclude is not null) found = found.Where(n => !exclude.Excludes(n.Name)).ToList();
                 if (found.Count == 0) throw Fail(ins, $"{ins.Keyword} failed: no source files were specified");
-                matches.AddRange(found.Select(n => (tree, n, "path")));
+                matches.AddRange(found.Select(n => (tree, n, "path", Keep(n))));
                 continue;
             }
             string resolved = SourceTrees.Resolve(tree, src, followFinal: false);
@@ -114,22 +136,42 @@ public sealed partial class Builder
                 ?? throw new BuildException(from is null
                     ? $"{ins.Keyword} failed: file not found in build context or excluded by .dockerignore: stat {SourceTrees.Clean(src)}: file does not exist"
                     : $"{ins.Keyword} failed: stat {SourceTrees.Clean(src)}: file does not exist");
-            matches.Add((tree, node, "path"));
+            if (exclude is not null && node.Type != TarEntryType.Directory && exclude.Excludes(node.Name)) continue;
+            matches.Add((tree, node, "path", Keep(node)));
         }
         if (matches.Count == 0) throw Fail(ins, $"{ins.Keyword} failed: no source files were specified");
-        if (matches.Count > 1 && !destDirSyntax && !destExistsAsDir)
+        if (matches.Count > 1 && !destDirSyntax && !destExistsAsDir && !parents)
             throw Fail(ins, $"When using {ins.Keyword} with more than one source file, the destination must be a directory and end with a /");
-        bool destIsDir = destDirSyntax || destExistsAsDir || matches.Count > 1;
+        bool destIsDir = destDirSyntax || destExistsAsDir || matches.Count > 1 || parents;
 
         // Plan the layer.
         var items = new SortedDictionary<string, CopyItem>(StringComparer.Ordinal);
         var archives = new List<(ISourceTree Tree, SourceNode Node, string Dest)>();
+        var downloads = new List<string>();
         var contentKey = new StringBuilder();
-        foreach (var (t, node, kind) in matches)
+        foreach (var (t, node, kind, keep) in matches)
         {
+            string destBase = keep.Length == 0 ? destResolved : Join(destResolved, keep);
             if (kind == "url")
             {
                 var (file, name, sha) = await DownloadAsync(ins, node.Path, run.Ct).ConfigureAwait(false);
+                if (checksum is not null && checksum != "sha256:" + sha)
+                {
+                    File.Delete(file);
+                    throw Fail(ins, $"digest mismatch {checksum}: sha256:{sha}");
+                }
+                if (unpack == true)
+                {
+                    var downloaded = new DownloadedFile(file);
+                    var fileNode = new SourceNode { Path = name, Type = TarEntryType.RegularFile, Size = new FileInfo(file).Length };
+                    if (IsArchive(downloaded, fileNode))
+                    {
+                        downloads.Add(file);
+                        archives.Add((downloaded, fileNode, destResolved));
+                        contentKey.Append("archive-url ").Append(destResolved).Append(' ').Append(sha).Append('\n');
+                        continue;
+                    }
+                }
                 string target = destIsDir ? Join(destResolved, name) : destResolved;
                 items[target] = new CopyItem { Type = TarEntryType.RegularFile, Mode = chmod ?? 0x180, Uid = uid, Gid = gid, File = file, Mtime = DateTimeOffset.UtcNow };
                 contentKey.Append("url ").Append(target).Append(' ').Append(sha).Append('\n');
@@ -137,11 +179,13 @@ public sealed partial class Builder
             }
             if (node.Type == TarEntryType.Directory)
             {
-                AddTree(items, t, node, destResolved, uid, gid, chmod, chown is not null);
+                // With --parents a directory source keeps its own name too.
+                string dirDest = parents && node.Path.Length > 0 ? Join(destBase, node.Name) : destBase;
+                AddTree(items, t, node, dirDest, uid, gid, chmod, chown is not null, exclude, "");
                 continue;
             }
-            string targetPath = destIsDir ? Join(destResolved, node.Name) : destResolved;
-            if (add && node.Type == TarEntryType.RegularFile && kind == "path" && t is BuildContext && IsArchive(t, node))
+            string targetPath = destIsDir ? Join(destBase, node.Name) : destResolved;
+            if (add && unpack != false && node.Type == TarEntryType.RegularFile && kind == "path" && t is BuildContext && IsArchive(t, node))
             {
                 archives.Add((t, node, destResolved));
                 contentKey.Append("archive ").Append(destResolved).Append(' ').Append(Convert.ToHexStringLower(SourceTrees.Hash(t, node))).Append('\n');
@@ -161,7 +205,9 @@ public sealed partial class Builder
         }
 
         string canonical = ins.Keyword + (chown is not null ? " --chown=" + chown : "") + (chmodText is not null ? " --chmod=" + chmodText : "")
-            + (from is not null ? " --from=" + from : "") + " " + string.Join(' ', sources) + " " + dest;
+            + (from is not null ? " --from=" + from : "") + (parents ? " --parents" : "") + (unpack is { } u ? " --unpack=" + (u ? "true" : "false") : "")
+            + (checksum is not null ? " --checksum=" + checksum : "") + string.Concat(excludePatterns.Select(e => " --exclude=" + e))
+            + " " + string.Join(' ', sources) + " " + dest;
         string stepId = BuildCache.StepId(state.ImageId, canonical);
         string key = Key(state.ImageId, canonical, sourceId, contentKey.ToString());
         var previous = _cache.Get(stepId);
@@ -171,7 +217,7 @@ public sealed partial class Builder
             state.Rebuilt = true;
             string createdBy = "/bin/sh -c #(nop) " + ins.Keyword + " " + (from is null ? "" : "--from=" + from + " ")
                 + (chown is null ? "" : "--chown=" + chown + " ") + "file:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(contentKey.ToString()))) + " in " + dest + " ";
-            var image = Commit(state, createdBy, s => WriteCopyLayer(s, imageTree, items, archives, destResolved, uid, gid, chown is not null), null);
+            var image = Commit(state, createdBy, s => WriteCopyLayer(s, imageTree, items, archives, destResolved, uid, gid, chown is not null));
             Remember(stepId, key, image.Id, "", files);
             run.Progress.Stream($" ---> {image.ShortId}\n");
         }
@@ -179,7 +225,19 @@ public sealed partial class Builder
         {
             foreach (var item in items.Values)
                 if (item.File is not null) File.Delete(item.File);
+            foreach (var file in downloads) File.Delete(file);
         }
+    }
+
+    private static bool IsUrl(string src) =>
+        src.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || src.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>A downloaded ADD source on the host, read as a one-file tree (to unpack it like a context archive).</summary>
+    private sealed class DownloadedFile(string path) : ISourceTree
+    {
+        public SourceNode? Lookup(string p) => null;
+        public IReadOnlyList<SourceNode> Children(string dir) => [];
+        public Stream Open(SourceNode node) => File.OpenRead(path);
     }
 
     private static string Join(string dir, string name) => dir.Length == 0 ? name : dir + "/" + name;
@@ -196,18 +254,36 @@ public sealed partial class Builder
         Node = node,
     };
 
-    /// <summary>A directory source: its contents go into <paramref name="dest"/> (links copied as links, never followed).</summary>
-    private static void AddTree(SortedDictionary<string, CopyItem> items, ISourceTree tree, SourceNode dir, string dest, int uid, int gid, uint? chmod, bool chowned)
+    /// <summary>
+    /// A directory source: its contents go into <paramref name="dest"/> (links copied as links, never followed). Entries
+    /// whose path below the source (<paramref name="rel"/>) <c>--exclude</c> matches are left out; an excluded directory is
+    /// still walked when a <c>!</c> pattern could take something below it back.
+    /// </summary>
+    private static void AddTree(SortedDictionary<string, CopyItem> items, ISourceTree tree, SourceNode dir, string dest, int uid, int gid, uint? chmod,
+        bool chowned, DockerIgnore? exclude, string rel)
     {
-        if (dest.Length > 0 && !items.ContainsKey(dest))
+        if (dest.Length > 0 && !items.ContainsKey(dest) && (rel.Length == 0 || exclude is null || !exclude.Excludes(rel)))
             items[dest] = Item(tree, dir, uid, gid, chmod, chowned);
         foreach (var child in tree.Children(dir.Path))
         {
             string target = Join(dest, child.Name);
-            items[target] = Item(tree, child, uid, gid, chmod, chowned);
-            if (child.Type == TarEntryType.Directory) AddTree(items, tree, child, target, uid, gid, chmod, chowned);
+            string childRel = Join(rel, child.Name);
+            bool excluded = exclude is not null && exclude.Excludes(childRel);
+            if (child.Type == TarEntryType.Directory)
+            {
+                if (!excluded || exclude!.HasExclusions) AddTree(items, tree, child, target, uid, gid, chmod, chowned, exclude, childRel);
+                continue;
+            }
+            if (!excluded) items[target] = Item(tree, child, uid, gid, chmod, chowned);
         }
     }
+
+    private static bool FlagBool(Instruction ins, string name, string value) => value.ToLowerInvariant() switch
+    {
+        "true" or "1" => true,
+        "false" or "0" => false,
+        _ => throw Fail(ins, $"invalid value for --{name}: \"{value}\""),
+    };
 
     /// <summary>Wildcard sources (Go filepath.Match per path component), matched against the tree without following links.</summary>
     private static List<SourceNode> Glob(ISourceTree tree, string pattern)

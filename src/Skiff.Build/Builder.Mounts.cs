@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Skiff.Archive;
 using Skiff.Build.Dockerfile;
+using Skiff.Build.Session;
 
 namespace Skiff.Build;
 
@@ -21,6 +22,10 @@ public sealed partial class Builder
         public List<string> Targets { get; } = [];
         public List<SemaphoreSlim> Held { get; } = [];
         public List<Action> Materialize { get; } = [];
+        /// <summary>The SSH agent sockets serving the step (closed when it ends).</summary>
+        public List<IDisposable> Listeners { get; } = [];
+        /// <summary>SSH_AUTH_SOCK for the step: the target of its first ssh mount, as BuildKit sets it.</summary>
+        public string? SshAuthSock { get; set; }
     }
 
     /// <summary>
@@ -31,10 +36,12 @@ public sealed partial class Builder
     private async Task<PreparedMounts> PrepareMountsAsync(Run run, Stage stage, State state, Instruction ins, ShellWords lex, string stepDir)
     {
         var prepared = new PreparedMounts();
-        int index = 0;
+        int index = 0, sshIndex = 0;
         foreach (var raw in ins.Mounts)
         {
             var m = raw.Expanded(v => v.Length == 0 ? v : Expand(ins, () => lex.Word(v)));
+            if (m.Type == "ssh" && m.Target.Length == 0) m = m.WithTarget("/run/buildkit/ssh_agent." + sshIndex.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (m.Type == "ssh") sshIndex++;
             string target = m.Target.StartsWith('/') ? m.Target : (state.Config.WorkingDir is { Length: > 0 } wd ? wd : "/").TrimEnd('/') + "/" + m.Target;
             target = "/" + SourceTrees.Clean(target);
             if (target == "/") throw Fail(ins, "a mount cannot cover /");
@@ -53,11 +60,7 @@ public sealed partial class Builder
                     }
                     else
                     {
-                        string imageId;
-                        if (FindStage(run.Stages, m.From.ToLowerInvariant(), stage.Index) is { } dep)
-                            imageId = dep.ImageId ?? throw Fail(ins, $"stage {dep.Name} produced no image");
-                        else
-                            imageId = await ResolveBaseAsync(m.From, null, run).ConfigureAwait(false);
+                        string imageId = await ResolveMountSourceAsync(run, stage, ins, m.From).ConfigureAwait(false);
                         tree = ImageTreeOf(imageId)!;
                         origin = imageId;
                     }
@@ -66,15 +69,30 @@ public sealed partial class Builder
                     // An image ID already names its content; context files are digested (their sha256 is known from the upload).
                     prepared.KeyParts.Add(canonical + " " + origin + (m.From.Length == 0 ? " " + TreeDigest(tree, node) : ""));
                     string host = Path.Combine(stepDir, "mount-" + index);
-                    prepared.Materialize.Add(() => Materialize(tree, node, host));
+                    prepared.Materialize.Add(() => Materialize(tree, node, host, Ids));
                     prepared.Mounts.Add(new BuildMount("bind", host, target, !m.ReadWrite));
                     break;
                 }
                 case "cache":
                 {
+                    string cacheKey = m.Id;
+                    Action<string>? seed = null;
+                    if (m.From.Length > 0)
+                    {
+                        // BuildKit keys a cache with a base by the base too: another base content is another cache.
+                        string imageId = await ResolveMountSourceAsync(run, stage, ins, m.From).ConfigureAwait(false);
+                        var tree = ImageTreeOf(imageId)!;
+                        string source = SourceTrees.Resolve(tree, m.Source.Length == 0 ? "/" : m.Source, followFinal: true);
+                        var node = tree.Lookup(source) ?? throw Fail(ins, $"failed to compute cache key: \"/{SourceTrees.Clean(m.Source)}\" not found");
+                        if (node.Type != TarEntryType.Directory) throw Fail(ins, $"cache mount source \"/{SourceTrees.Clean(m.Source)}\" in {m.From} is not a directory");
+                        cacheKey = m.Id + " from=" + imageId + ":/" + source;
+                        seed = data => SeedCache(tree, node, data, Ids);
+                        canonical += " " + imageId;
+                    }
                     prepared.KeyParts.Add(canonical);
-                    string dir = _cache.CacheMountDir(m.Id, m.Mode ?? 0x1ED, m.Uid ?? 0, m.Gid ?? 0);
-                    var gate = CacheLocks.GetOrAdd(m.Id, _ => new SemaphoreSlim(1, 1));
+                    var (hostUid, hostGid) = HostIds(m.Uid ?? 0, m.Gid ?? 0);
+                    string dir = _cache.CacheMountDir(cacheKey, m.Mode ?? 0x1ED, hostUid, hostGid, seed, m.Mode is not null, m.Uid is not null || m.Gid is not null);
+                    var gate = CacheLocks.GetOrAdd(cacheKey, _ => new SemaphoreSlim(1, 1));
                     if (m.Sharing == "locked")
                     {
                         await gate.WaitAsync(run.Ct).ConfigureAwait(false);
@@ -108,7 +126,8 @@ public sealed partial class Builder
                         break;
                     }
                     string file = Path.Combine(stepDir, "secret-" + index);
-                    int mode = m.Mode ?? 0x100, uid = m.Uid ?? 0, gid = m.Gid ?? 0;
+                    int mode = m.Mode ?? 0x100;
+                    var (uid, gid) = HostIds(m.Uid ?? 0, m.Gid ?? 0);
                     prepared.Materialize.Add(() =>
                     {
                         using (var fs = new FileStream(file, FileMode.CreateNew, FileAccess.Write)) fs.Write(secret);
@@ -116,6 +135,25 @@ public sealed partial class Builder
                         Chown(file, uid, gid);
                     });
                     prepared.Mounts.Add(new BuildMount("bind", file, target, true));
+                    break;
+                }
+                case "ssh":
+                {
+                    prepared.KeyParts.Add(canonical);
+                    prepared.SshAuthSock ??= target;
+                    var agents = run.Options.Ssh;
+                    if (agents is null || !agents.Has(m.Id))
+                    {
+                        if (m.Required) throw Fail(ins, $"no SSH key \"{m.Id}\" forwarded from the client (skiff build --ssh {m.Id}[=SOCKET])");
+                        prepared.Targets.RemoveAt(prepared.Targets.Count - 1);
+                        break;
+                    }
+                    string socket = Path.Combine(stepDir, "ssh-" + index);
+                    int mode = m.Mode ?? 0x180;
+                    var (uid, gid) = HostIds(m.Uid ?? 0, m.Gid ?? 0);
+                    string sshId = m.Id;
+                    prepared.Materialize.Add(() => prepared.Listeners.Add(SshAgentListener.Start(socket, agents, sshId, mode, uid, gid, run.Ct)));
+                    prepared.Mounts.Add(new BuildMount("bind", socket, target, false));
                     break;
                 }
             }
@@ -131,8 +169,35 @@ public sealed partial class Builder
 
     private static void ReleaseMounts(PreparedMounts prepared)
     {
+        foreach (var l in prepared.Listeners) l.Dispose();
+        prepared.Listeners.Clear();
         foreach (var s in prepared.Held) s.Release();
         prepared.Held.Clear();
+    }
+
+    /// <summary>The image ID a mount's <c>from</c> names: an earlier stage (by name or index) or an image (pulled when missing).</summary>
+    private async Task<string> ResolveMountSourceAsync(Run run, Stage stage, Instruction ins, string from)
+    {
+        if (FindStage(run.Stages, from.ToLowerInvariant(), stage.Index) is { } dep)
+            return dep.ImageId ?? throw Fail(ins, $"stage {dep.Name} produced no image");
+        return await ResolveBaseAsync(from, null, run).ConfigureAwait(false);
+    }
+
+    private Skiff.Archive.IdMap? Ids => _store.Ids;
+
+    /// <summary>Container ids as the host stores them (the daemon's --userns-remap range, when it has one).</summary>
+    private (int Uid, int Gid) HostIds(int uid, int gid)
+    {
+        if (_store.Ids is not { } ids) return (uid, gid);
+        return ids.ToHost(uid, gid, out int hu, out int hg) ? (hu, hg) : throw new BuildException($"uid/gid {uid}:{gid} is outside the daemon's user namespace mapping");
+    }
+
+    /// <summary>A new cache directory with a base: a copy of the base tree's subtree, owners mapped to the host's ids.</summary>
+    private static void SeedCache(ISourceTree tree, SourceNode node, string data, Skiff.Archive.IdMap? ids)
+    {
+        foreach (var c in tree.Children(node.Path)) Materialize(tree, c, Path.Combine(data, c.Name), ids);
+        File.SetUnixFileMode(data, (UnixFileMode)(node.Mode & 0xFFF));
+        ChownMapped(data, node.Uid, node.Gid, ids);
     }
 
     /// <summary>
@@ -196,13 +261,13 @@ public sealed partial class Builder
     /// Writes a subtree of a source tree to <paramref name="host"/> (a new path): directories are created by this walk
     /// and links written as links, so nothing is ever written through a link.
     /// </summary>
-    private static void Materialize(ISourceTree tree, SourceNode node, string host)
+    private static void Materialize(ISourceTree tree, SourceNode node, string host, Skiff.Archive.IdMap? ids)
     {
         switch (node.Type)
         {
             case TarEntryType.Directory:
                 Directory.CreateDirectory(host);
-                foreach (var c in tree.Children(node.Path)) Materialize(tree, c, Path.Combine(host, c.Name));
+                foreach (var c in tree.Children(node.Path)) Materialize(tree, c, Path.Combine(host, c.Name), ids);
                 File.SetUnixFileMode(host, (UnixFileMode)(node.Mode & 0xFFF));
                 break;
             case TarEntryType.SymbolicLink:
@@ -217,7 +282,14 @@ public sealed partial class Builder
                 break;
             }
         }
-        Chown(host, node.Uid, node.Gid);
+        ChownMapped(host, node.Uid, node.Gid, ids);
+    }
+
+    /// <summary>Sets a materialised entry's owner: source trees give container ids, the host stores the daemon's remapped ones.</summary>
+    private static void ChownMapped(string path, int uid, int gid, Skiff.Archive.IdMap? ids)
+    {
+        if (ids is not null && ids.ToHost(uid, gid, out int hu, out int hg)) (uid, gid) = (hu, hg);
+        Chown(path, uid, gid);
     }
 
     private static void Chown(string path, int uid, int gid) =>

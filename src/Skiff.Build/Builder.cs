@@ -55,6 +55,8 @@ public sealed partial class Builder
         /// <summary>ARGs declared in this stage, with their values (null = declared without a value).</summary>
         public List<KeyValuePair<string, string?>> Args { get; } = [];
         public bool CmdSet { get; set; }
+        /// <summary>The stage's MAINTAINER: the <c>author</c> of every image committed after it (Docker's classic builder).</summary>
+        public string? Maintainer { get; set; }
         /// <summary>Set once a step was not taken from the cache: every later step of the stage is rebuilt too.</summary>
         public bool Rebuilt { get; set; }
     }
@@ -67,6 +69,8 @@ public sealed partial class Builder
         public required DockerfileAst Ast { get; init; }
         public required Dictionary<string, string?> MetaArgs { get; init; }
         public required List<Stage> Stages { get; init; }
+        /// <summary>The build's target platform (<c>--platform</c> or the engine's).</summary>
+        public required BuildPlatform Platform { get; init; }
         public HashSet<string> UsedArgs { get; } = new(StringComparer.Ordinal);
         public int Step { get; set; }
         public int TotalSteps { get; set; }
@@ -87,9 +91,12 @@ public sealed partial class Builder
         if (ignore is not null) context.Apply(DockerIgnore.Parse(ignore));
 
         // Global ARGs (before the first FROM) and the stages.
+        var platform = string.IsNullOrEmpty(options.Platform) ? BuildPlatform.Host : BuildPlatform.Parse(options.Platform);
         var meta = new Dictionary<string, string?>(StringComparer.Ordinal);
+        // BuildKit's automatic platform arguments: in scope for FROM lines, and in a stage once it declares them.
+        foreach (var (k, v) in BuildPlatform.AutomaticArgs(platform)) meta[k] = options.BuildArgs.TryGetValue(k, out var given) && given is not null ? given : v;
         var stages = new List<Stage>();
-        var run = new Run { Context = context, Options = options, Progress = progress, Ast = ast, MetaArgs = meta, Stages = stages, Ct = ct };
+        var run = new Run { Context = context, Options = options, Progress = progress, Ast = ast, MetaArgs = meta, Stages = stages, Platform = platform, Ct = ct };
         foreach (var ins in ast.Instructions)
         {
             if (ins.Keyword == "FROM")
@@ -108,7 +115,7 @@ public sealed partial class Builder
                 {
                     run.UsedArgs.Add(p.Key);
                     meta[p.Key] = options.BuildArgs.TryGetValue(p.Key, out var v) && v is not null ? v
-                        : p.Value is null ? null : Expand(ins, () => lex.Word(p.Value));
+                        : p.Value is null ? (AutomaticArgNames.Contains(p.Key) ? meta.GetValueOrDefault(p.Key) : null) : Expand(ins, () => lex.Word(p.Value));
                 }
                 continue;
             }
@@ -143,7 +150,7 @@ public sealed partial class Builder
         }
 
         string id = target.ImageId ?? throw new BuildException("No image was generated. Is your Dockerfile empty?");
-        var unused = options.BuildArgs.Keys.Where(k => !run.UsedArgs.Contains(k) && !PredefinedArgs.Contains(k)).Order(StringComparer.Ordinal).ToList();
+        var unused = options.BuildArgs.Keys.Where(k => !run.UsedArgs.Contains(k) && !PredefinedArgs.Contains(k) && !AutomaticArgNames.Contains(k)).Order(StringComparer.Ordinal).ToList();
         if (unused.Count > 0) progress.Stream($"[Warning] One or more build-args [{string.Join(' ', unused)}] were not consumed\n");
         progress.ImageId(id);
         progress.Stream($"Successfully built {id[7..19]}\n");
@@ -159,6 +166,12 @@ public sealed partial class Builder
         return new BuildResult(id, tags);
     }
 
+    private static readonly HashSet<string> AutomaticArgNames = new(BuildPlatform.AutomaticArgs(BuildPlatform.Host).Select(a => a.Key), StringComparer.Ordinal);
+
+    /// <summary>
+    /// Docker's predefined arguments: given with <c>--build-arg</c>, RUN steps see them without an ARG, and they stay out of
+    /// the image's history and the cache key unless the Dockerfile declares them.
+    /// </summary>
     private static readonly HashSet<string> PredefinedArgs = new(StringComparer.Ordinal)
     {
         "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
@@ -205,7 +218,9 @@ public sealed partial class Builder
         var from = stage.From;
         var metaLex = Lex(run.Ast, k => run.MetaArgs.GetValueOrDefault(k));
         string baseName = Expand(from, () => metaLex.Word(from.Args[0]));
-        if (from.Flag("platform") is { } platform) _ = Expand(from, () => metaLex.Word(platform));
+        string? platform = from.Flag("platform") is { } fp ? Expand(from, () => metaLex.Word(fp)) : run.Options.Platform;
+        if (platform is { Length: > 0 }) platform = BuildPlatform.Parse(platform).ToString();
+        else platform = null;
         run.Step++;
         p.Stream($"Step {run.Step}/{run.TotalSteps} : {from.Original}\n");
         var state = new State();
@@ -225,7 +240,7 @@ public sealed partial class Builder
             }
             else
             {
-                id = await ResolveBaseAsync(baseName, from.Flag("platform"), run).ConfigureAwait(false);
+                id = await ResolveBaseAsync(baseName, platform, run).ConfigureAwait(false);
             }
             state.ImageId = id;
             var image = _store.Find(id);
@@ -349,6 +364,8 @@ public sealed partial class Builder
                 return;
             }
             case "MAINTAINER":
+                // Taken as written: MAINTAINER is not among the instructions that expand variables.
+                state.Maintainer = ins.Args[0];
                 await MetaStepAsync(run, state, ins, ins.Original, _ => { }).ConfigureAwait(false);
                 return;
             case "CMD":
@@ -545,7 +562,7 @@ public sealed partial class Builder
         var config = state.Config.Clone();
         apply(config);
         state.Config = config;
-        var image = Commit(state, "/bin/sh -c #(nop)  " + canonical, null, ins.Keyword == "MAINTAINER" ? ins.Args[0] : null);
+        var image = Commit(state, "/bin/sh -c #(nop)  " + canonical, null);
         Remember(stepId, key, image.Id, "", null);
         run.Progress.Stream($"Removing intermediate container {container}\n ---> {image.ShortId}\n");
         return Task.CompletedTask;
@@ -563,13 +580,15 @@ public sealed partial class Builder
         return id;
     }
 
-    private Image Commit(State state, string createdBy, Action<Stream>? layer, string? author)
+    private Image Commit(State state, string createdBy, Action<Stream>? layer)
     {
-        _ = author;
         Image image;
         try
         {
-            image = _store.Derive(new DeriveOptions { ParentImageId = state.ImageId, Config = state.Config, CreatedBy = createdBy, WriteLayer = layer });
+            image = _store.Derive(new DeriveOptions
+            {
+                ParentImageId = state.ImageId, Config = state.Config, CreatedBy = createdBy, WriteLayer = layer, Author = state.Maintainer,
+            });
         }
         catch (ImageStoreException e)
         {
@@ -606,7 +625,7 @@ public sealed partial class Builder
                 w.Finish();
             };
         }
-        var image = Commit(state, "/bin/sh -c #(nop) " + canonical, layer, null);
+        var image = Commit(state, "/bin/sh -c #(nop) " + canonical, layer);
         Remember(stepId, key, image.Id, "", null);
         run.Progress.Stream($"Removing intermediate container {container}\n ---> {image.ShortId}\n");
         await Task.CompletedTask.ConfigureAwait(false);
@@ -634,7 +653,10 @@ public sealed partial class Builder
         }
         var args = ArgsInEffect(state);
         string createdBy = (args.Count > 0 ? $"|{args.Count} {string.Join(' ', args)} " : "") + string.Join(' ', argv);
-        string network = ins.Flag("network") ?? "default";
+        string network = ins.Flag("network") ?? run.Options.Network;
+        // BuildKit runs --security=insecure steps privileged only when the build grants the entitlement; Skiff grants none.
+        if (ins.Flag("security") is { } security && security != "sandbox")
+            throw Fail(ins, security == "insecure" ? "security.insecure is not allowed: builds run every step sandboxed" : $"unsupported security mode: {security}");
         if (network is not ("default" or "none" or "host")) throw Fail(ins, $"unsupported network mode: {network}");
         string id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         string dir = Path.Combine(_tempRoot, id[..16]);
@@ -676,6 +698,13 @@ public sealed partial class Builder
                 if (a.Value is null || env.Any(e => e.StartsWith(a.Key + "=", StringComparison.Ordinal))) continue;
                 env.Add(a.Key + "=" + a.Value);
             }
+            foreach (var (k, v) in run.Options.BuildArgs)
+            {
+                if (v is null || !PredefinedArgs.Contains(k) || env.Any(e => e.StartsWith(k + "=", StringComparison.Ordinal))) continue;
+                env.Add(k + "=" + v);
+            }
+            if (mounts.SshAuthSock is { } sock && !env.Any(e => e.StartsWith("SSH_AUTH_SOCK=", StringComparison.Ordinal)))
+                env.Add("SSH_AUTH_SOCK=" + sock);
             var decoder = new Utf8Stream(run.Progress, run.Options.Quiet);
             int exit = await _runner.RunAsync(new BuildRunRequest
             {
@@ -688,6 +717,7 @@ public sealed partial class Builder
                 User = state.Config.User ?? "",
                 WorkingDir = state.Config.WorkingDir is { Length: > 0 } wd ? wd : "/",
                 Network = network,
+                ExtraHosts = run.Options.ExtraHosts,
                 Mounts = mounts.Mounts,
             }, decoder.Write, run.Ct).ConfigureAwait(false);
             decoder.Flush();
@@ -697,7 +727,7 @@ public sealed partial class Builder
                 string shown = ins.Json ? JsonSerializer.Serialize(argv, ImageJsonContext.Default.ListString) : string.Join(' ', argv);
                 throw new BuildStepFailedException($"The command '{shown}' returned a non-zero code: {exit}", exit);
             }
-            var image = Commit(state, createdBy, s => DirectoryArchiver.WriteTree(upper, s, new ArchiveOptions { OverlayDiff = true, Ids = _store.Ids }), null);
+            var image = Commit(state, createdBy, s => DirectoryArchiver.WriteTree(upper, s, new ArchiveOptions { OverlayDiff = true, Ids = _store.Ids }));
             Remember(stepId, key, image.Id, argsHash, null);
             run.Progress.Stream($"Removing intermediate container {id[..12]}\n ---> {image.ShortId}\n");
         }

@@ -18,6 +18,8 @@ public sealed class BuildRunRequest
     public string WorkingDir { get; init; } = "/";
     /// <summary>RUN <c>--network</c>: "default", "none" or "host".</summary>
     public string Network { get; init; } = "default";
+    /// <summary><c>--add-host</c>: <c>host:ip</c> entries appended to the step's /etc/hosts.</summary>
+    public IReadOnlyList<string> ExtraHosts { get; init; } = [];
     /// <summary>RUN <c>--mount</c>s, resolved to host directories/files (bind) or tmpfs, mounted in this order.</summary>
     public IReadOnlyList<BuildMount> Mounts { get; init; } = [];
 }

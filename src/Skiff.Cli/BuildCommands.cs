@@ -13,11 +13,100 @@ namespace Skiff.Cli;
 /// </summary>
 public static class BuildCommands
 {
+    /// <summary>
+    /// <c>--ssh default|ID[=SOCKET]</c> (Docker's syntax): agent sockets by id; <c>default</c> and an id without a path take
+    /// <c>$SSH_AUTH_SOCK</c>. Key files (Docker also takes <c>ID=KEYFILE[,KEYFILE]</c>) need an agent: load them with ssh-add.
+    /// </summary>
+    private static Dictionary<string, string> ParseSsh(IEnumerable<string> specs)
+    {
+        var agents = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var spec in specs)
+        {
+            int eq = spec.IndexOf('=');
+            string id = eq < 0 ? spec : spec[..eq];
+            string path = eq < 0 ? "" : spec[(eq + 1)..];
+            if (id.Length == 0) throw new CliException($"invalid ssh spec \"{spec}\": the id is empty", 1);
+            if (path.Contains(',', StringComparison.Ordinal)) throw new CliException($"invalid ssh spec \"{spec}\": only one agent socket per id (load keys into an agent with ssh-add)", 1);
+            if (path.Length == 0)
+            {
+                path = Environment.GetEnvironmentVariable("SSH_AUTH_SOCK") ?? "";
+                if (path.Length == 0) throw new CliException("invalid empty ssh agent socket: make sure SSH_AUTH_SOCK is set", 1);
+            }
+            path = Path.GetFullPath(path);
+            if (!File.Exists(path)) throw new CliException($"failed to parse ssh spec \"{spec}\": stat {path}: no such file or directory", 1);
+            if (!CanConnect(path))
+                throw new CliException($"ssh spec \"{spec}\": {path} is not an agent socket (key files are not forwarded: load them into an agent with ssh-add and pass its socket)", 1);
+            agents[id] = path;
+        }
+        return agents;
+    }
+
+    private static bool CanConnect(string path)
+    {
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        try
+        {
+            socket.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Opens the build session (<c>POST /build/session</c>, hijacked) through which the daemon reaches the agents: each
+    /// stream it opens (named <c>ssh:ID</c>) is connected to that agent's socket here.
+    /// </summary>
+    private static async Task<BuildSessionClient> OpenSessionAsync(CliContext ctx, Dictionary<string, string> agents)
+    {
+        string id = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        var query = new List<(string, string?)> { ("id", id) };
+        foreach (var k in agents.Keys) query.Add(("ssh", k));
+        var conn = await ctx.Client.HijackAsync("/build/session" + Q([.. query]), null).ConfigureAwait(false);
+        var mux = new Skiff.Build.Session.SessionMux(conn, async name =>
+        {
+            if (!name.StartsWith("ssh:", StringComparison.Ordinal) || !agents.TryGetValue(name[4..], out var path)) return null;
+            var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+            try
+            {
+                await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(path)).ConfigureAwait(false);
+                return socket;
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                socket.Dispose();
+                return null;
+            }
+        });
+        return new BuildSessionClient(id, conn, mux, mux.RunAsync(CancellationToken.None));
+    }
+
+    /// <summary>The client end of a build session: closed when the build is over.</summary>
+    private sealed class BuildSessionClient(string id, HijackedConnection conn, Skiff.Build.Session.SessionMux mux, Task loop) : IAsyncDisposable
+    {
+        public string Id { get; } = id;
+
+        public async ValueTask DisposeAsync()
+        {
+            conn.CloseWrite();
+            await mux.DisposeAsync().ConfigureAwait(false);
+            try { await loop.ConfigureAwait(false); } catch (Exception e) when (e is IOException or ObjectDisposedException) { }
+        }
+    }
+
     /// <summary>skiff build [OPTIONS] PATH | -</summary>
     public static async Task<int> Build(CliContext ctx, ParsedArgs a)
     {
         string contextArg = a.Positionals[0];
         bool quiet = a.Bool("quiet");
+        // As the Docker CLI does: a failed build leaves no ID file of an earlier one behind.
+        if (a.Get("iidfile") is { Length: > 0 } staleIid)
+        {
+            try { File.Delete(staleIid); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException("Removing image ID file: " + e.Message, 1); }
+        }
         var pairs = new List<(string, string?)>();
         foreach (var t in a.GetAll("tag")) pairs.Add(("t", t));
         string? dockerfile = a.Get("file");
@@ -44,7 +133,7 @@ public static class BuildCommands
         BuildContextArchive? archive = null;
         if (contextArg == "-")
         {
-            stdinBody = FdStream.Stdin();
+            stdinBody = await ContextFromStdinAsync(FdStream.Stdin()).ConfigureAwait(false);
         }
         else
         {
@@ -72,6 +161,13 @@ public static class BuildCommands
         pairs.Add(("rm", "1"));
         if (a.Bool("force-rm")) pairs.Add(("forcerm", "1"));
         if (a.Get("network") is { } net) pairs.Add(("networkmode", net));
+        foreach (var h in a.GetAll("add-host")) pairs.Add(("extrahosts", h));
+        if (a.Get("platform") is { Length: > 0 } platform) pairs.Add(("platform", platform));
+
+        var output = ParseOutput(a.GetAll("output").ToList());
+        var agents = ParseSsh(a.GetAll("ssh"));
+        await using var session = agents.Count > 0 ? await OpenSessionAsync(ctx, agents).ConfigureAwait(false) : null;
+        if (session is not null) pairs.Add(("session", session.Id));
 
         HttpResponseMessage? resp = null;
         Stream stream;
@@ -115,7 +211,133 @@ public static class BuildCommands
         }
         if (quiet && id is not null) ctx.Out.WriteLine(id);
         ctx.Out.Flush();
+        if (a.Get("iidfile") is { Length: > 0 } iidfile && id is not null) File.WriteAllText(iidfile, id);
+        if (output is not null && id is not null) await ExportAsync(ctx, id, output.Value.Type, output.Value.Dest).ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>
+    /// <c>skiff build -</c>: stdin is a context archive (tar, possibly compressed) or, as the Docker CLI takes it, a lone
+    /// Dockerfile, which is then sent as a context holding only that file.
+    /// </summary>
+    private static async Task<Stream> ContextFromStdinAsync(Stream stdin)
+    {
+        var head = new byte[512];
+        int n = 0;
+        while (n < head.Length)
+        {
+            int r = await stdin.ReadAsync(head.AsMemory(n)).ConfigureAwait(false);
+            if (r == 0) break;
+            n += r;
+        }
+        bool archive = (n >= 2 && head[0] == 0x1f && head[1] == 0x8b)                                    // gzip
+            || (n >= 3 && head[0] == 'B' && head[1] == 'Z' && head[2] == 'h')                                 // bzip2
+            || (n >= 6 && head[0] == 0xfd && head[1] == '7' && head[2] == 'z' && head[3] == 'X' && head[4] == 'Z') // xz
+            || (n >= 4 && head[0] == 0x28 && head[1] == 0xb5 && head[2] == 0x2f && head[3] == 0xfd)             // zstd
+            || (n >= 262 && head[257] == 'u' && head[258] == 's' && head[259] == 't' && head[260] == 'a' && head[261] == 'r');
+        if (archive) return new ConcatStream(new MemoryStream(head, 0, n), stdin);
+        var rest = new MemoryStream();
+        rest.Write(head, 0, n);
+        await stdin.CopyToAsync(rest).ConfigureAwait(false);
+        var tar = new MemoryStream();
+        using (var writer = new System.Formats.Tar.TarWriter(tar, System.Formats.Tar.TarEntryFormat.Pax, leaveOpen: true))
+        {
+            rest.Position = 0;
+            var entry = new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.RegularFile, "Dockerfile")
+            {
+                DataStream = rest, Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite, ModificationTime = DateTimeOffset.UtcNow,
+            };
+            writer.WriteEntry(entry);
+        }
+        tar.Position = 0;
+        return tar;
+    }
+
+    /// <summary>What was read ahead to look at, then the rest of the stream.</summary>
+    private sealed class ConcatStream(Stream first, Stream second) : Stream
+    {
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            int n = first.Read(buffer, offset, count);
+            return n > 0 ? n : second.Read(buffer, offset, count);
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            int n = await first.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            return n > 0 ? n : await second.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    /// <summary>
+    /// <c>-o, --output type=local,dest=DIR | type=tar,dest=FILE | DIR | -</c> (BuildKit's forms; <c>-</c> is a tar on stdout).
+    /// </summary>
+    private static (string Type, string Dest)? ParseOutput(List<string> specs)
+    {
+        if (specs.Count == 0) return null;
+        if (specs.Count > 1) throw new CliException("multiple outputs are not supported: give one --output", 1);
+        string spec = specs[0];
+        if (!spec.Contains('=', StringComparison.Ordinal)) return spec == "-" ? ("tar", "-") : ("local", spec);
+        string? type = null, dest = null;
+        foreach (var field in spec.Split(','))
+        {
+            int eq = field.IndexOf('=');
+            string key = (eq < 0 ? field : field[..eq]).Trim().ToLowerInvariant(), value = eq < 0 ? "" : field[(eq + 1)..];
+            switch (key)
+            {
+                case "type": type = value; break;
+                case "dest": dest = value; break;
+                default: throw new CliException($"invalid output: unexpected key '{key}' in '{field}'", 1);
+            }
+        }
+        if (type is null) throw new CliException("invalid output: type= is required", 1);
+        if (type is not ("local" or "tar")) throw new CliException($"output type \"{type}\" is not supported: use local or tar", 1);
+        if (string.IsNullOrEmpty(dest)) dest = type == "tar" ? "-" : throw new CliException("invalid output: dest= is required for type=local", 1);
+        if (type == "local" && dest == "-") throw new CliException("invalid output: type=local needs a directory, not -", 1);
+        return (type, dest);
+    }
+
+    /// <summary>
+    /// Writes the built image's filesystem: a container is created from it (never started), its export (the merged layers)
+    /// goes to a tar file, stdout or a directory, and the container is removed again.
+    /// </summary>
+    private static async Task ExportAsync(CliContext ctx, string imageId, string type, string dest)
+    {
+        var body = new Skiff.Client.Models.ContainerCreateRequest
+        {
+            Image = imageId, Cmd = ["skiff-build-output"], Labels = new() { ["org.skiff.build-output"] = "true" },
+            HostConfig = new Skiff.Client.Models.HostConfig { NetworkMode = "none" },
+        };
+        var created = await ctx.Client.PostJsonAsync("/containers/create", body, Skiff.Client.Models.ApiJson.Default.ContainerCreateRequest,
+            Skiff.Client.Models.ApiJson.Default.ContainerCreateResponse).ConfigureAwait(false);
+        try
+        {
+            using var resp = await ctx.Client.SendAsync(HttpMethod.Get, "/containers/" + created.Id + "/export", stream: true).ConfigureAwait(false);
+            if (type == "tar")
+            {
+                await ContainerCommands.CopyBodyToOutput(ctx, resp, dest == "-" ? null : dest).ConfigureAwait(false);
+                return;
+            }
+            await using var tar = await resp.Content.ReadAsStreamAsync().ConfigureAwait(false);
+            await OutputDirectory.ExtractAsync(tar, Path.GetFullPath(dest)).ConfigureAwait(false);
+        }
+        finally
+        {
+            await ctx.Client.SendNoContentAsync(HttpMethod.Delete, "/containers/" + created.Id + "?force=1&v=1").ConfigureAwait(false);
+        }
     }
 
     /// <summary>

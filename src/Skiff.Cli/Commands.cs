@@ -92,7 +92,7 @@ public static class Commands
     /// <summary>build</summary>
     public static readonly CommandDef Build = new("build", "build [OPTIONS] PATH | URL | -", "Build an image from a Dockerfile",
         [L("tag", 't'), S("file", 'f'), L("build-arg"), L("label"), S("target"), F("no-cache"), F("pull"), F("quiet", 'q'), F("rm"), F("force-rm"),
-         S("network"), S("platform"), L("add-host"), S("iidfile"), L("secret")], BuildCommands.Build, 1, 1);
+         S("network"), S("platform"), L("add-host"), S("iidfile"), L("secret"), L("ssh"), L("output", 'o')], BuildCommands.Build, 1, 1);
     /// <summary>builder prune</summary>
     public static readonly CommandDef BuilderPrune = new("builder prune", "builder prune [OPTIONS]", "Remove build cache",
         [F("all", 'a'), F("force", 'f'), L("filter"), S("keep-storage")], BuildCommands.Prune, 0, 0);

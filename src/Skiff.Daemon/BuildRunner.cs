@@ -50,7 +50,15 @@ internal sealed class BuildRunner(DaemonOptions options) : IBuildRunner
         {
             string hostname = request.Id[..12];
             File.WriteAllText(Path.Combine(bundle, "hostname"), hostname + "\n");
-            File.WriteAllText(Path.Combine(bundle, "hosts"), $"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n");
+            var hosts = new System.Text.StringBuilder($"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+            foreach (var h in request.ExtraHosts)
+            {
+                // host:ip as docker build --add-host takes it (the ip may be an IPv6 address with colons of its own).
+                int colon = h.IndexOf(':');
+                hosts.Append(h[(colon + 1)..]).Append('\t').Append(h[..colon]).Append('\n');
+            }
+            hosts.Append("127.0.1.1\t").Append(hostname).Append('\n');
+            File.WriteAllText(Path.Combine(bundle, "hosts"), hosts.ToString());
             File.WriteAllText(Path.Combine(bundle, "resolv.conf"), ResolvConf());
 
             var spec = DockerDefaults.CreateSpec(request.Args, Path.Combine(bundle, "rootfs"), hostname);

@@ -17,6 +17,9 @@ public sealed record BuildCacheEntry(string Id, string ImageId, long Size, bool 
 public sealed partial class Daemon
 {
     private BuildCache? _buildCache;
+
+    /// <summary>Connected clients' build sessions (<c>skiff build --ssh</c>): what a build's SSH mounts reach.</summary>
+    public Skiff.Build.Session.BuildSessions BuildSessions { get; } = new();
     private readonly Lock _buildInit = new();
     private bool _buildTmpCleaned;
 

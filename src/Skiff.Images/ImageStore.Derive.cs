@@ -18,6 +18,8 @@ public sealed class DeriveOptions
     /// <summary>History <c>created_by</c> (e.g. <c>/bin/sh -c #(nop)  ENV A=b</c>).</summary>
     public required string CreatedBy { get; init; }
     public string? Comment { get; init; }
+    /// <summary>The image's <c>author</c> (a build's MAINTAINER), or null.</summary>
+    public string? Author { get; init; }
     /// <summary>Repository[:tag] for the new image, or null.</summary>
     public string? Reference { get; init; }
 }
@@ -57,7 +59,7 @@ public sealed partial class ImageStore
         }
         config.Created = now;
         config.Config = options.Config;
-        config.Author = null;
+        config.Author = options.Author;
         config.Comment = null;
         (config.History ??= []).Add(new HistoryEntry
         {

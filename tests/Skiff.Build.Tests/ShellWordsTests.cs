@@ -4,7 +4,10 @@ namespace Skiff.Build.Tests;
 
 public sealed class ShellWordsTests
 {
-    private static readonly Dictionary<string, string> Env = new() { ["A"] = "apple", ["EMPTY"] = "", ["SP"] = "a b" };
+    private static readonly Dictionary<string, string> Env = new()
+    {
+        ["A"] = "apple", ["EMPTY"] = "", ["SP"] = "a b", ["F"] = "/home/tux/book.tar.bz2", ["V"] = "v1.2.3",
+    };
     private static readonly ShellWords Lex = new('\\', k => Env.TryGetValue(k, out var v) ? v : null);
 
     [Theory]
@@ -27,6 +30,18 @@ public sealed class ShellWordsTests
     [InlineData("$", "$")]
     [InlineData("$MISSING", "")]
     [InlineData("\"a\\nb\"", "a\\nb")]
+    [InlineData("${F#*/}", "home/tux/book.tar.bz2")]
+    [InlineData("${F##*/}", "book.tar.bz2")]
+    [InlineData("${F%.*}", "/home/tux/book.tar")]
+    [InlineData("${F%%.*}", "/home/tux/book")]
+    [InlineData("${F/tux/wilber}", "/home/wilber/book.tar.bz2")]
+    [InlineData("${F//o/0}", "/h0me/tux/b00k.tar.bz2")]
+    [InlineData("${V#v}", "1.2.3")]
+    [InlineData("${V%.[0-9]}", "v1.2")]
+    [InlineData("${V#x}", "v1.2.3")]
+    [InlineData("${MISSING##*/}", "")]
+    [InlineData("${V/./-}", "v1-2.3")]
+    [InlineData("${V//[.]/_}", "v1_2_3")]
     public void Expands(string input, string expected) => Assert.Equal(expected, Lex.Word(input));
 
     [Fact]

@@ -13,7 +13,11 @@ namespace Skiff.Build.Dockerfile;
 /// <item><c>type=tmpfs</c>: <c>target</c>, <c>size</c> in bytes.</item>
 /// <item><c>type=secret</c>: <c>id</c> (default: the target's base name), <c>target</c> (default <c>/run/secrets/&lt;id&gt;</c>),
 /// <c>required</c>, <c>mode</c> (default 0400), <c>uid</c>, <c>gid</c>.</item>
+/// <item><c>type=ssh</c>: the client's SSH agent socket <c>id</c> (default "default") at <c>target</c> (default
+/// <c>/run/buildkit/ssh_agent.&lt;n&gt;</c>, n counting the step's ssh mounts), <c>required</c>, <c>mode</c> (default 0600),
+/// <c>uid</c>, <c>gid</c>.</item>
 /// </list>
+/// A cache mount with <c>from</c> (a stage or image) starts out as a copy of that tree's <c>source</c> subpath (default: its root).
 /// Values stay unexpanded here; the builder expands build arguments in them.
 /// </summary>
 public sealed class RunMount
@@ -48,8 +52,7 @@ public sealed class RunMount
             if (key == "type")
             {
                 m.Type = (v ?? "").ToLowerInvariant();
-                if (m.Type == "ssh") throw new DockerfileException("mount type \"ssh\" is not supported: Skiff builds have no SSH agent forwarding");
-                if (m.Type is not ("bind" or "cache" or "tmpfs" or "secret")) throw new DockerfileException($"unsupported mount type \"{v}\"");
+                if (m.Type is not ("bind" or "cache" or "tmpfs" or "secret" or "ssh")) throw new DockerfileException($"unsupported mount type \"{v}\"");
             }
         }
         foreach (var (key, v, field) in seen)
@@ -62,7 +65,7 @@ public sealed class RunMount
                     m.Target = Need(key, v);
                     break;
                 case "source" or "src":
-                    if (m.Type is "tmpfs" or "secret") throw Unexpected(field);
+                    if (m.Type is "tmpfs" or "secret" or "ssh") throw Unexpected(field);
                     m.Source = Need(key, v);
                     break;
                 case "from":
@@ -78,7 +81,7 @@ public sealed class RunMount
                     readOnly = Bool(key, v);
                     break;
                 case "id":
-                    if (m.Type is not ("cache" or "secret")) throw Unexpected(field);
+                    if (m.Type is not ("cache" or "secret" or "ssh")) throw Unexpected(field);
                     m.Id = Need(key, v);
                     break;
                 case "sharing":
@@ -87,18 +90,18 @@ public sealed class RunMount
                     if (m.Sharing is not ("shared" or "private" or "locked")) throw new DockerfileException($"unsupported sharing value \"{v}\"");
                     break;
                 case "mode":
-                    if (m.Type is not ("cache" or "secret")) throw Unexpected(field);
+                    if (m.Type is not ("cache" or "secret" or "ssh")) throw Unexpected(field);
                     try { m.Mode = Convert.ToInt32(Need(key, v), 8); }
                     catch (Exception e) when (e is FormatException or OverflowException or ArgumentException) { throw new DockerfileException($"invalid mode \"{v}\""); }
                     if (m.Mode is < 0 or > 0xFFF) throw new DockerfileException($"invalid mode \"{v}\"");
                     break;
                 case "uid" or "gid":
-                    if (m.Type is not ("cache" or "secret")) throw Unexpected(field);
+                    if (m.Type is not ("cache" or "secret" or "ssh")) throw Unexpected(field);
                     if (!int.TryParse(Need(key, v), NumberStyles.None, CultureInfo.InvariantCulture, out int id)) throw new DockerfileException($"invalid {key} \"{v}\"");
                     if (key == "uid") m.Uid = id; else m.Gid = id;
                     break;
                 case "required":
-                    if (m.Type != "secret") throw Unexpected(field);
+                    if (m.Type is not ("secret" or "ssh")) throw Unexpected(field);
                     m.Required = Bool(key, v);
                     break;
                 case "size":
@@ -116,8 +119,8 @@ public sealed class RunMount
             if (m.Id.Length == 0) m.Id = m.Target.TrimEnd('/')[(m.Target.TrimEnd('/').LastIndexOf('/') + 1)..];
             if (m.Target.Length == 0) m.Target = "/run/secrets/" + m.Id;
         }
-        if (m.Target.Length == 0) throw new DockerfileException($"mount type \"{m.Type}\" needs a target");
-        if (m.Type == "cache" && m.From.Length > 0) throw new DockerfileException("cache mounts with from= are not supported");
+        if (m.Type == "ssh" && m.Id.Length == 0) m.Id = "default";
+        if (m.Target.Length == 0 && m.Type != "ssh") throw new DockerfileException($"mount type \"{m.Type}\" needs a target");
         m.ReadWrite = m.Type switch
         {
             "bind" => readOnly == false,
@@ -140,6 +143,14 @@ public sealed class RunMount
 
     private static DockerfileException Unexpected(string field) => new($"unexpected key '{field.Split('=')[0]}' in '{field}'");
 
+    /// <summary>A copy with another target (the default target of an ssh mount, which depends on its position).</summary>
+    public RunMount WithTarget(string target)
+    {
+        var copy = (RunMount)MemberwiseClone();
+        copy.Target = target;
+        return copy;
+    }
+
     /// <summary>A copy whose target, source, from and id went through <paramref name="expand"/> (build-argument expansion).</summary>
     public RunMount Expanded(Func<string, string> expand)
     {
@@ -158,7 +169,7 @@ public sealed class RunMount
         if (Id.Length > 0) sb.Append(",id=").Append(Id);
         if (From.Length > 0) sb.Append(",from=").Append(From);
         if (Source.Length > 0) sb.Append(",source=").Append(Source);
-        sb.Append(",target=").Append(Target);
+        if (Target.Length > 0 || Type != "ssh") sb.Append(",target=").Append(Target);
         if (Type is "bind" or "cache") sb.Append(ReadWrite ? ",rw" : ",ro");
         if (Type == "cache") sb.Append(",sharing=").Append(Sharing);
         if (Mode is { } mode) sb.Append(",mode=0").Append(Convert.ToString(mode, 8));

@@ -116,6 +116,7 @@ public sealed class ShellWords(char escape, Func<string, string?> lookup)
                 i++;
                 return lookup(name) ?? "";
             }
+            if (s[i] is '#' or '%' or '/') return Trim(s, ref i, name);
             bool colon = false;
             if (s[i] == ':') { colon = true; i++; }
             if (i >= s.Length) throw new DockerfileException($"missing '}}' in {s}");
@@ -144,6 +145,75 @@ public sealed class ShellWords(char escape, Func<string, string?> lookup)
             return lookup(c.ToString(CultureInfo.InvariantCulture)) ?? "";
         }
         return "$";
+    }
+
+    /// <summary>
+    /// <c>${VAR#pattern}</c>/<c>${VAR##pattern}</c> (shortest/longest prefix removed), <c>${VAR%pattern}</c>/<c>${VAR%%pattern}</c>
+    /// (suffix), <c>${VAR/pattern/replacement}</c>/<c>${VAR//pattern/replacement}</c> (first/every match replaced). Patterns are
+    /// shell patterns (<c>*</c>, <c>?</c>, <c>[...]</c>) after expansion; <paramref name="i"/> points at the operator.
+    /// </summary>
+    private string Trim(string s, ref int i, string name)
+    {
+        char op = s[i++];
+        bool twice = i < s.Length && s[i] == op;
+        if (twice) i++;
+        string value = lookup(name) ?? "";
+        if (op == '/')
+        {
+            var pattern = new StringBuilder();
+            while (i < s.Length && s[i] != '/' && s[i] != '}')
+            {
+                if (s[i] == escape && i + 1 < s.Length) { pattern.Append('\\').Append(s[i + 1]); i += 2; continue; }
+                if (s[i] == '$') { pattern.Append(Dollar(s, ref i)); continue; }
+                pattern.Append(s[i++]);
+            }
+            string replacement = "";
+            if (i < s.Length && s[i] == '/') { i++; replacement = ExpandUntilBrace(s, ref i); }
+            else if (i < s.Length && s[i] == '}') i++;
+            else throw new DockerfileException($"missing '}}' in {s}");
+            if (pattern.Length == 0) return value;
+            var regex = new System.Text.RegularExpressions.Regex(PatternToRegex(pattern.ToString()), System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+            return twice ? regex.Replace(value, replacement.Replace("$", "$$")) : regex.Replace(value, replacement.Replace("$", "$$"), 1);
+        }
+        string word = ExpandUntilBrace(s, ref i);
+        var anchored = new System.Text.RegularExpressions.Regex("^(?:" + PatternToRegex(word) + ")$", System.Text.RegularExpressions.RegexOptions.CultureInvariant | System.Text.RegularExpressions.RegexOptions.Singleline);
+        if (op == '#')
+        {
+            if (twice) { for (int k = value.Length; k >= 0; k--) if (anchored.IsMatch(value[..k])) return value[k..]; }
+            else { for (int k = 0; k <= value.Length; k++) if (anchored.IsMatch(value[..k])) return value[k..]; }
+            return value;
+        }
+        if (twice) { for (int k = 0; k <= value.Length; k++) if (anchored.IsMatch(value[k..])) return value[..k]; }
+        else { for (int k = value.Length; k >= 0; k--) if (anchored.IsMatch(value[k..])) return value[..k]; }
+        return value;
+    }
+
+    /// <summary>A shell pattern as a .NET regex (not anchored): <c>*</c>, <c>?</c>, bracket expressions, backslash escapes.</summary>
+    private static string PatternToRegex(string pattern)
+    {
+        var sb = new StringBuilder();
+        for (int k = 0; k < pattern.Length; k++)
+        {
+            char c = pattern[k];
+            switch (c)
+            {
+                case '*': sb.Append("(?s:.*)"); break;
+                case '?': sb.Append("(?s:.)"); break;
+                case '\\' when k + 1 < pattern.Length: sb.Append(System.Text.RegularExpressions.Regex.Escape(pattern[++k].ToString())); break;
+                case '[':
+                {
+                    int end = pattern.IndexOf(']', k + 2);
+                    if (end < 0) { sb.Append("\\["); break; }
+                    string set = pattern[(k + 1)..end];
+                    if (set.StartsWith('!')) set = "^" + set[1..];
+                    sb.Append('[').Append(set.Replace("\\", "\\\\")).Append(']');
+                    k = end;
+                    break;
+                }
+                default: sb.Append(System.Text.RegularExpressions.Regex.Escape(c.ToString())); break;
+            }
+        }
+        return sb.ToString();
     }
 
     /// <summary>Reads the word of a <c>${VAR:-word}</c> modifier up to its closing brace, expanding nested references.</summary>
