@@ -119,9 +119,12 @@ internal static class ContainerRoutes
             await SystemRoutes.WriteJson(ctx, body, ApiJson.Default.TopDto).ConfigureAwait(false);
         }));
 
-        app.MapDelete("/containers/{id}", Errors.Handle(async ctx =>
+        // {**id}: a link name to remove (rm --link) is "parent/alias", sent unescaped as dockerd expects.
+        app.MapDelete("/containers/{**id}", Errors.Handle(async ctx =>
         {
-            await d.RemoveAsync(Id(ctx), Query.Bool(ctx, "force"), Query.Bool(ctx, "v")).ConfigureAwait(false);
+            // A client that escapes the link name's "/" sends %2F, which routing leaves encoded.
+            if (Query.Bool(ctx, "link")) await d.RemoveLinkAsync(Uri.UnescapeDataString(Id(ctx))).ConfigureAwait(false);
+            else await d.RemoveAsync(Id(ctx), Query.Bool(ctx, "force"), Query.Bool(ctx, "v")).ConfigureAwait(false);
             ctx.Response.StatusCode = 204;
         }));
 

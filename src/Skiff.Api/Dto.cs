@@ -293,6 +293,7 @@ internal sealed class EndpointDto
     public string MacAddress { get; set; } = "";
     public List<string>? Aliases { get; set; }
     public List<string>? DNSNames { get; set; }
+    public List<string>? Links { get; set; }
 }
 
 internal sealed class ContainerInspectDto

@@ -295,6 +295,7 @@ internal static class NetworkRoutes
     {
         Aliases = e?.Aliases ?? [],
         RequestedIp = e?.IPAMConfig?.IPv4Address ?? "",
+        Links = e?.Links ?? [],
     };
 
     /// <summary>Container create's NetworkingConfig.EndpointsConfig: network name or ID -> aliases and --ip.</summary>
@@ -340,6 +341,7 @@ internal static class NetworkRoutes
                 IPPrefixLen = e.IPPrefixLen,
                 MacAddress = e.MacAddress,
                 Aliases = e.Aliases.Count > 0 ? e.Aliases : null,
+                Links = e.Links.Count > 0 ? e.Links : null,
                 DNSNames = e.IPAddress.Length > 0 && !IsPredefined(d, e.NetworkId) ? [r.Name, r.Id[..12], .. e.Aliases] : null,
             };
         }

@@ -176,6 +176,8 @@ public sealed class EndpointSettings
 {
     public List<string>? Aliases { get; set; }
     public EndpointIpamConfig? IPAMConfig { get; set; }
+    /// <summary>--link on a user-defined network: names the container resolves there.</summary>
+    public List<string>? Links { get; set; }
 }
 
 /// <summary>An endpoint's fixed address (--ip).</summary>

@@ -415,6 +415,7 @@ public sealed partial class Daemon
             if (HoldPorts(c)) ApplyNat();
             StartDnsIfNeeded(c);
             WriteEtcFiles(r);
+            UpdateLinkParents(r);
         }
         catch
         {
@@ -610,6 +611,7 @@ public sealed partial class Daemon
             if (n is null || !n.HasDns) continue;
             var suffix = "." + n.Name.ToLowerInvariant();
             var bare = name.EndsWith(suffix, StringComparison.Ordinal) ? name[..^suffix.Length] : name;
+            if (LinkTarget(mine, bare) is { } target) bare = target;
             foreach (var t in Containers.All)
             {
                 var ep = t.Record.Networks.Values.FirstOrDefault(e => e.NetworkId == n.Id);

@@ -37,6 +37,7 @@ public sealed partial class Daemon
 
             System.IO.Directory.CreateDirectory(c.Bundle);
             File.Delete(Path.Combine(c.Bundle, ShimFiles.Exit));
+            CheckLinks(c.Record);
             AcquireVolumes(c);
             SetupNetworking(c);
             try
