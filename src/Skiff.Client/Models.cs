@@ -184,6 +184,7 @@ public sealed class EndpointSettings
 public sealed class EndpointIpamConfig
 {
     public string? IPv4Address { get; set; }
+    public string? IPv6Address { get; set; }
 }
 
 /// <summary>One IPAM pool of a network (--subnet, --gateway, --ip-range).</summary>
@@ -450,6 +451,7 @@ public sealed class NetworkCreateRequest
     public string Name { get; set; } = "";
     public string? Driver { get; set; }
     public bool? Internal { get; set; }
+    public bool? EnableIPv6 { get; set; }
     public Dictionary<string, string>? Labels { get; set; }
     public IpamRequest? IPAM { get; set; }
 }

@@ -151,7 +151,8 @@ public sealed partial class Daemon
             hosts.Append(address).Append('\t').Append(extra[..sep]).Append('\n');
         }
         AppendLinkHosts(r, hosts);
-        var addresses = r.Networks.Values.Where(e => e.IPAddress.Length > 0).Select(e => e.IPAddress).ToList();
+        var addresses = r.Networks.Values.Where(e => e.IPAddress.Length > 0).Select(e => e.IPAddress)
+            .Concat(r.Networks.Values.Where(e => e.GlobalIPv6Address.Length > 0).Select(e => e.GlobalIPv6Address)).ToList();
         if (addresses.Count > 0) foreach (var a in addresses) hosts.Append(a).Append('\t').Append(host).Append('\n');
         else if (r.HostConfig.NetworkMode != "host") hosts.Append("127.0.1.1\t").Append(host).Append('\n');
         File.WriteAllText(r.HostsPath, hosts.ToString());

@@ -43,11 +43,12 @@ public sealed partial class Daemon
         foreach (var link in host.Links)
         {
             var (name, alias) = ParseLink(link);
-            var child = Containers.Find(name) ?? throw DaemonException.NotFound($"could not get container for {name}: No such container: {name}");
+            // 400 as dockerd, not 404: a 404 from create makes the Docker CLI pull the image.
+            var child = Containers.Find(name) ?? throw DaemonException.Invalid($"could not get container for {name}: No such container: {name}");
             for (var hops = 0; hops < 16 && child.Record.HostConfig.NetworkMode.StartsWith("container:", StringComparison.Ordinal); hops++)
             {
                 var target = child.Record.HostConfig.NetworkMode["container:".Length..];
-                child = Containers.Find(target) ?? throw DaemonException.NotFound($"could not get container for {target}: No such container: {target}");
+                child = Containers.Find(target) ?? throw DaemonException.Invalid($"could not get container for {target}: No such container: {target}");
             }
             if (child.Record.HostConfig.NetworkMode == "host") throw DaemonException.Invalid(HostLinksConflict);
             result.RemoveAll(l => l.Alias == alias);
@@ -81,7 +82,7 @@ public sealed partial class Daemon
         {
             var child = Containers.Find(l.ChildId);
             if (child is not null && child.Id == l.ChildId && DefaultBridgeEndpoint(child.Record) is null)
-                throw DaemonException.Invalid($"Cannot link to /{child.Name}, as it does not belong to the default network");
+                throw new DaemonException(ErrorKind.Internal, $"Cannot link to /{child.Name}, as it does not belong to the default network");
         }
         foreach (var l in r.Links)
         {
@@ -131,12 +132,12 @@ public sealed partial class Daemon
     /// link variables (a repeated name keeps its first place), then the container's Env replaces
     /// those of the same name or is appended; an Env entry without "=" removes the variable.
     /// </summary>
-    internal static List<string> ProcessEnv(ContainerConfig cfg, IEnumerable<string> linkEnv)
+    internal static List<string> ProcessEnv(ContainerConfig cfg, IEnumerable<string> linkEnv, bool tty)
     {
         var env = new List<string> { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=" + cfg.Hostname };
-        if (cfg.Tty) env.Add("TERM=xterm");
+        if (tty) env.Add("TERM=xterm");
         var index = new Dictionary<string, int>(StringComparer.Ordinal) { ["PATH"] = 0, ["HOSTNAME"] = 1 };
-        if (cfg.Tty) index["TERM"] = 2;
+        if (tty) index["TERM"] = 2;
         void Put(string e, bool removeIfBare)
         {
             var eq = e.IndexOf('=');

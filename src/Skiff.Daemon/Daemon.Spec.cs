@@ -33,7 +33,7 @@ public sealed partial class Daemon
         var linux = spec.Linux!;
         spec.Domainname = string.IsNullOrEmpty(cfg.Domainname) ? null : cfg.Domainname;
 
-        process.Env = ProcessEnv(cfg, LinkEnv(r));
+        process.Env = ProcessEnv(cfg, LinkEnv(r), cfg.Tty);
         process.Cwd = string.IsNullOrEmpty(cfg.WorkingDir) ? "/" : cfg.WorkingDir;
         process.Terminal = cfg.Tty;
         process.OomScoreAdj = host.OomScoreAdj;

@@ -146,6 +146,12 @@ public sealed class EndpointRecord
     public string MacAddress { get; set; } = "";
     public string HostVeth { get; set; } = "";
     public string IfName { get; set; } = "";
+    /// <summary>The IPv6 address asked for (--ip6), kept across restarts.</summary>
+    public string RequestedIp6 { get; set; } = "";
+    /// <summary>While running on an IPv6 network: its IPv6 address, prefix length and gateway.</summary>
+    public string GlobalIPv6Address { get; set; } = "";
+    public int GlobalIPv6PrefixLen { get; set; }
+    public string IPv6Gateway { get; set; } = "";
     /// <summary>Links on a user-defined network ("name[:alias]"): the alias resolves to the target for this container only.</summary>
     public List<string> Links { get; set; } = [];
 }
