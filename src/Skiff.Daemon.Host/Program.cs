@@ -25,6 +25,7 @@ public static class Program
               --default-address-pool base=CIDR,size=N
                                    Where user-defined networks get subnets (default base=10.210.0.0/16,size=24)
               --iptables           Install NAT rules (nftables) for outbound traffic and published ports (default true)
+              --userland-proxy     Serve published ports from skiffd when --iptables=false (default true)
               --userns-remap string
                                    User/Group setting for user namespaces ("default": dockremap; user[:group] or uid[:gid])
           -D, --debug              Enable debug mode
@@ -41,6 +42,7 @@ public static class Program
         string bridge = net.Bridge, bip = net.BridgeIp, pool = net.AddressPool;
         int poolSize = net.AddressPoolSize;
         var iptables = true;
+        var userlandProxy = true;
         string? usernsRemap = null;
         for (var i = 0; i < args.Length; i++)
         {
@@ -67,6 +69,7 @@ public static class Program
                     case "-b" or "--bridge": bridge = Value(); break;
                     case "--bip": bip = Value(); break;
                     case "--iptables": iptables = inline switch { null or "true" => true, "false" => false, _ => throw new ArgumentException($"invalid --iptables value: {inline}") }; break;
+                    case "--userland-proxy": userlandProxy = inline switch { null or "true" => true, "false" => false, _ => throw new ArgumentException($"invalid --userland-proxy value: {inline}") }; break;
                     case "--userns-remap": usernsRemap = Value(); break;
                     case "--default-address-pool":
                         foreach (var kv in Value().Split(','))
@@ -111,7 +114,7 @@ public static class Program
             using var daemon = new Daemon(new DaemonOptions
             {
                 DataRoot = dataRoot, ExecRoot = execRoot, RuntimePath = runtime,
-                Bridge = bridge, BridgeIp = bip, AddressPool = pool, AddressPoolSize = poolSize, Iptables = iptables,
+                Bridge = bridge, BridgeIp = bip, AddressPool = pool, AddressPoolSize = poolSize, Iptables = iptables, UserlandProxy = userlandProxy,
                 Remap = remap, RemapUser = remapUser,
             });
             daemon.Restore();

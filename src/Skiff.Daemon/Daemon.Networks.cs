@@ -38,6 +38,8 @@ public sealed partial class Daemon
     private readonly Dictionary<string, NetworkConfig> _networks = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DnsServer> _dnsServers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (List<Socket> Holds, List<PortMapping> Mappings)> _published = new(StringComparer.Ordinal);
+    /// <summary>Userland proxies of the published ports, by container (only with --iptables=false).</summary>
+    private readonly Dictionary<string, List<PortProxy>> _proxies = new(StringComparer.Ordinal);
     /// <summary>Addresses whose veth is still being deleted in the background: not given out again until it is gone.</summary>
     private readonly HashSet<(string NetworkId, string Ip)> _releasing = [];
     private NetworkStore? _networkStore;
@@ -514,6 +516,7 @@ public sealed partial class Daemon
         bool hadPorts;
         lock (_netLock)
         {
+            if (_proxies.Remove(r.Id, out var proxies)) foreach (var x in proxies) x.Dispose();
             hadPorts = _published.Remove(r.Id, out var p);
             if (hadPorts) foreach (var s in p.Holds) s.Dispose();
         }
@@ -596,7 +599,12 @@ public sealed partial class Daemon
             foreach (var s in holds) s.Dispose();
             throw;
         }
-        lock (_netLock) _published[r.Id] = (holds, mappings);
+        lock (_netLock)
+        {
+            _published[r.Id] = (holds, mappings);
+            if (_nat is null && Options.UserlandProxy)
+                _proxies[r.Id] = holds.Zip(mappings, (s, m) => PortProxy.Start(s, m.Protocol, new IPEndPoint(IPAddress.Parse(m.ContainerIp), m.ContainerPort))).ToList();
+        }
         r.Ports = result;
         return true;
     }
