@@ -41,9 +41,12 @@ internal static class ContainerRoutes
             list = list.Where(c => Matches(c, filters) && Relative(d, c, filters));
             if (limit > 0) list = list.Take(limit);
             var size = Query.Bool(ctx, "size");
+            var linkNames = d.LinkNamesByChild();
             var result = list.Select(c =>
             {
                 var summary = Mapping.Summary(c, now);
+                // As dockerd: a linked container is also listed by its link names ("/parent/alias"), all sorted.
+                if (linkNames.TryGetValue(c.Id, out var extra)) summary.Names = [.. summary.Names.Concat(extra).Order(StringComparer.Ordinal)];
                 if (size) (summary.SizeRw, summary.SizeRootFs) = d.Size(c);
                 return summary;
             }).ToList();

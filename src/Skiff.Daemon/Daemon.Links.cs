@@ -71,6 +71,19 @@ public sealed partial class Daemon
     public List<string>? LinkNames(ContainerRecord r) =>
         r.Links.Count == 0 ? null : r.Links.Select(l => $"/{ChildName(l)}:/{r.Name}/{l.Alias}").ToList();
 
+    /// <summary>The link names ("/parent/alias") of every linked container, by its ID.</summary>
+    public Dictionary<string, List<string>> LinkNamesByChild()
+    {
+        var result = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        foreach (var p in Containers.All)
+            foreach (var l in p.Record.Links)
+            {
+                if (!result.TryGetValue(l.ChildId, out var names)) result[l.ChildId] = names = [];
+                names.Add($"/{p.Name}/{l.Alias}");
+            }
+        return result;
+    }
+
     /// <summary>
     /// Before a start on the default bridge: every linked container must be on that bridge and
     /// running (dockerd's messages; a removed child counts as not running).

@@ -360,14 +360,19 @@ public sealed partial class Daemon
         if (ep.RequestedIp.Length > 0)
         {
             if (n.Predefined) throw DaemonException.Invalid("user specified IP address is supported on user defined networks only");
-            if (!IPAddress.TryParse(ep.RequestedIp, out var ip) || !Cidr.Parse(n.Subnet).Contains(ip))
-                throw DaemonException.Invalid($"no configured subnet or ip-range contain the IP address {ep.RequestedIp}");
+            if (!IPAddress.TryParse(ep.RequestedIp, out var ip) || ip.AddressFamily != AddressFamily.InterNetwork)
+                throw DaemonException.Invalid($"invalid IPv4 address: {ep.RequestedIp}");
+            if (!Cidr.Parse(n.Subnet).Contains(ip))
+                throw DaemonException.Invalid($"Invalid address {ep.RequestedIp}: It does not belong to any of this network's subnets");
         }
-        if (ep.RequestedIp6.Length > 0)
+        // As dockerd: --ip6 is ignored on a network whose IPv6 pool is not enabled.
+        if (ep.RequestedIp6.Length > 0 && (n.Subnet6.Length == 0 || n.EnableIPv6))
         {
             if (n.Predefined) throw DaemonException.Invalid("user specified IP address is supported on user defined networks only");
-            if (!IPAddress.TryParse(ep.RequestedIp6, out var ip6) || !n.HasIPv6 || !Cidr6.Parse(n.Subnet6).Contains(ip6))
-                throw DaemonException.Invalid($"no configured subnet or ip-range contain the IP address {ep.RequestedIp6}");
+            if (!IPAddress.TryParse(ep.RequestedIp6, out var ip6) || ip6.AddressFamily != AddressFamily.InterNetworkV6)
+                throw DaemonException.Invalid($"invalid IPv6 address: {ep.RequestedIp6}");
+            if (!n.HasIPv6 || !Cidr6.Parse(n.Subnet6).Contains(ip6))
+                throw DaemonException.Invalid($"Invalid address {ep.RequestedIp6}: It does not belong to any of this network's subnets");
         }
     }
 
@@ -419,7 +424,7 @@ public sealed partial class Daemon
                 gw6 = IPAddress.Parse(n.Gateway6);
                 try
                 {
-                    ip6 = Ipam6.Allocate(subnet6.Value, gw6, UsedAddresses6Locked(n.Id), ep.RequestedIp6);
+                    ip6 = Ipam6.Allocate(subnet6.Value, gw6, UsedAddresses6Locked(n.Id), ep.RequestedIp6.Length > 0 && n.EnableIPv6 ? ep.RequestedIp6 : null);
                 }
                 catch (ArgumentException e) { throw DaemonException.Invalid(e.Message); }
                 catch (InvalidOperationException e) { throw new DaemonException(ErrorKind.Forbidden, e.Message); }

@@ -47,7 +47,7 @@ public static class Ipam
             var v = Cidr.ToUInt(ip);
             if (!subnet.Contains(v) || v == subnet.First || v == subnet.Last)
                 throw new ArgumentException($"no configured subnet or ip-range contain the IP address {requested}");
-            if (v == gw || used.Contains(v)) throw new InvalidOperationException($"Address already in use: {requested}");
+            if (v == gw || used.Contains(v)) throw new InvalidOperationException("Address already in use");
             return ip;
         }
         var from = range?.First ?? subnet.First;
@@ -130,7 +130,7 @@ public static class Ipam6
             var v = Cidr6.ToUInt128(ip);
             if (!subnet.Contains(v) || v == subnet.First)
                 throw new ArgumentException($"no configured subnet or ip-range contain the IP address {requested}");
-            if (v == gw || used.Contains(v)) throw new InvalidOperationException($"Address already in use: {requested}");
+            if (v == gw || used.Contains(v)) throw new InvalidOperationException("Address already in use");
             return ip;
         }
         for (var v = subnet.First + 1; v <= subnet.Last && v > subnet.First; v++)

@@ -44,9 +44,10 @@ public sealed partial class Ipv6Tests(DaemonFixture f)
             Step("network", "inspect", "-f", "{{range .Containers}}{{if eq .Name \"" + b + "\"}}{{.IPv6Address}}{{end}}{{end}}", net);
             Step("exec", a, "sh", "-c",
                 "ip -6 addr show dev eth0 scope global | grep inet6; ip -6 route show default; tail -n 2 /etc/hosts; " +
-                $"ping -6 -c1 -W2 {b} >/dev/null && echo ping-b-ok; ping -6 -c1 -W2 {prefix}:1 >/dev/null && echo ping-gw-ok; " +
+                $"ping -6 -c1 -W2 {b} >/dev/null && echo ping-b-ok; for i in 1 2 3 4 5; do ping -6 -c1 -W1 {prefix}:1 >/dev/null && echo ping-gw-ok && break; done; " +
                 $"nslookup -type=aaaa {b} 127.0.0.11 | grep -A1 '^Name:'");
             Step("run", "--rm", "--network", net, "--ip6", "fd00:dead::1", "busybox", "true");
+            Step("run", "--rm", "--network", net, "--ip6", prefix + ":1", "busybox", "true");
         }
         finally
         {

@@ -12,9 +12,10 @@ public sealed class NoIptablesFixture : IDisposable
 }
 
 /// <summary>
-/// Published ports with --iptables=false, as dockerd's docker-proxy serves them: TCP (with a
-/// half-closed request) and UDP reach the container through 127.0.0.1, no NAT table exists, the
-/// port is served again after a daemon restart and is released with the container.
+/// Published ports with --iptables=false, as dockerd's docker-proxy serves them: TCP (also a
+/// half-closed request) reaches the container through 127.0.0.1, no NAT table exists, the port is
+/// served again after a daemon restart and is released with the container. (UDP relaying is
+/// covered by Skiff.Network.Tests: busybox has no UDP server.)
 /// </summary>
 public sealed class UserlandProxyTests(NoIptablesFixture fx) : IClassFixture<NoIptablesFixture>
 {
@@ -42,14 +43,13 @@ public sealed class UserlandProxyTests(NoIptablesFixture fx) : IClassFixture<NoI
     public void PublishedPortsGoThroughTheProxy()
     {
         var name = "proxy" + Guid.NewGuid().ToString("N")[..8];
-        Ok("run", "-d", "--name", name, "-p", "127.0.0.1::80", "-p", "127.0.0.1::7/udp", "-p", "127.0.0.1::9", "busybox", "sh", "-c",
-            "echo hello-from-httpd > /tmp/index.html; httpd -p 80 -h /tmp; (nc -lk -p 9 -e cat &); exec nc -lu -p 7 -e cat");
-        int http, tcpEcho, udp;
+        Ok("run", "-d", "--name", name, "-p", "127.0.0.1::80", "-p", "127.0.0.1::9", "busybox", "sh", "-c",
+            "echo hello-from-httpd > /tmp/index.html; httpd -p 80 -h /tmp; exec nc -ll -p 9 -e cat");
+        int http, tcpEcho;
         try
         {
             http = int.Parse(Ok("port", name, "80/tcp").Stdout.Trim().Split(':')[1]);
             tcpEcho = int.Parse(Ok("port", name, "9/tcp").Stdout.Trim().Split(':')[1]);
-            udp = int.Parse(Ok("port", name, "7/udp").Stdout.Trim().Split(':')[1]);
             Assert.Contains("hello-from-httpd", Fetch(http));
             Assert.NotEqual(0, Proc.Run("/usr/sbin/nft", ["list", "table", "ip", F.NatTable]).ExitCode);
 
@@ -69,8 +69,6 @@ public sealed class UserlandProxyTests(NoIptablesFixture fx) : IClassFixture<NoI
             }
             Assert.Equal("ping-tcp\n", echoed);
 
-            Assert.Equal("ping-udp\n", UdpEcho(udp));
-
             F.KillDaemon();
             F.StartDaemon();
             Assert.Contains("hello-from-httpd", Fetch(http));
@@ -81,25 +79,5 @@ public sealed class UserlandProxyTests(NoIptablesFixture fx) : IClassFixture<NoI
         }
         using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         Assert.ThrowsAny<SocketException>(() => probe.Connect(IPAddress.Loopback, http));
-    }
-
-    private static string UdpEcho(int port)
-    {
-        using var u = new UdpClient();
-        u.Client.ReceiveTimeout = 500;
-        u.Connect(IPAddress.Loopback, port);
-        for (var i = 0; i < 40; i++)
-        {
-            u.Send("ping-udp\n"u8);
-            try
-            {
-                IPEndPoint? from = null;
-                return System.Text.Encoding.ASCII.GetString(u.Receive(ref from));
-            }
-            catch (SocketException)
-            {
-            }
-        }
-        return "";
     }
 }
