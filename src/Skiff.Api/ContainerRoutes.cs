@@ -41,9 +41,12 @@ internal static class ContainerRoutes
             list = list.Where(c => Matches(c, filters) && Relative(d, c, filters));
             if (limit > 0) list = list.Take(limit);
             var size = Query.Bool(ctx, "size");
+            var linkNames = d.LinkNamesByChild();
             var result = list.Select(c =>
             {
                 var summary = Mapping.Summary(c, now);
+                // As dockerd: a linked container is also listed by its link names ("/parent/alias"), all sorted.
+                if (linkNames.TryGetValue(c.Id, out var extra)) summary.Names = [.. summary.Names.Concat(extra).Order(StringComparer.Ordinal)];
                 if (size) (summary.SizeRw, summary.SizeRootFs) = d.Size(c);
                 return summary;
             }).ToList();
@@ -119,9 +122,12 @@ internal static class ContainerRoutes
             await SystemRoutes.WriteJson(ctx, body, ApiJson.Default.TopDto).ConfigureAwait(false);
         }));
 
-        app.MapDelete("/containers/{id}", Errors.Handle(async ctx =>
+        // {**id}: a link name to remove (rm --link) is "parent/alias", sent unescaped as dockerd expects.
+        app.MapDelete("/containers/{**id}", Errors.Handle(async ctx =>
         {
-            await d.RemoveAsync(Id(ctx), Query.Bool(ctx, "force"), Query.Bool(ctx, "v")).ConfigureAwait(false);
+            // A client that escapes the link name's "/" sends %2F, which routing leaves encoded.
+            if (Query.Bool(ctx, "link")) await d.RemoveLinkAsync(Uri.UnescapeDataString(Id(ctx))).ConfigureAwait(false);
+            else await d.RemoveAsync(Id(ctx), Query.Bool(ctx, "force"), Query.Bool(ctx, "v")).ConfigureAwait(false);
             ctx.Response.StatusCode = 204;
         }));
 

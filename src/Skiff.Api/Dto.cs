@@ -281,6 +281,11 @@ internal sealed class NetworkSettingsDto
     public string IPAddress { get; set; } = "";
     public int IPPrefixLen { get; set; }
     public string MacAddress { get; set; } = "";
+    public string LinkLocalIPv6Address { get; set; } = "";
+    public int LinkLocalIPv6PrefixLen { get; set; }
+    public string GlobalIPv6Address { get; set; } = "";
+    public int GlobalIPv6PrefixLen { get; set; }
+    public string IPv6Gateway { get; set; } = "";
     public Dictionary<string, EndpointDto> Networks { get; set; } = [];
 }
 
@@ -294,6 +299,11 @@ internal sealed class EndpointDto
     public string MacAddress { get; set; } = "";
     public List<string>? Aliases { get; set; }
     public List<string>? DNSNames { get; set; }
+    public List<string>? Links { get; set; }
+    public EndpointIpamDto? IPAMConfig { get; set; }
+    public string IPv6Gateway { get; set; } = "";
+    public string GlobalIPv6Address { get; set; } = "";
+    public int GlobalIPv6PrefixLen { get; set; }
 }
 
 internal sealed class ContainerInspectDto

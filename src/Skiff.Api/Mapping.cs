@@ -63,6 +63,7 @@ internal static class Mapping
             PortBindings = NetworkRoutes.PortBindings(d.PortBindings),
             PublishAllPorts = d.PublishAllPorts,
             ExtraHosts = d.ExtraHosts ?? [],
+            Links = d.Links ?? [],
             Sysctls = d.Sysctls ?? [],
             Tmpfs = d.Tmpfs ?? [],
             Ulimits = d.Ulimits?.Select(u => new Ulimit { Name = u.Name, Soft = u.Soft, Hard = u.Hard }).ToList() ?? [],
@@ -212,7 +213,7 @@ internal static class Mapping
             Name = "/" + r.Name,
             RestartCount = r.RestartCount,
             Driver = r.Driver,
-            HostConfig = ToDto(r.HostConfig),
+            HostConfig = WithLinks(ToDto(r.HostConfig), d.LinkNames(r)),
             GraphDriver = new GraphDriverDto
             {
                 Data = new() { ["UpperDir"] = Path.Combine(c.Directory, "upper"), ["WorkDir"] = Path.Combine(c.Directory, "work") },
@@ -221,6 +222,12 @@ internal static class Mapping
             Mounts = VolumeRoutes.MountPoints(r.MountPoints),
             NetworkSettings = NetworkRoutes.Settings(d, r),
         };
+    }
+
+    private static HostConfigDto WithLinks(HostConfigDto h, List<string>? links)
+    {
+        h.Links = links;
+        return h;
     }
 
     public static ContainerSummaryDto Summary(Container c, DateTimeOffset now)

@@ -81,8 +81,8 @@ internal sealed class NetworkDto
 
 internal sealed class EndpointIpamDto
 {
-    public string? IPv4Address { get; set; }
-    public string? IPv6Address { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? IPv4Address { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? IPv6Address { get; set; }
 }
 
 internal sealed class EndpointSettingsDto
@@ -162,8 +162,13 @@ internal static class NetworkRoutes
             var body = await JsonSerializer.DeserializeAsync(ctx.Request.Body, NetJson.Default.NetworkCreateDto, ctx.RequestAborted).ConfigureAwait(false)
                 ?? throw new BadRequestException("network config cannot be empty");
             var ipam = body.IPAM?.Config ?? [];
-            if (ipam.Count > 1) throw new BadRequestException("only one IPAM configuration per network is supported");
-            var cfg = ipam.FirstOrDefault();
+            // One IPv4 and one IPv6 pool at most; a pool's family is its subnet's.
+            var v6 = ipam.Where(c => c.Subnet?.Contains(':') == true).ToList();
+            var v4 = ipam.Except(v6).ToList();
+            if (v4.Count > 1 || v6.Count > 1) throw new BadRequestException("only one IPv4 and one IPv6 IPAM configuration per network are supported");
+            var cfg = v4.FirstOrDefault();
+            var cfg6 = v6.FirstOrDefault();
+            if (!string.IsNullOrEmpty(cfg6?.IPRange)) throw new BadRequestException("an IPv6 ip-range is not supported");
             var n = d.CreateNetwork(new NetworkCreateRequest
             {
                 Name = body.Name ?? "",
@@ -174,6 +179,8 @@ internal static class NetworkRoutes
                 Subnet = cfg?.Subnet ?? "",
                 Gateway = cfg?.Gateway ?? "",
                 IPRange = cfg?.IPRange ?? "",
+                Subnet6 = cfg6?.Subnet ?? "",
+                Gateway6 = cfg6?.Gateway ?? "",
                 Labels = body.Labels ?? [],
                 Options = body.Options ?? [],
             });
@@ -267,7 +274,8 @@ internal static class NetworkRoutes
             {
                 Options = n.Predefined ? null : [],
                 Config = n.Driver == "bridge"
-                    ? [new IpamConfigDto { Subnet = n.Subnet, Gateway = n.Gateway, IPRange = n.IPRange.Length > 0 ? n.IPRange : null }]
+                    ? [new IpamConfigDto { Subnet = n.Subnet, Gateway = n.Gateway, IPRange = n.IPRange.Length > 0 ? n.IPRange : null },
+                       .. n.Subnet6.Length > 0 ? [new IpamConfigDto { Subnet = n.Subnet6, Gateway = n.Gateway6Given ? n.Gateway6 : null }] : Array.Empty<IpamConfigDto>()]
                     : [],
             },
             Internal = n.Internal,
@@ -285,6 +293,7 @@ internal static class NetworkRoutes
                     EndpointID = m.Endpoint.EndpointId,
                     MacAddress = m.Endpoint.MacAddress,
                     IPv4Address = $"{m.Endpoint.IPAddress}/{m.Endpoint.IPPrefixLen.ToString(CultureInfo.InvariantCulture)}",
+                    IPv6Address = m.Endpoint.GlobalIPv6Address.Length > 0 ? $"{m.Endpoint.GlobalIPv6Address}/{m.Endpoint.GlobalIPv6PrefixLen.ToString(CultureInfo.InvariantCulture)}" : "",
                 };
             }
         }
@@ -295,6 +304,8 @@ internal static class NetworkRoutes
     {
         Aliases = e?.Aliases ?? [],
         RequestedIp = e?.IPAMConfig?.IPv4Address ?? "",
+        RequestedIp6 = e?.IPAMConfig?.IPv6Address ?? "",
+        Links = e?.Links ?? [],
     };
 
     /// <summary>Container create's NetworkingConfig.EndpointsConfig: network name or ID -> aliases and --ip.</summary>
@@ -340,6 +351,13 @@ internal static class NetworkRoutes
                 IPPrefixLen = e.IPPrefixLen,
                 MacAddress = e.MacAddress,
                 Aliases = e.Aliases.Count > 0 ? e.Aliases : null,
+                Links = e.Links.Count > 0 ? e.Links : null,
+                IPAMConfig = e.RequestedIp.Length > 0 || e.RequestedIp6.Length > 0
+                    ? new EndpointIpamDto { IPv4Address = e.RequestedIp.Length > 0 ? e.RequestedIp : null, IPv6Address = e.RequestedIp6.Length > 0 ? e.RequestedIp6 : null }
+                    : null,
+                IPv6Gateway = e.IPv6Gateway,
+                GlobalIPv6Address = e.GlobalIPv6Address,
+                GlobalIPv6PrefixLen = e.GlobalIPv6PrefixLen,
                 DNSNames = e.IPAddress.Length > 0 && !IsPredefined(d, e.NetworkId) ? [r.Name, r.Id[..12], .. e.Aliases] : null,
             };
         }
@@ -349,6 +367,9 @@ internal static class NetworkRoutes
             s.IPPrefixLen = bridge.IPPrefixLen;
             s.Gateway = bridge.Gateway;
             s.MacAddress = bridge.MacAddress;
+            s.GlobalIPv6Address = bridge.GlobalIPv6Address;
+            s.GlobalIPv6PrefixLen = bridge.GlobalIPv6PrefixLen;
+            s.IPv6Gateway = bridge.IPv6Gateway;
         }
         return s;
     }

@@ -155,7 +155,7 @@ public static class Commands
         },
         ["network"] = new(StringComparer.Ordinal)
         {
-            ["create"] = Sub("network", "create", "create [OPTIONS] NETWORK", "Create a network", [S("driver", 'd'), F("internal"), L("label"), S("subnet"), S("gateway"), S("ip-range")], SystemCommands.NetworkCreate, 1, 1),
+            ["create"] = Sub("network", "create", "create [OPTIONS] NETWORK", "Create a network", [S("driver", 'd'), F("internal"), F("ipv6"), L("label"), L("subnet"), L("gateway"), L("ip-range")], SystemCommands.NetworkCreate, 1, 1),
             ["ls"] = Sub("network", "ls", "ls [OPTIONS]", "List networks", [F("quiet", 'q'), L("filter", 'f'), S("format"), F("no-trunc")], SystemCommands.NetworkList, 0, 0),
             ["list"] = Sub("network", "ls", "ls [OPTIONS]", "List networks", [F("quiet", 'q'), L("filter", 'f'), S("format"), F("no-trunc")], SystemCommands.NetworkList, 0, 0),
             ["rm"] = Sub("network", "rm", "rm NETWORK [NETWORK...]", "Remove one or more networks", [F("force", 'f')], SystemCommands.NetworkRemove, 1),

@@ -65,6 +65,7 @@ public static class RunOptions
         new("net", '\0', FlagKind.String),
         new("network-alias", '\0', FlagKind.List),
         new("ip", '\0', FlagKind.String),
+        new("ip6", '\0', FlagKind.String),
         new("memory", 'm', FlagKind.String, Size),
         new("memory-swap", '\0', FlagKind.String, SizeOrMinusOne),
         new("memory-reservation", '\0', FlagKind.String, Size),
@@ -212,7 +213,13 @@ public static class RunOptions
         hc.NetworkMode = network ?? "default";
         var aliases = a.GetAll("network-alias");
         var ip = a.Get("ip");
-        if (aliases.Count > 0 || ip is not null)
+        var ip6 = a.Get("ip6");
+        var links = a.GetAll("link");
+        foreach (var l in links)
+            if (l.Length == 0 || l.Split(':').Length > 2) throw new FlagException($"invalid argument \"{l}\" for \"--link\" flag: bad format for links: {l}");
+        // As the Docker CLI: on a user-defined network the links go to its endpoint too.
+        var userNetwork = network is not (null or "default" or "bridge" or "host" or "none") && !network.StartsWith("container:", StringComparison.Ordinal);
+        if (aliases.Count > 0 || ip is not null || ip6 is not null || (links.Count > 0 && userNetwork))
         {
             if (network is null or "default" or "bridge" or "host" or "none")
                 throw new FlagException(aliases.Count > 0 ? "network-scoped aliases are only supported for user-defined networks" : "user specified IP address is supported on user defined networks only");
@@ -223,7 +230,8 @@ public static class RunOptions
                     [network] = new EndpointSettings
                     {
                         Aliases = aliases.Count > 0 ? aliases.ToList() : null,
-                        IPAMConfig = ip is null ? null : new EndpointIpamConfig { IPv4Address = ip },
+                        IPAMConfig = ip is null && ip6 is null ? null : new EndpointIpamConfig { IPv4Address = ip, IPv6Address = ip6 },
+                        Links = links.Count > 0 && userNetwork ? links.ToList() : null,
                     },
                 },
             };

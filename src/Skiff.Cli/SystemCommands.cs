@@ -510,11 +510,24 @@ public static class SystemCommands
     /// <summary>skiff network create [-d DRIVER] [--internal] [--label] NAME</summary>
     public static async Task<int> NetworkCreate(CliContext ctx, ParsedArgs a)
     {
-        var req = new NetworkCreateRequest { Name = a.Positionals[0], Driver = a.Get("driver") ?? "bridge", Internal = a.Bool("internal") ? true : null };
+        var req = new NetworkCreateRequest { Name = a.Positionals[0], Driver = a.Get("driver") ?? "bridge", Internal = a.Bool("internal") ? true : null, EnableIPv6 = a.Bool("ipv6") ? true : null };
         foreach (string l in a.GetAll("label")) { int eq = l.IndexOf('='); (req.Labels ??= new())[eq < 0 ? l : l[..eq]] = eq < 0 ? "" : l[(eq + 1)..]; }
-        if (a.Get("subnet") is { } subnet)
-            req.IPAM = new IpamRequest { Config = [new IpamPool { Subnet = subnet, Gateway = a.Get("gateway"), IPRange = a.Get("ip-range") }] };
-        else if (a.Get("gateway") is not null || a.Get("ip-range") is not null)
+        var subnets = a.GetAll("subnet");
+        if (subnets.Count > 0)
+        {
+            // Each --gateway and --ip-range goes with the subnet of its address family (one IPv4, one IPv6 subnet).
+            static bool V6(string s) => s.Contains(':');
+            req.IPAM = new IpamRequest
+            {
+                Config = subnets.Select(s => new IpamPool
+                {
+                    Subnet = s,
+                    Gateway = a.GetAll("gateway").FirstOrDefault(g => V6(g) == V6(s)),
+                    IPRange = a.GetAll("ip-range").FirstOrDefault(r => V6(r) == V6(s)),
+                }).ToList(),
+            };
+        }
+        else if (a.GetAll("gateway").Count > 0 || a.GetAll("ip-range").Count > 0)
             throw new FlagException("a --gateway or --ip-range needs a --subnet");
         var r = await ctx.Client.PostJsonAsync("/networks/create", req, ApiJson.Default.NetworkCreateRequest, ApiJson.Default.IdResponse).ConfigureAwait(false);
         ctx.Out.WriteLine(r.Id);

@@ -176,12 +176,15 @@ public sealed class EndpointSettings
 {
     public List<string>? Aliases { get; set; }
     public EndpointIpamConfig? IPAMConfig { get; set; }
+    /// <summary>--link on a user-defined network: names the container resolves there.</summary>
+    public List<string>? Links { get; set; }
 }
 
 /// <summary>An endpoint's fixed address (--ip).</summary>
 public sealed class EndpointIpamConfig
 {
     public string? IPv4Address { get; set; }
+    public string? IPv6Address { get; set; }
 }
 
 /// <summary>One IPAM pool of a network (--subnet, --gateway, --ip-range).</summary>
@@ -448,6 +451,7 @@ public sealed class NetworkCreateRequest
     public string Name { get; set; } = "";
     public string? Driver { get; set; }
     public bool? Internal { get; set; }
+    public bool? EnableIPv6 { get; set; }
     public Dictionary<string, string>? Labels { get; set; }
     public IpamRequest? IPAM { get; set; }
 }

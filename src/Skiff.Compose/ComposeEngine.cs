@@ -98,7 +98,8 @@ public sealed partial class ComposeEngine(EngineClient client, Project project, 
     public static int NumberOf(ContainerSummary c) => int.TryParse(c.Labels?.GetValueOrDefault(Labels.ContainerNumber), out int n) ? n : 0;
 
     /// <summary>The container's name without the leading '/'.</summary>
-    public static string NameOf(ContainerSummary c) => c.Names is { Count: > 0 } n ? n[0].TrimStart('/') : c.Id[..12];
+    /// <summary>A listed container's own name: its link names ("/parent/alias") are listed too.</summary>
+    public static string NameOf(ContainerSummary c) => c.Names is { Count: > 0 } n ? (n.FirstOrDefault(x => x.LastIndexOf('/') == 0) ?? n[0]).TrimStart('/') : c.Id[..12];
 
     /// <summary>GET /containers/{id}/json as a document.</summary>
     public Task<JsonDocument> InspectAsync(string id, CancellationToken ct = default) => Client.GetDocumentAsync("/containers/" + P(id) + "/json", ct);

@@ -22,6 +22,7 @@ public static class DaemonConfigFile
         ["bridge"] = "--bridge",
         ["bip"] = "--bip",
         ["iptables"] = "--iptables",
+        ["userland-proxy"] = "--userland-proxy",
         ["userns-remap"] = "--userns-remap",
         ["insecure-registries"] = "--insecure-registry",
     };

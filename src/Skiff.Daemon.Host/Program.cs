@@ -25,6 +25,7 @@ public static class Program
               --default-address-pool base=CIDR,size=N
                                    Where user-defined networks get subnets (default base=10.210.0.0/16,size=24)
               --iptables           Install NAT rules (nftables) for outbound traffic and published ports (default true)
+              --userland-proxy     Serve published ports from skiffd when --iptables=false (default true)
               --userns-remap string
                                    User/Group setting for user namespaces ("default": dockremap; user[:group] or uid[:gid])
               --insecure-registry list
@@ -44,6 +45,7 @@ public static class Program
         string bridge = net.Bridge, bip = net.BridgeIp, pool = net.AddressPool;
         int poolSize = net.AddressPoolSize;
         var iptables = true;
+        var userlandProxy = true;
         string? usernsRemap = null;
         var insecure = new List<string>();
         string configFile = DaemonConfigFile.DefaultPath;
@@ -78,6 +80,7 @@ public static class Program
                     case "--userns-remap": usernsRemap = flagsSet["userns-remap"] = Value(); break;
                     case "--insecure-registry": insecure.Add(Value()); flagsSet["insecure-registries"] = "[" + string.Join(" ", insecure) + "]"; break;
                     case "--config-file": configFile = Value(); explicitConfig = true; break;
+                    case "--userland-proxy": userlandProxy = inline switch { null or "true" => true, "false" => false, _ => throw new ArgumentException($"invalid --userland-proxy value: {inline}") }; flagsSet["userland-proxy"] = userlandProxy ? "true" : "false"; break;
                     case "--default-address-pool":
                         foreach (var kv in Value().Split(','))
                         {
@@ -113,6 +116,7 @@ public static class Program
                     case "bridge": bridge = DaemonConfigFile.String(value, key); break;
                     case "bip": bip = DaemonConfigFile.String(value, key); break;
                     case "iptables": iptables = DaemonConfigFile.Bool(value, key); break;
+                    case "userland-proxy": userlandProxy = DaemonConfigFile.Bool(value, key); break;
                     case "userns-remap": usernsRemap = DaemonConfigFile.String(value, key); break;
                     case "insecure-registries": insecure.AddRange(DaemonConfigFile.Strings(value, key)); break;
                 }
@@ -147,7 +151,7 @@ public static class Program
             using var daemon = new Daemon(new DaemonOptions
             {
                 DataRoot = dataRoot, ExecRoot = execRoot, RuntimePath = runtime,
-                Bridge = bridge, BridgeIp = bip, AddressPool = pool, AddressPoolSize = poolSize, Iptables = iptables,
+                Bridge = bridge, BridgeIp = bip, AddressPool = pool, AddressPoolSize = poolSize, Iptables = iptables, UserlandProxy = userlandProxy,
                 Remap = remap, RemapUser = remapUser, InsecureRegistries = insecureRegistries,
             });
             daemon.Restore();

@@ -26,6 +26,7 @@ public sealed partial class Daemon
         ValidateHostConfig(hostConfig);
         ValidateUserns(hostConfig);
         var endpoints = EndpointsForCreate(hostConfig, request.Endpoints);
+        var links = RegisterLinks(hostConfig);
 
         // An Entrypoint given by the user resets the image's Cmd, as with docker run --entrypoint.
         if (config.Entrypoint is null)
@@ -69,6 +70,7 @@ public sealed partial class Daemon
             HostsPath = Path.Combine(dir, "hosts"),
             ResolvConfPath = Path.Combine(dir, "resolv.conf"),
             Networks = endpoints,
+            Links = links,
         };
         var c = new Container(record, dir, Path.Combine(Options.BundlesRoot, id), Options.ShimSocket(id));
         System.IO.Directory.CreateDirectory(dir);
@@ -148,7 +150,9 @@ public sealed partial class Daemon
             if (address == "host-gateway") address = HostGateway(r);
             hosts.Append(address).Append('\t').Append(extra[..sep]).Append('\n');
         }
-        var addresses = r.Networks.Values.Where(e => e.IPAddress.Length > 0).Select(e => e.IPAddress).ToList();
+        AppendLinkHosts(r, hosts);
+        var addresses = r.Networks.Values.Where(e => e.IPAddress.Length > 0).Select(e => e.IPAddress)
+            .Concat(r.Networks.Values.Where(e => e.GlobalIPv6Address.Length > 0).Select(e => e.GlobalIPv6Address)).ToList();
         if (addresses.Count > 0) foreach (var a in addresses) hosts.Append(a).Append('\t').Append(host).Append('\n');
         else if (r.HostConfig.NetworkMode != "host") hosts.Append("127.0.1.1\t").Append(host).Append('\n');
         File.WriteAllText(r.HostsPath, hosts.ToString());

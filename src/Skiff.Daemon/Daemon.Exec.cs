@@ -44,7 +44,8 @@ public sealed partial class Daemon
             Id = Names.NewId(),
             ContainerId = c.Id,
             Cmd = request.Cmd,
-            Env = MergeEnv(c.Record.Config.Env, request.Env),
+            // As dockerd: the container's process environment (links included) for the exec's tty, then the exec's own.
+            Env = MergeEnv(ProcessEnv(c.Record.Config, LinkEnv(c.Record), request.Tty), request.Env),
             WorkingDir = string.IsNullOrEmpty(request.WorkingDir) ? c.Record.Config.WorkingDir : request.WorkingDir,
             User = string.IsNullOrEmpty(request.User) ? c.Record.Config.User : request.User,
             Tty = request.Tty,

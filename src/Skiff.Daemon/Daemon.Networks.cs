@@ -17,6 +17,9 @@ public sealed class NetworkCreateRequest
     public string Subnet { get; init; } = "";
     public string Gateway { get; init; } = "";
     public string IPRange { get; init; } = "";
+    /// <summary>The IPv6 pool (--subnet with an IPv6 prefix) and its gateway; used only with <see cref="EnableIPv6"/>.</summary>
+    public string Subnet6 { get; init; } = "";
+    public string Gateway6 { get; init; } = "";
     public Dictionary<string, string> Labels { get; init; } = [];
     public Dictionary<string, string> Options { get; init; } = [];
 }
@@ -35,6 +38,8 @@ public sealed partial class Daemon
     private readonly Dictionary<string, NetworkConfig> _networks = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DnsServer> _dnsServers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (List<Socket> Holds, List<PortMapping> Mappings)> _published = new(StringComparer.Ordinal);
+    /// <summary>Userland proxies of the published ports, by container (only with --iptables=false).</summary>
+    private readonly Dictionary<string, List<PortProxy>> _proxies = new(StringComparer.Ordinal);
     /// <summary>Addresses whose veth is still being deleted in the background: not given out again until it is gone.</summary>
     private readonly HashSet<(string NetworkId, string Ip)> _releasing = [];
     private NetworkStore? _networkStore;
@@ -94,7 +99,12 @@ public sealed partial class Daemon
     {
         var subnet = Cidr.Parse(n.Subnet);
         using var rt = Rtnl.Open();
-        rt.EnsureBridge(n.Bridge, IPAddress.Parse(n.Gateway), subnet.Prefix);
+        var index = rt.EnsureBridge(n.Bridge, IPAddress.Parse(n.Gateway), subnet.Prefix);
+        if (n.HasIPv6)
+        {
+            Sandbox.SetInterfaceSysctl6(n.Bridge, "disable_ipv6", "0");
+            rt.AddAddress6(index, IPAddress.Parse(n.Gateway6), Cidr6.Parse(n.Subnet6).Prefix, ignoreExisting: true);
+        }
         // Published ports answer on 127.0.0.1: DNAT in OUTPUT sends loopback-sourced packets out of the bridge.
         Sandbox.SetInterfaceSysctl(n.Bridge, "route_localnet", "1");
     }
@@ -192,7 +202,6 @@ public sealed partial class Daemon
         var driver = string.IsNullOrEmpty(req.Driver) ? "bridge" : req.Driver;
         if (driver is "host" or "null") throw new DaemonException(ErrorKind.Forbidden, $"only one instance of \"{driver}\" network is allowed");
         if (driver != "bridge") throw DaemonException.NotFound($"plugin \"{driver}\" not found");
-        if (req.EnableIPv6) throw DaemonException.Invalid("IPv6 networks are not supported");
         NetworkConfig n;
         lock (_netLock)
         {
@@ -222,6 +231,32 @@ public sealed partial class Daemon
             {
                 throw DaemonException.Invalid(e.Message);
             }
+            Cidr6? subnet6 = null;
+            IPAddress? gateway6 = null;
+            if (req.Subnet6.Length > 0)
+            {
+                try
+                {
+                    (var s6, gateway6) = Ipam6.Validate(req.Subnet6, req.Gateway6);
+                    subnet6 = s6;
+                }
+                catch (ArgumentException e)
+                {
+                    throw DaemonException.Invalid(e.Message);
+                }
+                var others6 = _networks.Values.Where(x => x.Driver == "bridge" && x.Subnet6.Length > 0).Select(x => Cidr6.Parse(x.Subnet6));
+                if (others6.Any(o => o.Overlaps(subnet6.Value)))
+                    throw new DaemonException(ErrorKind.Forbidden, "invalid pool request: Pool overlaps with other one on this address space");
+            }
+            else if (req.Gateway6.Length > 0)
+            {
+                throw DaemonException.Invalid("a gateway or ip-range needs a subnet");
+            }
+            else if (req.EnableIPv6)
+            {
+                // Docker has no default IPv6 pools: an IPv6 network needs its subnet.
+                throw new DaemonException(ErrorKind.Forbidden, "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network");
+            }
             var id = Names.NewId();
             var bridge = req.Options.TryGetValue(BridgeNameOption, out var b) && b.Length > 0 ? b : "sk-" + id[..12];
             if (bridge.Length > 15) throw DaemonException.Invalid($"bridge name {bridge} is longer than 15 characters");
@@ -231,6 +266,7 @@ public sealed partial class Daemon
                 Id = id, Name = req.Name, Driver = "bridge", Created = DateTimeOffset.UtcNow,
                 Subnet = subnet.ToString(), Gateway = gateway.ToString(), IPRange = range?.ToString() ?? "",
                 Bridge = bridge, Internal = req.Internal, Attachable = req.Attachable,
+                EnableIPv6 = req.EnableIPv6, Subnet6 = subnet6?.ToString() ?? "", Gateway6 = gateway6?.ToString() ?? "", Gateway6Given = req.Gateway6.Length > 0,
                 Labels = req.Labels, Options = req.Options,
             };
             try
@@ -324,8 +360,19 @@ public sealed partial class Daemon
         if (ep.RequestedIp.Length > 0)
         {
             if (n.Predefined) throw DaemonException.Invalid("user specified IP address is supported on user defined networks only");
-            if (!IPAddress.TryParse(ep.RequestedIp, out var ip) || !Cidr.Parse(n.Subnet).Contains(ip))
-                throw DaemonException.Invalid($"no configured subnet or ip-range contain the IP address {ep.RequestedIp}");
+            if (!IPAddress.TryParse(ep.RequestedIp, out var ip) || ip.AddressFamily != AddressFamily.InterNetwork)
+                throw DaemonException.Invalid($"invalid IPv4 address: {ep.RequestedIp}");
+            if (!Cidr.Parse(n.Subnet).Contains(ip))
+                throw DaemonException.Invalid($"Invalid address {ep.RequestedIp}: It does not belong to any of this network's subnets");
+        }
+        // As dockerd: --ip6 is ignored on a network whose IPv6 pool is not enabled.
+        if (ep.RequestedIp6.Length > 0 && (n.Subnet6.Length == 0 || n.EnableIPv6))
+        {
+            if (n.Predefined) throw DaemonException.Invalid("user specified IP address is supported on user defined networks only");
+            if (!IPAddress.TryParse(ep.RequestedIp6, out var ip6) || ip6.AddressFamily != AddressFamily.InterNetworkV6)
+                throw DaemonException.Invalid($"invalid IPv6 address: {ep.RequestedIp6}");
+            if (!n.HasIPv6 || !Cidr6.Parse(n.Subnet6).Contains(ip6))
+                throw DaemonException.Invalid($"Invalid address {ep.RequestedIp6}: It does not belong to any of this network's subnets");
         }
     }
 
@@ -336,7 +383,18 @@ public sealed partial class Daemon
             foreach (var e in c.Record.Networks.Values)
                 if (e.NetworkId == networkId && IPAddress.TryParse(e.IPAddress, out var ip)) used.Add(Cidr.ToUInt(ip));
         foreach (var (net, addr) in _releasing)
-            if (net == networkId && IPAddress.TryParse(addr, out var ip)) used.Add(Cidr.ToUInt(ip));
+            if (net == networkId && IPAddress.TryParse(addr, out var ip) && ip.AddressFamily == AddressFamily.InterNetwork) used.Add(Cidr.ToUInt(ip));
+        return used;
+    }
+
+    private HashSet<UInt128> UsedAddresses6Locked(string networkId)
+    {
+        var used = new HashSet<UInt128>();
+        foreach (var c in Containers.All)
+            foreach (var e in c.Record.Networks.Values)
+                if (e.NetworkId == networkId && IPAddress.TryParse(e.GlobalIPv6Address, out var ip)) used.Add(Cidr6.ToUInt128(ip));
+        foreach (var (net, addr) in _releasing)
+            if (net == networkId && IPAddress.TryParse(addr, out var ip) && ip.AddressFamily == AddressFamily.InterNetworkV6) used.Add(Cidr6.ToUInt128(ip));
         return used;
     }
 
@@ -357,6 +415,23 @@ public sealed partial class Daemon
             }
             catch (ArgumentException e) { throw DaemonException.Invalid(e.Message); }
             catch (InvalidOperationException e) { throw new DaemonException(ErrorKind.Forbidden, e.Message); }
+            IPAddress? ip6 = null;
+            Cidr6? subnet6 = null;
+            IPAddress? gw6 = null;
+            if (n.HasIPv6)
+            {
+                subnet6 = Cidr6.Parse(n.Subnet6);
+                gw6 = IPAddress.Parse(n.Gateway6);
+                try
+                {
+                    ip6 = Ipam6.Allocate(subnet6.Value, gw6, UsedAddresses6Locked(n.Id), ep.RequestedIp6.Length > 0 && n.EnableIPv6 ? ep.RequestedIp6 : null);
+                }
+                catch (ArgumentException e) { throw DaemonException.Invalid(e.Message); }
+                catch (InvalidOperationException e) { throw new DaemonException(ErrorKind.Forbidden, e.Message); }
+            }
+            ep.GlobalIPv6Address = ip6?.ToString() ?? "";
+            ep.GlobalIPv6PrefixLen = subnet6?.Prefix ?? 0;
+            ep.IPv6Gateway = gw6?.ToString() ?? "";
             ep.IPAddress = ip.ToString();
             ep.IPPrefixLen = subnet.Prefix;
             ep.Gateway = n.Gateway;
@@ -364,7 +439,7 @@ public sealed partial class Daemon
             ep.HostVeth = Sandbox.VethName();
             ep.IfName = "eth" + ifIndex.ToString(CultureInfo.InvariantCulture);
             ep.EndpointId = Names.NewId();
-            return new EndpointSpec(n.Bridge, ep.HostVeth, ep.IfName, ip, subnet.Prefix, gw, defaultRoute && !n.Internal);
+            return new EndpointSpec(n.Bridge, ep.HostVeth, ep.IfName, ip, subnet.Prefix, gw, defaultRoute && !n.Internal, ip6, subnet6?.Prefix ?? 0, gw6);
         }
     }
 
@@ -374,6 +449,9 @@ public sealed partial class Daemon
         {
             ep.IPAddress = "";
             ep.IPPrefixLen = 0;
+            ep.GlobalIPv6Address = "";
+            ep.GlobalIPv6PrefixLen = 0;
+            ep.IPv6Gateway = "";
             ep.Gateway = "";
             ep.MacAddress = "";
             ep.HostVeth = "";
@@ -415,6 +493,7 @@ public sealed partial class Daemon
             if (HoldPorts(c)) ApplyNat();
             StartDnsIfNeeded(c);
             WriteEtcFiles(r);
+            UpdateLinkParents(r);
         }
         catch
         {
@@ -442,6 +521,7 @@ public sealed partial class Daemon
         bool hadPorts;
         lock (_netLock)
         {
+            if (_proxies.Remove(r.Id, out var proxies)) foreach (var x in proxies) x.Dispose();
             hadPorts = _published.Remove(r.Id, out var p);
             if (hadPorts) foreach (var s in p.Holds) s.Dispose();
         }
@@ -450,13 +530,14 @@ public sealed partial class Daemon
             try { ApplyNat(); }
             catch (DaemonException e) { Console.Error.WriteLine($"skiffd: {e.Message}"); }
         }
-        var veths = new List<(string Veth, string NetworkId, string Ip)>();
+        var veths = new List<(string Veth, string NetworkId, string Ip, string Ip6)>();
         lock (_netLock)
         {
             foreach (var ep in r.Networks.Values.Where(e => e.HostVeth.Length > 0))
             {
-                veths.Add((ep.HostVeth, ep.NetworkId, ep.IPAddress));
+                veths.Add((ep.HostVeth, ep.NetworkId, ep.IPAddress, ep.GlobalIPv6Address));
                 if (ep.IPAddress.Length > 0) _releasing.Add((ep.NetworkId, ep.IPAddress));
+                if (ep.GlobalIPv6Address.Length > 0) _releasing.Add((ep.NetworkId, ep.GlobalIPv6Address));
             }
         }
         if (r.SandboxKey.Length > 0) NetNs.Delete(r.SandboxKey);
@@ -465,11 +546,15 @@ public sealed partial class Daemon
         {
             _ = Task.Run(() =>
             {
-                foreach (var (veth, net, ip) in veths)
+                foreach (var (veth, net, ip, ip6) in veths)
                 {
                     try { rtnl.DeleteLink(veth); }
                     catch (LinuxException e) { Console.Error.WriteLine($"skiffd: deleting {veth}: {e.Message}"); }
-                    lock (_netLock) _releasing.Remove((net, ip));
+                    lock (_netLock)
+                    {
+                        _releasing.Remove((net, ip));
+                        _releasing.Remove((net, ip6));
+                    }
                 }
             });
         }
@@ -519,7 +604,12 @@ public sealed partial class Daemon
             foreach (var s in holds) s.Dispose();
             throw;
         }
-        lock (_netLock) _published[r.Id] = (holds, mappings);
+        lock (_netLock)
+        {
+            _published[r.Id] = (holds, mappings);
+            if (_nat is null && Options.UserlandProxy)
+                _proxies[r.Id] = holds.Zip(mappings, (s, m) => PortProxy.Start(s, m.Protocol, new IPEndPoint(IPAddress.Parse(m.ContainerIp), m.ContainerPort))).ToList();
+        }
         r.Ports = result;
         return true;
     }
@@ -610,6 +700,7 @@ public sealed partial class Daemon
             if (n is null || !n.HasDns) continue;
             var suffix = "." + n.Name.ToLowerInvariant();
             var bare = name.EndsWith(suffix, StringComparison.Ordinal) ? name[..^suffix.Length] : name;
+            if (LinkTarget(mine, bare) is { } target) bare = target;
             foreach (var t in Containers.All)
             {
                 var ep = t.Record.Networks.Values.FirstOrDefault(e => e.NetworkId == n.Id);
@@ -618,6 +709,7 @@ public sealed partial class Daemon
                 {
                     found ??= [];
                     if (!found.Contains(ip)) found.Add(ip);
+                    if (IPAddress.TryParse(ep.GlobalIPv6Address, out var ip6) && !found.Contains(ip6)) found.Add(ip6);
                 }
             }
         }

@@ -33,10 +33,7 @@ public sealed partial class Daemon
         var linux = spec.Linux!;
         spec.Domainname = string.IsNullOrEmpty(cfg.Domainname) ? null : cfg.Domainname;
 
-        var env = new List<string>(cfg.Env);
-        if (!env.Any(e => e.StartsWith("HOSTNAME=", StringComparison.Ordinal))) env.Insert(1 < env.Count ? 1 : env.Count, "HOSTNAME=" + cfg.Hostname);
-        if (cfg.Tty && !env.Any(e => e.StartsWith("TERM=", StringComparison.Ordinal))) env.Add("TERM=xterm");
-        process.Env = env;
+        process.Env = ProcessEnv(cfg, LinkEnv(r), cfg.Tty);
         process.Cwd = string.IsNullOrEmpty(cfg.WorkingDir) ? "/" : cfg.WorkingDir;
         process.Terminal = cfg.Tty;
         process.OomScoreAdj = host.OomScoreAdj;

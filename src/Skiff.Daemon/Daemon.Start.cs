@@ -37,8 +37,19 @@ public sealed partial class Daemon
 
             System.IO.Directory.CreateDirectory(c.Bundle);
             File.Delete(Path.Combine(c.Bundle, ShimFiles.Exit));
-            AcquireVolumes(c);
-            SetupNetworking(c);
+            try
+            {
+                CheckLinks(c.Record);
+                AcquireVolumes(c);
+                try { SetupNetworking(c); }
+                catch { ReleaseVolumes(c); throw; }
+            }
+            catch (DaemonException) when (c.Record.HostConfig.AutoRemove)
+            {
+                // As below for a failed task: `run --rm` waits for the removal of a container that could not start.
+                _ = Task.Run(() => RemoveAsync(c.Id, force: true, removeVolumes: true));
+                throw;
+            }
             try
             {
                 WriteBundle(c);

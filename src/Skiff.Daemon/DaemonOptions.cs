@@ -21,6 +21,12 @@ public sealed class DaemonOptions
     public int AddressPoolSize { get; init; } = 24;
     /// <summary>Whether the daemon installs NAT rules (dockerd's --iptables): outbound masquerade and published ports.</summary>
     public bool Iptables { get; init; } = true;
+    /// <summary>
+    /// dockerd's --userland-proxy: with <see cref="Iptables"/> off, published ports are served by a
+    /// proxy in the daemon (accepting on the host port, connecting to the container); with NAT rules
+    /// the kernel does it all (loopback included), so the proxy is not needed.
+    /// </summary>
+    public bool UserlandProxy { get; init; } = true;
 
     /// <summary>
     /// dockerd's <c>--userns-remap</c>: the subordinate id ranges container root is mapped to, or null (no remapping).

@@ -97,6 +97,8 @@ public sealed class HostConfig
     public List<string> DnsSearch { get; set; } = [];
     public List<string> DnsOptions { get; set; } = [];
     public List<string> ExtraHosts { get; set; } = [];
+    /// <summary>Legacy links as the request gave them ("name[:alias]"); only the default bridge registers them (see <see cref="ContainerRecord.Links"/>).</summary>
+    public List<string> Links { get; set; } = [];
     /// <summary>Published ports asked for: "80/tcp" -> host bindings (an empty HostPort: any free port).</summary>
     public Dictionary<string, List<PortBinding>> PortBindings { get; set; } = [];
     public bool PublishAllPorts { get; set; }
@@ -144,6 +146,14 @@ public sealed class EndpointRecord
     public string MacAddress { get; set; } = "";
     public string HostVeth { get; set; } = "";
     public string IfName { get; set; } = "";
+    /// <summary>The IPv6 address asked for (--ip6), kept across restarts.</summary>
+    public string RequestedIp6 { get; set; } = "";
+    /// <summary>While running on an IPv6 network: its IPv6 address, prefix length and gateway.</summary>
+    public string GlobalIPv6Address { get; set; } = "";
+    public int GlobalIPv6PrefixLen { get; set; }
+    public string IPv6Gateway { get; set; } = "";
+    /// <summary>Links on a user-defined network ("name[:alias]"): the alias resolves to the target for this container only.</summary>
+    public List<string> Links { get; set; } = [];
 }
 
 /// <summary>Where a container is in its lifecycle, as Docker names it.</summary>
@@ -202,4 +212,18 @@ public sealed class ContainerRecord
     public string SandboxKey { get; set; } = "";
     /// <summary>While running: the ports published, "80/tcp" -> the host addresses and ports they got.</summary>
     public Dictionary<string, List<PortBinding>> Ports { get; set; } = [];
+    /// <summary>Legacy links on the default bridge registered at create (docker run --link), by alias.</summary>
+    public List<LinkRecord> Links { get; set; } = [];
+}
+
+/// <summary>
+/// A legacy link: this container sees <see cref="ChildId"/> as <see cref="Alias"/> (hosts entry
+/// and environment). Docker names it "/parent/alias".
+/// </summary>
+public sealed class LinkRecord
+{
+    public string ChildId { get; set; } = "";
+    /// <summary>The child's name when last seen, shown once the child is gone.</summary>
+    public string ChildName { get; set; } = "";
+    public string Alias { get; set; } = "";
 }

@@ -9,7 +9,7 @@ public readonly record struct DnsQuestion(string Name, ushort Type, ushort Class
 
 /// <summary>
 /// The parts of the DNS wire format (RFC 1035) the embedded server needs: the header and first
-/// question of a query, and responses with A records. Anything it cannot read is forwarded or
+/// question of a query, and responses with A and AAAA records. Anything it cannot read is forwarded or
 /// answered FORMERR by the caller, never guessed at.
 /// </summary>
 public static class DnsMessage
@@ -46,33 +46,40 @@ public static class DnsMessage
         return true;
     }
 
+    /// <summary>Whether an address answers a question of type <paramref name="type"/> (A: IPv4, AAAA: IPv6).</summary>
+    public static bool Answers(ushort type, IPAddress a) =>
+        (type == TypeA && a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork) ||
+        (type == TypeAAAA && a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6);
+
     /// <summary>
     /// An authoritative response to <paramref name="query"/>: its ID, RD bit and first question,
-    /// <paramref name="rcode"/>, and one A record per address (TTL 600, name by pointer to the question).
+    /// <paramref name="rcode"/>, and one record per address, A for IPv4 and AAAA for IPv6 (TTL 600,
+    /// name by pointer to the question).
     /// </summary>
     public static byte[] Response(ReadOnlySpan<byte> query, int questionEnd, int rcode, IReadOnlyList<IPAddress> addresses)
     {
-        var v4 = addresses.Where(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork).ToList();
-        var result = new byte[questionEnd + v4.Count * 16];
+        var size = questionEnd + addresses.Sum(a => 12 + (a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 4 : 16));
+        var result = new byte[size];
         query[..questionEnd].CopyTo(result);
         var qflags = BinaryPrimitives.ReadUInt16BigEndian(query[2..]);
         ushort flags = (ushort)(0x8000 | 0x0400 | (qflags & 0x0100) | 0x0080 | (rcode & 0xF)); // QR, AA, RD copied, RA
         BinaryPrimitives.WriteUInt16BigEndian(result.AsSpan(2), flags);
         BinaryPrimitives.WriteUInt16BigEndian(result.AsSpan(4), 1);
-        BinaryPrimitives.WriteUInt16BigEndian(result.AsSpan(6), (ushort)v4.Count);
+        BinaryPrimitives.WriteUInt16BigEndian(result.AsSpan(6), (ushort)addresses.Count);
         BinaryPrimitives.WriteUInt16BigEndian(result.AsSpan(8), 0);
         BinaryPrimitives.WriteUInt16BigEndian(result.AsSpan(10), 0);
         var pos = questionEnd;
-        foreach (var a in v4)
+        foreach (var a in addresses)
         {
+            var bytes = a.GetAddressBytes();
             var s = result.AsSpan(pos);
             BinaryPrimitives.WriteUInt16BigEndian(s, 0xC00C);
-            BinaryPrimitives.WriteUInt16BigEndian(s[2..], TypeA);
+            BinaryPrimitives.WriteUInt16BigEndian(s[2..], bytes.Length == 4 ? TypeA : TypeAAAA);
             BinaryPrimitives.WriteUInt16BigEndian(s[4..], ClassIN);
             BinaryPrimitives.WriteUInt32BigEndian(s[6..], 600);
-            BinaryPrimitives.WriteUInt16BigEndian(s[10..], 4);
-            a.GetAddressBytes().CopyTo(s[12..]);
-            pos += 16;
+            BinaryPrimitives.WriteUInt16BigEndian(s[10..], (ushort)bytes.Length);
+            bytes.CopyTo(s[12..]);
+            pos += 12 + bytes.Length;
         }
         return result;
     }
@@ -106,7 +113,7 @@ public static class DnsMessage
         return result;
     }
 
-    /// <summary>The A records of a response (for tests and diagnostics): rcode and addresses.</summary>
+    /// <summary>The A and AAAA records of a response (for tests and diagnostics): rcode and addresses.</summary>
     public static (int Rcode, List<IPAddress> Addresses) ReadAnswers(ReadOnlySpan<byte> msg)
     {
         var rcode = BinaryPrimitives.ReadUInt16BigEndian(msg[2..]) & 0xF;
@@ -120,7 +127,7 @@ public static class DnsMessage
             pos = SkipName(msg, pos);
             var type = BinaryPrimitives.ReadUInt16BigEndian(msg[pos..]);
             var rdlen = BinaryPrimitives.ReadUInt16BigEndian(msg[(pos + 8)..]);
-            if (type == TypeA && rdlen == 4) list.Add(new IPAddress(msg.Slice(pos + 10, 4)));
+            if ((type == TypeA && rdlen == 4) || (type == TypeAAAA && rdlen == 16)) list.Add(new IPAddress(msg.Slice(pos + 10, rdlen)));
             pos += 10 + rdlen;
         }
         return (rcode, list);

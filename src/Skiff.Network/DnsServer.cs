@@ -160,7 +160,7 @@ public sealed class DnsServer : IDisposable
         IReadOnlyList<IPAddress>? local = null;
         if (q.Class == DnsMessage.ClassIN && q.Type != DnsMessage.TypePTR) local = _lookup(q.Name, q.Type);
         if (local is not null)
-            return DnsMessage.Response(query, end, DnsMessage.RcodeNoError, q.Type == DnsMessage.TypeA ? local : []);
+            return DnsMessage.Response(query, end, DnsMessage.RcodeNoError, local.Where(a => DnsMessage.Answers(q.Type, a)).ToList());
         return await ForwardAsync(query, end, tcp).ConfigureAwait(false);
     }
 

@@ -16,6 +16,7 @@ internal sealed class NetlinkMessage
     public const ushort IFLA_ADDRESS = 1, IFLA_IFNAME = 3, IFLA_MTU = 4, IFLA_MASTER = 10, IFLA_LINKINFO = 18, IFLA_NET_NS_FD = 28;
     public const ushort IFLA_INFO_KIND = 1, IFLA_INFO_DATA = 2, VETH_INFO_PEER = 1;
     public const ushort IFA_ADDRESS = 1, IFA_LOCAL = 2, IFA_BROADCAST = 4;
+    public const byte AF_INET6 = 10, IFA_F_NODAD = 0x02;
     public const ushort RTA_DST = 1, RTA_OIF = 4, RTA_GATEWAY = 5;
     public const uint IFF_UP = 1;
 
@@ -54,20 +55,21 @@ internal sealed class NetlinkMessage
     }
 
     /// <summary>struct ifaddrmsg for IPv4.</summary>
-    public NetlinkMessage IfAddr(byte prefixLen, int index)
+    public NetlinkMessage IfAddr(byte prefixLen, int index, byte family = 2, byte flags = 0)
     {
         var s = Reserve(8);
-        s[0] = 2; // AF_INET
+        s[0] = family; // AF_INET or AF_INET6
         s[1] = prefixLen;
+        s[2] = flags;
         BinaryPrimitives.WriteInt32LittleEndian(s[4..], index);
         return this;
     }
 
-    /// <summary>struct rtmsg for an IPv4 unicast route in the main table.</summary>
-    public NetlinkMessage RtMsg(byte dstLen)
+    /// <summary>struct rtmsg for a unicast route in the main table (IPv4 unless <paramref name="family"/> is AF_INET6).</summary>
+    public NetlinkMessage RtMsg(byte dstLen, byte family = 2)
     {
         var s = Reserve(12);
-        s[0] = 2;        // AF_INET
+        s[0] = family;
         s[1] = dstLen;
         s[4] = 254;      // RT_TABLE_MAIN
         s[5] = 3;        // RTPROT_BOOT

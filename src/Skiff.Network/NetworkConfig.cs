@@ -22,6 +22,12 @@ public sealed class NetworkConfig
     public bool Internal { get; set; }
     public bool Attachable { get; set; }
     public bool EnableIPv6 { get; set; }
+    /// <summary>The IPv6 subnet (IPAM's second pool); containers get addresses from it only with <see cref="EnableIPv6"/>, as Docker.</summary>
+    public string Subnet6 { get; set; } = "";
+    /// <summary>The IPv6 gateway (the bridge's address): the one given, else the subnet's ::1.</summary>
+    public string Gateway6 { get; set; } = "";
+    /// <summary>Whether the IPv6 gateway was given at create (inspect shows it only then, as Docker).</summary>
+    public bool Gateway6Given { get; set; }
     public Dictionary<string, string> Labels { get; set; } = [];
     public Dictionary<string, string> Options { get; set; } = [];
     /// <summary>bridge, host and none: made by the daemon, cannot be removed.</summary>
@@ -29,6 +35,9 @@ public sealed class NetworkConfig
 
     /// <summary>Whether containers on it are named by the embedded DNS server (user-defined bridge networks, as Docker).</summary>
     [JsonIgnore] public bool HasDns => Driver == "bridge" && !Predefined;
+
+    /// <summary>Whether containers on it get IPv6 addresses.</summary>
+    [JsonIgnore] public bool HasIPv6 => EnableIPv6 && Subnet6.Length > 0;
 }
 
 [JsonSerializable(typeof(NetworkConfig))]

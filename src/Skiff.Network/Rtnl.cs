@@ -76,6 +76,26 @@ public sealed class Rtnl : IDisposable
         Call(m, $"add address {address}/{prefix}", ignoreExisting ? EEXIST : 0);
     }
 
+    /// <summary>
+    /// Adds an IPv6 address without duplicate address detection (IFA_F_NODAD, as Docker does): the
+    /// daemon hands out each address once, and DAD would keep it "tentative", unusable, for a second or more.
+    /// </summary>
+    public void AddAddress6(int index, IPAddress address, int prefix, bool ignoreExisting = false)
+    {
+        var a = address.GetAddressBytes();
+        var m = Msg(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL).IfAddr((byte)prefix, index, AF_INET6, IFA_F_NODAD)
+            .Attr(IFA_LOCAL, a).Attr(IFA_ADDRESS, a);
+        Call(m, $"add address {address}/{prefix}", ignoreExisting ? EEXIST : 0);
+    }
+
+    /// <summary>The IPv6 default route via <paramref name="gateway"/> on <paramref name="oif"/>.</summary>
+    public void AddDefaultRoute6(IPAddress gateway, int oif)
+    {
+        var m = Msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL).RtMsg(0, AF_INET6)
+            .Attr(RTA_GATEWAY, gateway.GetAddressBytes()).AttrU32(RTA_OIF, (uint)oif);
+        Call(m, $"add default route via {gateway}", EEXIST);
+    }
+
     public void AddDefaultRoute(IPAddress gateway, int oif)
     {
         var m = Msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL).RtMsg(0)

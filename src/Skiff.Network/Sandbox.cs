@@ -6,9 +6,11 @@ namespace Skiff.Network;
 /// <summary>
 /// One interface of a container on a bridge: the host end <paramref name="HostVeth"/> is enslaved
 /// to <paramref name="Bridge"/>, the container end is <paramref name="IfName"/> with the address,
-/// and, when <paramref name="DefaultRoute"/>, the default route via the gateway.
+/// and, when <paramref name="DefaultRoute"/>, the default route via the gateway; on an IPv6 network
+/// also <paramref name="Address6"/> and, with the default route, the IPv6 one via <paramref name="Gateway6"/>.
 /// </summary>
-public sealed record EndpointSpec(string Bridge, string HostVeth, string IfName, IPAddress Address, int Prefix, IPAddress Gateway, bool DefaultRoute);
+public sealed record EndpointSpec(string Bridge, string HostVeth, string IfName, IPAddress Address, int Prefix, IPAddress Gateway, bool DefaultRoute,
+    IPAddress? Address6 = null, int Prefix6 = 0, IPAddress? Gateway6 = null);
 
 /// <summary>
 /// A container's network namespace ("sandbox", pinned at a path under the exec root so it outlives
@@ -61,8 +63,10 @@ public static class Sandbox
         {
             var index = inner.IndexOf(ep.IfName) ?? throw new LinuxException("netlink find link", 19, ep.IfName);
             inner.AddAddress(index, ep.Address, ep.Prefix);
+            if (ep.Address6 is not null) inner.AddAddress6(index, ep.Address6, ep.Prefix6);
             inner.SetUp(index);
             if (ep.DefaultRoute) inner.AddDefaultRoute(ep.Gateway, index);
+            if (ep.DefaultRoute && ep.Address6 is not null && ep.Gateway6 is not null) inner.AddDefaultRoute6(ep.Gateway6, index);
         }
         catch
         {
@@ -87,4 +91,8 @@ public static class Sandbox
     /// <summary>Sets a per-interface IPv4 sysctl (e.g. route_localnet) of the host's namespace.</summary>
     public static void SetInterfaceSysctl(string ifName, string key, string value) =>
         File.WriteAllText($"/proc/sys/net/ipv4/conf/{ifName}/{key}", value);
+
+    /// <summary>Sets a per-interface IPv6 sysctl (e.g. disable_ipv6) of the host's namespace.</summary>
+    public static void SetInterfaceSysctl6(string ifName, string key, string value) =>
+        File.WriteAllText($"/proc/sys/net/ipv6/conf/{ifName}/{key}", value);
 }

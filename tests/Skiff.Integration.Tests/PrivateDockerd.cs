@@ -12,7 +12,11 @@ public sealed class PrivateDockerd : IDisposable
 {
     private readonly Process _shell;
 
-    public PrivateDockerd()
+    /// <param name="withBridge">
+    /// Gives dockerd a default bridge (a private one on a free 10.N.0.0/24, deleted by the cleanup) and
+    /// imports busybox:latest; otherwise dockerd runs with --bridge=none and no image.
+    /// </param>
+    public PrivateDockerd(bool withBridge = false)
     {
         if (!File.Exists("/usr/sbin/dockerd") && !File.Exists("/usr/bin/dockerd"))
             throw new InvalidOperationException("dockerd is not installed: scripts/test.sh installs docker.io");
@@ -25,13 +29,22 @@ public sealed class PrivateDockerd : IDisposable
             . "$1"
             pd_init "$2"
             trap 'pd_cleanup; rm -rf "$2"' EXIT
-            pd_start_dockerd docker || exit 1
+            if [ "$3" = bridge ]; then
+              n=$(pd_free_subnet16) || exit 1
+              br="pdb$(pd_rand)"
+              pd_make_bridge "$br" "10.$n.0.1/24"
+              pd_start_dockerd docker --bridge "$br" || exit 1
+              pd_import_busybox "$PD_HOST" || exit 1
+            else
+              pd_start_dockerd docker || exit 1
+            fi
             echo "READY $PD_HOST"
             read -r _ || true
             """);
         psi.ArgumentList.Add("private-dockerd");
         psi.ArgumentList.Add(lib);
         psi.ArgumentList.Add(Work);
+        psi.ArgumentList.Add(withBridge ? "bridge" : "");
         psi.Environment["PD_DOCKER_CLI"] = Cli;
         _shell = Process.Start(psi)!;
         var stderr = _shell.StandardError.ReadToEndAsync();
