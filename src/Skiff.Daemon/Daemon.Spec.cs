@@ -33,7 +33,8 @@ public sealed partial class Daemon
         var linux = spec.Linux!;
         spec.Domainname = string.IsNullOrEmpty(cfg.Domainname) ? null : cfg.Domainname;
 
-        var env = new List<string>(cfg.Env);
+        // A bare name (`-e NAME` with NAME unset on the client) unsets the variable, as in dockerd.
+        var env = cfg.Env.Where(e => e.Contains('=')).ToList();
         if (!env.Any(e => e.StartsWith("HOSTNAME=", StringComparison.Ordinal))) env.Insert(1 < env.Count ? 1 : env.Count, "HOSTNAME=" + cfg.Hostname);
         if (cfg.Tty && !env.Any(e => e.StartsWith("TERM=", StringComparison.Ordinal))) env.Add("TERM=xterm");
         process.Env = env;
@@ -43,7 +44,10 @@ public sealed partial class Daemon
         process.NoNewPrivileges = host.SecurityOpt.Any(o => o is "no-new-privileges" or "no-new-privileges:true" or "no-new-privileges=true");
 
         spec.Annotations = new Dictionary<string, string> { ["org.skiff.rootfs.overlay"] = overlayOptions };
-        if (!string.IsNullOrEmpty(cfg.User)) spec.Annotations["org.skiff.user"] = cfg.User;
+        // Always set, also empty: the runtime then resolves the user and its groups as Docker does (Annotations.User).
+        spec.Annotations[Annotations.User] = cfg.User;
+        spec.Annotations[Annotations.CreateCwd] = "true";
+        if (host.GroupAdd.Count > 0) spec.Annotations[Annotations.GroupAdd] = string.Join(',', host.GroupAdd);
         // docker run --init: the runtime's init stays PID 1 as a reaper (Docker's /sbin/docker-init).
         if (host.Init == true) spec.Annotations[Annotations.Init] = "true";
         spec.Root!.Readonly = host.ReadonlyRootfs;
@@ -65,6 +69,13 @@ public sealed partial class Daemon
         else
         {
             linux.Seccomp = DefaultSeccomp.Profile(caps);
+        }
+
+        if (!host.Privileged && host.Devices.Count > 0)
+        {
+            var (nodes, rules) = GatherDevices(host.Devices);
+            linux.Devices = [.. linux.Devices ?? [], .. nodes];
+            linux.Resources!.Devices = [.. linux.Resources.Devices ?? [], .. rules];
         }
 
         // /etc files owned by the daemon, as Docker bind-mounts them.

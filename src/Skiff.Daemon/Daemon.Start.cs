@@ -37,17 +37,33 @@ public sealed partial class Daemon
 
             System.IO.Directory.CreateDirectory(c.Bundle);
             File.Delete(Path.Combine(c.Bundle, ShimFiles.Exit));
-            AcquireVolumes(c);
-            SetupNetworking(c);
             try
             {
-                WriteBundle(c);
-                await SpawnShimAsync(c, ct).ConfigureAwait(false);
+                AcquireVolumes(c);
+                try
+                {
+                    SetupNetworking(c);
+                    try
+                    {
+                        WriteBundle(c);
+                        await SpawnShimAsync(c, ct).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        TeardownNetworking(c);
+                        throw;
+                    }
+                }
+                catch
+                {
+                    ReleaseVolumes(c);
+                    throw;
+                }
             }
             catch
             {
-                ReleaseVolumes(c);
-                TeardownNetworking(c);
+                // As below: `run --rm` waits for an AutoRemove container whose start failed to be removed.
+                if (c.Record.HostConfig.AutoRemove && !byPolicy) _ = Task.Run(() => RemoveAsync(c.Id, force: true, removeVolumes: true));
                 throw;
             }
 
@@ -157,11 +173,16 @@ public sealed partial class Daemon
     {
         long maxSize = 20L * 1024 * 1024;
         var maxFiles = 5;
-        if (h.LogOptions.TryGetValue("max-size", out var s)) maxSize = Units.ParseSize(s);
+        // dockerd's wording: the json-file logger is made at start, and its errors say so.
+        if (h.LogOptions.TryGetValue("max-size", out var s))
+        {
+            try { maxSize = Units.ParseSize(s); }
+            catch (DaemonException e) { throw DaemonException.Invalid("failed to initialize logging driver: " + e.Message); }
+        }
         if (h.LogOptions.TryGetValue("max-file", out var f))
         {
             if (!int.TryParse(f, NumberStyles.None, CultureInfo.InvariantCulture, out maxFiles) || maxFiles < 1)
-                throw DaemonException.Invalid($"invalid value for max-file: {f}");
+                throw DaemonException.Invalid($"failed to initialize logging driver: invalid value for max-file: {f}");
         }
         return (maxSize, maxFiles);
     }
