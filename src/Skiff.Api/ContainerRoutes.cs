@@ -311,14 +311,20 @@ internal static class ContainerRoutes
     private static readonly string[] Healths = ["starting", "healthy", "unhealthy", "none"];
 
     /// <summary>
-    /// dockerd's "name" filter: a regular expression searched in the name with its leading slash, so "^/web$" is exact;
-    /// a value that is no valid expression matches as plain text.
+    /// dockerd's "name" filter: a regular expression searched in the name with and without its leading slash, so both
+    /// "^/web$" and "^web$" are exact; a value that is no valid expression matches as plain text.
     /// </summary>
     private static bool NameMatches(string name, string pattern)
     {
-        var full = "/" + name;
-        try { return System.Text.RegularExpressions.Regex.IsMatch(full, pattern, System.Text.RegularExpressions.RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1)); }
-        catch (ArgumentException) { return full.Contains(pattern, StringComparison.Ordinal); }
+        try
+        {
+            var re = new System.Text.RegularExpressions.Regex(pattern, System.Text.RegularExpressions.RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+            return re.IsMatch("/" + name) || re.IsMatch(name);
+        }
+        catch (ArgumentException)
+        {
+            return ("/" + name).Contains(pattern, StringComparison.Ordinal);
+        }
     }
 
     private static bool LabelMatches(ContainerRecord r, string filter)

@@ -157,6 +157,10 @@ internal static class Mapping
         Devices = [.. h.Devices.Select(DeviceToDto)],
         GroupAdd = h.GroupAdd.Count == 0 ? null : h.GroupAdd,
         OomKillDisable = false,
+        // Containers never get a cgroup namespace of their own here.
+        CgroupnsMode = "host",
+        MaskedPaths = Daemon.Daemon.MaskedPaths(h)?.ToList(),
+        ReadonlyPaths = Daemon.Daemon.ReadonlyPaths(h)?.ToList(),
         Dns = h.Dns,
         DnsSearch = h.DnsSearch,
         ExtraHosts = h.ExtraHosts.Count == 0 ? null : h.ExtraHosts,

@@ -22,6 +22,12 @@ public sealed partial class Daemon
         spec.Save(c.Bundle);
     }
 
+    /// <summary>The paths a container gets masked (Docker's defaults, none when privileged), as inspect shows them.</summary>
+    public static IReadOnlyList<string>? MaskedPaths(HostConfig h) => h.Privileged ? null : DockerDefaults.MaskedPaths;
+
+    /// <summary>The paths a container gets read-only (Docker's defaults, none when privileged), as inspect shows them.</summary>
+    public static IReadOnlyList<string>? ReadonlyPaths(HostConfig h) => h.Privileged ? null : DockerDefaults.ReadonlyPaths;
+
     internal OciSpec BuildSpec(ContainerRecord r, string rootfs, string overlayOptions)
     {
         var cfg = r.Config;

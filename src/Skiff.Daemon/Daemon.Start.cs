@@ -116,6 +116,21 @@ public sealed partial class Daemon
         }
     }
 
+    /// <summary>
+    /// dockerd's exit code for an exec that could not be started (what `docker exec` exits with): 127 when the
+    /// command was not found, or a path on the way is not a directory; 126 otherwise (not executable, no such user,
+    /// a working directory that does not exist...).
+    /// </summary>
+    internal static int ExecExitCodeForStartError(string message, string cmd)
+    {
+        if (cmd.Length > 0 && message.Contains(cmd, StringComparison.Ordinal) &&
+            (message.Contains("no such file or directory", StringComparison.OrdinalIgnoreCase) || message.Contains("executable file not found", StringComparison.Ordinal)))
+            return 127;
+        if (message.Contains("permission denied", StringComparison.OrdinalIgnoreCase)) return 126;
+        if (message.Contains("not a directory", StringComparison.OrdinalIgnoreCase)) return 127;
+        return 126;
+    }
+
     /// <summary>Docker's exit codes for a process that could not be started: 127 not found, 126 not executable.</summary>
     internal static int ExitCodeForStartError(string message)
     {

@@ -50,6 +50,11 @@ public sealed class DockerHabitsTests(DaemonFixture f)
         {
             Assert.Equal("uid=0(root) gid=0(root) groups=0(root)\n", f.Docker("exec", name, "id").Stdout);
             Assert.Equal("uid=1(daemon) gid=1(daemon) groups=1(daemon)\n", f.Docker("exec", "-u", "daemon", name, "id").Stdout);
+            // dockerd's exit codes for an exec that cannot start: 127 only for a command not found.
+            Assert.Equal(126, f.Docker("exec", "-w", "/nonexist", name, "pwd").ExitCode);
+            Assert.Equal(126, f.Docker("exec", "-u", "nosuchuser", name, "true").ExitCode);
+            Assert.Equal(126, f.Docker("exec", name, "/etc").ExitCode);
+            Assert.Equal(127, f.Docker("exec", name, "nosuchcmd").ExitCode);
         }
         finally
         {
@@ -116,7 +121,8 @@ public sealed class DockerHabitsTests(DaemonFixture f)
                 return string.Join(",", r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order());
             }
             Assert.Equal(web, Names("name=^/" + web + "$"));
-            Assert.Equal("", Names("name=^" + web + "$"));
+            Assert.Equal(web, Names("name=^" + web + "$"));
+            Assert.Equal("", Names("name=^/" + web + "x"));
             Assert.Equal(string.Join(",", new[] { web, batch }.Order()), Names("ancestor=busybox:latest"));
             Assert.Equal(string.Join(",", new[] { web, batch }.Order()), Names("is-task=false"));
             Assert.Equal("", Names("is-task=true"));
