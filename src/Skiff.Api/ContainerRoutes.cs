@@ -38,7 +38,8 @@ internal static class ContainerRoutes
             var now = DateTimeOffset.UtcNow;
             IEnumerable<Container> list = d.Containers.All.OrderByDescending(c => c.Record.Created);
             if (!all && limit <= 0 && !filters.ContainsKey("status")) list = list.Where(c => c.Record.State.Running);
-            list = list.Where(c => Matches(c, filters) && Relative(d, c, filters));
+            var ancestors = AncestorIds(d, filters);
+            list = list.Where(c => Matches(c.Record, filters, ancestors) && Relative(d, c, filters));
             if (limit > 0) list = list.Take(limit);
             var size = Query.Bool(ctx, "size");
             var linkNames = d.LinkNamesByChild();
@@ -226,6 +227,7 @@ internal static class ContainerRoutes
                 Until = Query.Time(ctx, "until"),
             };
             var timestamps = Query.Bool(ctx, "timestamps");
+            var details = Query.Bool(ctx, "details");
             var tty = c.Record.Config.Tty;
             var entries = d.LogsAsync(c.Id, options, ctx.RequestAborted);
             await using var e = entries.GetAsyncEnumerator(ctx.RequestAborted);
@@ -238,6 +240,8 @@ internal static class ContainerRoutes
             {
                 var entry = e.Current;
                 var prefix = timestamps ? Encoding.ASCII.GetBytes(entry.Time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'00Z' ", CultureInfo.InvariantCulture)) : [];
+                // details: dockerd puts the entry's log attributes (none are recorded here) and a space before the line.
+                if (details) prefix = [.. prefix, (byte)' '];
                 var length = prefix.Length + entry.Line.Length;
                 if (!tty)
                 {
@@ -273,7 +277,61 @@ internal static class ContainerRoutes
         return true;
     }
 
-    private static bool Matches(Container c, Dictionary<string, List<string>> filters) => Matches(c.Record, filters);
+    /// <summary>The image IDs the "ancestor" filter values name (a name, tag, digest or ID prefix the image store resolves).</summary>
+    private static HashSet<string> AncestorIds(Daemon.Daemon d, Dictionary<string, List<string>> filters)
+    {
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var v in filters.GetValueOrDefault("ancestor") ?? [])
+        {
+            try { ids.Add(d.Images.Get(v).Id); }
+            catch (DaemonException) { }
+        }
+        return ids;
+    }
+
+    /// <summary>
+    /// "publish" and "expose": a container port or range with an optional protocol (<c>80</c>, <c>8000-8080/udp</c>;
+    /// tcp by default) among the container's published ports, or its exposed and published ones.
+    /// </summary>
+    private static bool PortFilterMatches(ContainerRecord r, string key, string value)
+    {
+        var slash = value.IndexOf('/');
+        var proto = slash < 0 ? "tcp" : value[(slash + 1)..];
+        var range = slash < 0 ? value : value[..slash];
+        var dash = range.IndexOf('-');
+        if (!int.TryParse(dash < 0 ? range : range[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out var low) ||
+            !int.TryParse(dash < 0 ? range : range[(dash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var high))
+            throw new BadRequestException($"invalid port '{range}' in {key} filter");
+        IEnumerable<string> ports = r.HostConfig.PortBindings.Keys.Concat(r.Ports.Keys);
+        if (key == "expose") ports = ports.Concat(r.Config.ExposedPorts);
+        foreach (var p in ports)
+        {
+            var ps = p.Split('/', 2);
+            var pproto = ps.Length > 1 ? ps[1] : "tcp";
+            if (pproto == proto && int.TryParse(ps[0], NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= low && n <= high) return true;
+        }
+        return false;
+    }
+
+    private static readonly string[] Statuses = ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
+    private static readonly string[] Healths = ["starting", "healthy", "unhealthy", "none"];
+
+    /// <summary>
+    /// dockerd's "name" filter: a regular expression searched in the name with and without its leading slash, so both
+    /// "^/web$" and "^web$" are exact; a value that is no valid expression matches as plain text.
+    /// </summary>
+    private static bool NameMatches(string name, string pattern)
+    {
+        try
+        {
+            var re = new System.Text.RegularExpressions.Regex(pattern, System.Text.RegularExpressions.RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+            return re.IsMatch("/" + name) || re.IsMatch(name);
+        }
+        catch (ArgumentException)
+        {
+            return ("/" + name).Contains(pattern, StringComparison.Ordinal);
+        }
+    }
 
     private static bool LabelMatches(ContainerRecord r, string filter)
     {
@@ -294,7 +352,7 @@ internal static class ContainerRoutes
         throw new BadRequestException($"invalid until filter: {v}");
     }
 
-    private static bool Matches(ContainerRecord r, Dictionary<string, List<string>> filters)
+    private static bool Matches(ContainerRecord r, Dictionary<string, List<string>> filters, IReadOnlySet<string>? ancestors = null)
     {
         foreach (var (key, values) in filters)
         {
@@ -302,14 +360,18 @@ internal static class ContainerRoutes
             var ok = key switch
             {
                 "id" => values.Any(v => r.Id.StartsWith(v, StringComparison.Ordinal)),
-                "name" => values.Any(v => r.Name.Contains(v.TrimStart('/'), StringComparison.Ordinal)),
-                "status" => values.Any(v => v == Mapping.StatusName(r.State.Status)),
+                "name" => values.Any(v => NameMatches(r.Name, v)),
+                "status" => values.Any(v => Statuses.Contains(v) ? v == Mapping.StatusName(r.State.Status) : throw new BadRequestException($"invalid filter 'status={v}'")),
                 "exited" => r.State.Status == ContainerStatus.Exited && values.Any(v => v == r.State.ExitCode.ToString(CultureInfo.InvariantCulture)),
                 "label" => values.All(v => LabelMatches(r, v)),
                 "volume" => values.Any(v => r.MountPoints.Any(m => m.Name == v || m.Destination == v)),
-                "health" => values.Any(v => v == (r.State.Health?.Status ?? "none")),
+                "health" => values.Any(v => Healths.Contains(v) ? v == (r.State.Health?.Status ?? "none") : throw new BadRequestException($"Unrecognised filter value for health: {v}")),
+                "network" => values.Any(v => r.Networks.ContainsKey(v) || r.Networks.Values.Any(n => n.NetworkId.Length > 0 && n.NetworkId.StartsWith(v, StringComparison.Ordinal))),
+                // Swarm tasks: a daemon without swarm has none.
+                "is-task" => values.Any(v => v == "false"),
+                "publish" or "expose" => values.Any(v => PortFilterMatches(r, key, v)),
                 "before" or "since" => true,
-                "ancestor" => values.Any(v => r.Config.Image == v || r.ImageId == v || r.ImageId.StartsWith("sha256:" + v, StringComparison.Ordinal)),
+                "ancestor" => (ancestors?.Contains(r.ImageId) ?? false) || values.Any(v => r.Config.Image == v || r.ImageId == v || r.ImageId.StartsWith("sha256:" + v, StringComparison.Ordinal)),
                 _ => throw new BadRequestException($"invalid filter '{key}'"),
             };
             if (!ok) return false;

@@ -54,6 +54,8 @@ internal static class Mapping
             Privileged = d.Privileged,
             ReadonlyRootfs = d.ReadonlyRootfs,
             Init = d.Init,
+            Devices = d.Devices?.Select(DeviceToCore).ToList() ?? [],
+            GroupAdd = d.GroupAdd ?? [],
             CapAdd = d.CapAdd ?? [],
             CapDrop = d.CapDrop ?? [],
             SecurityOpt = d.SecurityOpt ?? [],
@@ -83,6 +85,27 @@ internal static class Mapping
             LogOptions = d.LogConfig?.Config ?? [],
             ShmSize = d.ShmSize,
         };
+    }
+
+    private static DeviceMapping DeviceToCore(JsonElement e)
+    {
+        string Str(string name) => e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
+        return new DeviceMapping { PathOnHost = Str("PathOnHost"), PathInContainer = Str("PathInContainer"), CgroupPermissions = Str("CgroupPermissions") };
+    }
+
+    private static JsonElement DeviceToDto(DeviceMapping m)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("PathOnHost", m.PathOnHost);
+            w.WriteString("PathInContainer", m.PathInContainer);
+            w.WriteString("CgroupPermissions", m.CgroupPermissions);
+            w.WriteEndObject();
+        }
+        using var doc = JsonDocument.Parse(buffer.WrittenMemory);
+        return doc.RootElement.Clone();
     }
 
     /// <summary>Docker's set-as-map shape: {"80/tcp": {}, ...}.</summary>
@@ -120,7 +143,7 @@ internal static class Mapping
 
     public static HostConfigDto ToDto(HostConfig h) => new()
     {
-        Binds = h.Binds,
+        Binds = h.Binds.Count == 0 ? null : h.Binds,
         Mounts = VolumeRoutes.ToDto(h.Mounts),
         VolumesFrom = h.VolumesFrom.Count == 0 ? null : h.VolumesFrom,
         LogConfig = new LogConfigDto { Type = h.LogType, Config = h.LogOptions },
@@ -130,16 +153,23 @@ internal static class Mapping
         DnsOptions = h.DnsOptions,
         RestartPolicy = new RestartPolicyDto { Name = h.RestartPolicy.Name, MaximumRetryCount = h.RestartPolicy.MaximumRetryCount },
         AutoRemove = h.AutoRemove,
-        CapAdd = h.CapAdd,
-        CapDrop = h.CapDrop,
+        CapAdd = h.CapAdd.Count == 0 ? null : h.CapAdd,
+        CapDrop = h.CapDrop.Count == 0 ? null : h.CapDrop,
+        Devices = [.. h.Devices.Select(DeviceToDto)],
+        GroupAdd = h.GroupAdd.Count == 0 ? null : h.GroupAdd,
+        OomKillDisable = false,
+        // Containers never get a cgroup namespace of their own here.
+        CgroupnsMode = "host",
+        MaskedPaths = Daemon.Daemon.MaskedPaths(h)?.ToList(),
+        ReadonlyPaths = Daemon.Daemon.ReadonlyPaths(h)?.ToList(),
         Dns = h.Dns,
         DnsSearch = h.DnsSearch,
-        ExtraHosts = h.ExtraHosts,
+        ExtraHosts = h.ExtraHosts.Count == 0 ? null : h.ExtraHosts,
         IpcMode = string.IsNullOrEmpty(h.IpcMode) ? "private" : h.IpcMode,
         PidMode = h.PidMode,
         Privileged = h.Privileged,
         ReadonlyRootfs = h.ReadonlyRootfs,
-        SecurityOpt = h.SecurityOpt,
+        SecurityOpt = h.SecurityOpt.Count == 0 ? null : h.SecurityOpt,
         Tmpfs = h.Tmpfs,
         UTSMode = h.UtsMode,
         UsernsMode = h.UsernsMode,
@@ -239,7 +269,7 @@ internal static class Mapping
             Names = ["/" + r.Name],
             Image = r.Config.Image,
             ImageID = r.ImageId,
-            Command = string.Join(' ', new[] { r.Path }.Concat(r.Args).Select(QuoteIfNeeded)),
+            Command = r.Args.Count == 0 ? r.Path : r.Path + " " + string.Join(' ', r.Args.Select(QuoteIfNeeded)),
             Created = r.Created.ToUnixTimeSeconds(),
             Labels = r.Config.Labels,
             State = StatusName(r.State.Status),
@@ -258,7 +288,8 @@ internal static class Mapping
         };
     }
 
-    private static string QuoteIfNeeded(string s) => s.Length == 0 || s.Contains(' ') ? "\"" + s.Replace("\"", "\\\"") + "\"" : s;
+    /// <summary>dockerd's ps Command: an argument with a space in single quotes, nothing escaped, the path as is.</summary>
+    private static string QuoteIfNeeded(string s) => s.Contains(' ') ? "'" + s + "'" : s;
 
     /// <summary>The "Up 3 minutes" / "Exited (0) 2 seconds ago" column of docker ps.</summary>
     public static string StatusText(ContainerState s, DateTimeOffset now) => s.Status switch

@@ -42,11 +42,17 @@ public sealed class ExtractOptions
     /// </summary>
     public IdMap? Ids { get; init; }
 
+    /// <summary>
+    /// With <see cref="PreserveOwnership"/>: every entry gets these (container) ids instead of the archive's
+    /// (<c>docker cp -a</c> into a container with a user), mapped by <see cref="Ids"/> like archive ids.
+    /// </summary>
+    public (int Uid, int Gid)? Owner { get; init; }
+
     /// <summary>A copy of these options with <see cref="Ids"/> set.</summary>
     public ExtractOptions WithIds(IdMap? ids) => new()
     {
         Whiteouts = Whiteouts, PreserveOwnership = PreserveOwnership, PreserveXattrs = PreserveXattrs,
-        RejectAbsoluteNames = RejectAbsoluteNames, NoOverwriteDirNonDir = NoOverwriteDirNonDir, Ids = ids,
+        RejectAbsoluteNames = RejectAbsoluteNames, NoOverwriteDirNonDir = NoOverwriteDirNonDir, Ids = ids, Owner = Owner,
     };
 }
 
@@ -117,6 +123,7 @@ public static class LayerExtractor
 
         public void Apply(TarEntry entry)
         {
+            if (_options.Owner is { } owner) (entry.Uid, entry.Gid) = owner;
             if (_options.Ids is { } ids)
             {
                 if (!_options.PreserveOwnership) (entry.Uid, entry.Gid) = (ids.RootUid, ids.RootGid);

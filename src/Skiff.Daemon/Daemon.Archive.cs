@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using Skiff.Archive;
@@ -152,8 +153,9 @@ public sealed partial class Daemon
     /// <summary>
     /// PUT /containers/{id}/archive: extracts a tar into the directory at <paramref name="path"/> inside
     /// the container. Nothing is written outside the container's root: the destination is resolved
-    /// inside it and the extractor refuses entries that climb out. Owners come from the archive only
-    /// with <paramref name="copyUidGid"/>; otherwise the files belong to the container's root.
+    /// inside it and the extractor refuses entries that climb out. Owners come from the archive, as with dockerd;
+    /// with <paramref name="copyUidGid"/> (<c>docker cp -a</c>) and a container user, every file belongs to that user
+    /// (resolved in the container's /etc/passwd and /etc/group).
     /// </summary>
     public Task CopyToAsync(string idOrName, string path, Stream tar, bool noOverwriteDirNonDir, bool copyUidGid)
     {
@@ -169,7 +171,8 @@ public sealed partial class Daemon
                 LayerExtractor.Extract(tar, hostPath, new ExtractOptions
                 {
                     Whiteouts = WhiteoutMode.None,
-                    PreserveOwnership = copyUidGid,
+                    PreserveOwnership = true,
+                    Owner = copyUidGid && c.Record.Config.User.Length > 0 ? ContainerUserIds(root, c.Record.Config.User) : null,
                     NoOverwriteDirNonDir = noOverwriteDirNonDir,
                     Ids = ContainerIds(c.Record.HostConfig),
                 });
@@ -184,6 +187,38 @@ public sealed partial class Daemon
             }
             return 0;
         });
+    }
+
+    /// <summary>Docker's <c>-u</c> value (<c>user[:group]</c>, names or ids) resolved against the container's own files.</summary>
+    private static (int Uid, int Gid) ContainerUserIds(string root, string user)
+    {
+        var colon = user.IndexOf(':');
+        string userPart = colon < 0 ? user : user[..colon], groupPart = colon < 0 ? "" : user[(colon + 1)..];
+        string[]? Entry(string file, string key, int idField)
+        {
+            string path;
+            try { path = root + ResolveInRoot(root, "/etc/" + file, followFinal: true); }
+            catch (DaemonException) { return null; }
+            if (!File.Exists(path)) return null;
+            foreach (var line in File.ReadLines(path))
+            {
+                var f = line.Split(':');
+                if (f.Length > idField && (f[0] == key || f[idField] == key)) return f;
+            }
+            return null;
+        }
+        int uid, gid = 0;
+        if (Entry("passwd", userPart, 2) is { Length: >= 4 } p && int.TryParse(p[2], NumberStyles.None, CultureInfo.InvariantCulture, out uid))
+            _ = int.TryParse(p[3], NumberStyles.None, CultureInfo.InvariantCulture, out gid);
+        else if (!int.TryParse(userPart, NumberStyles.None, CultureInfo.InvariantCulture, out uid))
+            throw DaemonException.Invalid($"unable to find user {userPart}: no matching entries in passwd file");
+        if (groupPart.Length > 0)
+        {
+            if (Entry("group", groupPart, 2) is { } g && int.TryParse(g[2], NumberStyles.None, CultureInfo.InvariantCulture, out var gg)) gid = gg;
+            else if (!int.TryParse(groupPart, NumberStyles.None, CultureInfo.InvariantCulture, out gid))
+                throw DaemonException.Invalid($"unable to find group {groupPart}: no matching entries in group file");
+        }
+        return (uid, gid);
     }
 
     private static bool UnderWritableMount(ContainerRecord r, string path)

@@ -1,3 +1,5 @@
+using Skiff.Runtime.Spec;
+
 namespace Skiff.Daemon;
 
 /// <summary>A request to create a container: the user's config before image defaults are merged in.</summary>
@@ -19,9 +21,17 @@ public sealed partial class Daemon
     /// </summary>
     public ContainerRecord Create(CreateContainerRequest request)
     {
+        // Only a missing image is a 404: the Docker CLI reads any 404 from a create as "no such image" and goes to
+        // pull it, so a missing network or --volumes-from container is reported as a bad request (as dockerd does).
+        if (string.IsNullOrEmpty(request.Config.Image)) throw DaemonException.Invalid("No image specified");
+        var image = Images.ResolveForContainer(request.Config.Image);
+        try { return Create(request, image); }
+        catch (DaemonException e) when (e.Kind == ErrorKind.NotFound) { throw DaemonException.Invalid(e.Message); }
+    }
+
+    private ContainerRecord Create(CreateContainerRequest request, ImageDefaults image)
+    {
         var config = request.Config;
-        if (string.IsNullOrEmpty(config.Image)) throw DaemonException.Invalid("No image specified");
-        var image = Images.ResolveForContainer(config.Image);
         var hostConfig = request.HostConfig;
         ValidateHostConfig(hostConfig);
         ValidateUserns(hostConfig);
@@ -114,6 +124,14 @@ public sealed partial class Daemon
         if (h.RestartPolicy.Name is not ("" or "no" or "always" or "on-failure" or "unless-stopped"))
             throw DaemonException.Invalid($"invalid restart policy '{h.RestartPolicy.Name}'");
         foreach (var key in h.PortBindings.Keys) ParsePortKey(key);
+        try { Capabilities.Adjust(Capabilities.DockerDefault, h.CapAdd, []); }
+        catch (ArgumentException e) { throw DaemonException.Invalid("invalid CapAdd: " + e.Message); }
+        try { Capabilities.Adjust(Capabilities.DockerDefault, [], h.CapDrop); }
+        catch (ArgumentException e) { throw DaemonException.Invalid("invalid CapDrop: " + e.Message); }
+        if (h.LogType == "json-file")
+            foreach (var key in h.LogOptions.Keys)
+                if (key is not ("max-size" or "max-file" or "compress" or "labels" or "labels-regex" or "env" or "env-regex" or "tag"))
+                    throw DaemonException.Invalid($"unknown log opt '{key}' for json-file log driver");
     }
 
     /// <summary>Image env first, then the user's; a user variable replaces the image's of the same name.</summary>

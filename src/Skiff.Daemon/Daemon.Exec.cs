@@ -93,7 +93,7 @@ public sealed partial class Daemon
             var answer = ShimClient.ParseResponse(line);
             if (answer.Error is not null)
             {
-                exec.ExitCode = ExitCodeForStartError(answer.Error);
+                exec.ExitCode = ExecExitCodeForStartError(answer.Error, exec.Cmd.Count > 0 ? exec.Cmd[0] : "");
                 var kind = exec.ExitCode is 126 or 127 ? ErrorKind.InvalidArgument : ErrorKind.Internal;
                 throw new DaemonException(kind, "OCI runtime exec failed: " + answer.Error);
             }

@@ -7,13 +7,18 @@ public sealed partial class Daemon
     {
         var c = Containers.Get(idOrName);
         if (string.IsNullOrEmpty(newName)) throw DaemonException.Invalid("Neither old nor new names may be empty");
-        var name = Names.Normalize(newName);
+        // dockerd's wording: the name is allocated with its slash, and both refusals say so.
+        const string prefix = "Error when allocating new name: ";
+        string name;
+        try { name = Names.Normalize(newName.StartsWith('/') ? newName : "/" + newName); }
+        catch (DaemonException e) { throw new DaemonException(e.Kind, prefix + e.Message); }
         await c.Lock.WaitAsync().ConfigureAwait(false);
         try
         {
             if (name == c.Name) throw DaemonException.Invalid("Renaming a container with the same name as its current name");
             var oldName = c.Name;
-            Containers.Rename(c, name);
+            try { Containers.Rename(c, name); }
+            catch (DaemonException e) { throw new DaemonException(e.Kind, prefix + e.Message); }
             c.Save();
             PublishContainer(c, "rename", ("oldName", "/" + oldName));
         }

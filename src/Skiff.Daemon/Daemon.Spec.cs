@@ -22,6 +22,12 @@ public sealed partial class Daemon
         spec.Save(c.Bundle);
     }
 
+    /// <summary>The paths a container gets masked (Docker's defaults, none when privileged), as inspect shows them.</summary>
+    public static IReadOnlyList<string>? MaskedPaths(HostConfig h) => h.Privileged ? null : DockerDefaults.MaskedPaths;
+
+    /// <summary>The paths a container gets read-only (Docker's defaults, none when privileged), as inspect shows them.</summary>
+    public static IReadOnlyList<string>? ReadonlyPaths(HostConfig h) => h.Privileged ? null : DockerDefaults.ReadonlyPaths;
+
     internal OciSpec BuildSpec(ContainerRecord r, string rootfs, string overlayOptions)
     {
         var cfg = r.Config;
@@ -40,7 +46,10 @@ public sealed partial class Daemon
         process.NoNewPrivileges = host.SecurityOpt.Any(o => o is "no-new-privileges" or "no-new-privileges:true" or "no-new-privileges=true");
 
         spec.Annotations = new Dictionary<string, string> { ["org.skiff.rootfs.overlay"] = overlayOptions };
-        if (!string.IsNullOrEmpty(cfg.User)) spec.Annotations["org.skiff.user"] = cfg.User;
+        // Always set, also empty: the runtime then resolves the user and its groups as Docker does (Annotations.User).
+        spec.Annotations[Annotations.User] = cfg.User;
+        spec.Annotations[Annotations.CreateCwd] = "true";
+        if (host.GroupAdd.Count > 0) spec.Annotations[Annotations.GroupAdd] = string.Join(',', host.GroupAdd);
         // docker run --init: the runtime's init stays PID 1 as a reaper (Docker's /sbin/docker-init).
         if (host.Init == true) spec.Annotations[Annotations.Init] = "true";
         spec.Root!.Readonly = host.ReadonlyRootfs;
@@ -62,6 +71,13 @@ public sealed partial class Daemon
         else
         {
             linux.Seccomp = DefaultSeccomp.Profile(caps);
+        }
+
+        if (!host.Privileged && host.Devices.Count > 0)
+        {
+            var (nodes, rules) = GatherDevices(host.Devices);
+            linux.Devices = [.. linux.Devices ?? [], .. nodes];
+            linux.Resources!.Devices = [.. linux.Resources.Devices ?? [], .. rules];
         }
 
         // /etc files owned by the daemon, as Docker bind-mounts them.

@@ -41,24 +41,30 @@ public sealed partial class Daemon
             {
                 CheckLinks(c.Record);
                 AcquireVolumes(c);
-                try { SetupNetworking(c); }
-                catch { ReleaseVolumes(c); throw; }
-            }
-            catch (DaemonException) when (c.Record.HostConfig.AutoRemove)
-            {
-                // As below for a failed task: `run --rm` waits for the removal of a container that could not start.
-                _ = Task.Run(() => RemoveAsync(c.Id, force: true, removeVolumes: true));
-                throw;
-            }
-            try
-            {
-                WriteBundle(c);
-                await SpawnShimAsync(c, ct).ConfigureAwait(false);
+                try
+                {
+                    SetupNetworking(c);
+                    try
+                    {
+                        WriteBundle(c);
+                        await SpawnShimAsync(c, ct).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        TeardownNetworking(c);
+                        throw;
+                    }
+                }
+                catch
+                {
+                    ReleaseVolumes(c);
+                    throw;
+                }
             }
             catch
             {
-                ReleaseVolumes(c);
-                TeardownNetworking(c);
+                // As below: `run --rm` waits for an AutoRemove container whose start failed to be removed.
+                if (c.Record.HostConfig.AutoRemove && !byPolicy) _ = Task.Run(() => RemoveAsync(c.Id, force: true, removeVolumes: true));
                 throw;
             }
 
@@ -109,6 +115,21 @@ public sealed partial class Daemon
         {
             c.Lock.Release();
         }
+    }
+
+    /// <summary>
+    /// dockerd's exit code for an exec that could not be started (what `docker exec` exits with): 127 when the
+    /// command was not found, or a path on the way is not a directory; 126 otherwise (not executable, no such user,
+    /// a working directory that does not exist...).
+    /// </summary>
+    internal static int ExecExitCodeForStartError(string message, string cmd)
+    {
+        if (cmd.Length > 0 && message.Contains(cmd, StringComparison.Ordinal) &&
+            (message.Contains("no such file or directory", StringComparison.OrdinalIgnoreCase) || message.Contains("executable file not found", StringComparison.Ordinal)))
+            return 127;
+        if (message.Contains("permission denied", StringComparison.OrdinalIgnoreCase)) return 126;
+        if (message.Contains("not a directory", StringComparison.OrdinalIgnoreCase)) return 127;
+        return 126;
     }
 
     /// <summary>Docker's exit codes for a process that could not be started: 127 not found, 126 not executable.</summary>
@@ -168,11 +189,16 @@ public sealed partial class Daemon
     {
         long maxSize = 20L * 1024 * 1024;
         var maxFiles = 5;
-        if (h.LogOptions.TryGetValue("max-size", out var s)) maxSize = Units.ParseSize(s);
+        // dockerd's wording: the json-file logger is made at start, and its errors say so.
+        if (h.LogOptions.TryGetValue("max-size", out var s))
+        {
+            try { maxSize = Units.ParseSize(s); }
+            catch (DaemonException e) { throw DaemonException.Invalid("failed to initialize logging driver: " + e.Message); }
+        }
         if (h.LogOptions.TryGetValue("max-file", out var f))
         {
             if (!int.TryParse(f, NumberStyles.None, CultureInfo.InvariantCulture, out maxFiles) || maxFiles < 1)
-                throw DaemonException.Invalid($"invalid value for max-file: {f}");
+                throw DaemonException.Invalid($"failed to initialize logging driver: invalid value for max-file: {f}");
         }
         return (maxSize, maxFiles);
     }

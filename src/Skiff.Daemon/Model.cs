@@ -90,6 +90,10 @@ public sealed class HostConfig
     public bool Privileged { get; set; }
     public bool ReadonlyRootfs { get; set; }
     public bool? Init { get; set; }
+    /// <summary>Host devices made available (<c>--device</c>).</summary>
+    public List<DeviceMapping> Devices { get; set; } = [];
+    /// <summary>Extra supplementary groups (<c>--group-add</c>): names, resolved in the container, or ids.</summary>
+    public List<string> GroupAdd { get; set; } = [];
     public List<string> CapAdd { get; set; } = [];
     public List<string> CapDrop { get; set; } = [];
     public List<string> SecurityOpt { get; set; } = [];

@@ -460,6 +460,9 @@ public sealed class LinuxContainer : IDisposable
         {
             Process = process,
             Linux = new OciLinux { Namespaces = Spec.Linux?.Namespaces },
+            Annotations = Spec.Annotations?.GetValueOrDefault(Annotations.GroupAdd) is { } groupAdd
+                ? new Dictionary<string, string> { [Annotations.GroupAdd] = groupAdd }
+                : null,
         };
         var config = new InitConfig
         {
@@ -637,6 +640,10 @@ public static class Annotations
     public const string User = "org.skiff.user";
     /// <summary>"true": the init stays PID 1 as a reaper of the command (<c>docker run --init</c>), see <c>Init/Reaper.cs</c>.</summary>
     public const string Init = "org.skiff.init";
+    /// <summary>"true": a missing process.cwd is created (root-owned, 0755) after pivot_root, as Docker creates WORKDIR/-w.</summary>
+    public const string CreateCwd = "org.skiff.create-cwd";
+    /// <summary>Docker's <c>--group-add</c>: comma-separated group names or ids, resolved against the container's /etc/group.</summary>
+    public const string GroupAdd = "org.skiff.group-add";
 }
 
 /// <summary>Reads /proc/PID/stat.</summary>

@@ -228,7 +228,13 @@ public sealed class LinuxContainerTests
 
         using var numeric = new BusyboxBundle("id");
         numeric.Spec.Annotations = new() { [Annotations.User] = "1234:5678" };
-        Assert.Equal("uid=1234 gid=5678\n", RunToExit(numeric).Output);
+        // Docker's rule (measured on dockerd): without memberships in /etc/group, the primary group is the supplementary one.
+        Assert.Equal("uid=1234 gid=5678 groups=5678\n", RunToExit(numeric).Output);
+
+        using var cwd = new BusyboxBundle("sh", "-c", "pwd; cut -d' ' -f6 /proc/1/stat");
+        cwd.Spec.Process!.Cwd = "/made/by/runtime";
+        cwd.Spec.Annotations = new() { [Annotations.User] = "", [Annotations.CreateCwd] = "true" };
+        Assert.Equal("/made/by/runtime\n1\n", RunToExit(cwd).Output);
     }
 
     [Fact]

@@ -101,13 +101,23 @@ public sealed class UserLookupTests : IDisposable
     [InlineData("alice", 1000u, 1000u, "10", "/home/alice")]
     [InlineData("alice:staff", 1000u, 50u, "10", "/home/alice")]
     [InlineData("1000", 1000u, 1000u, "10", "/home/alice")]
-    [InlineData("4242", 4242u, 0u, "", "/")]
-    [InlineData("4242:77", 4242u, 77u, "", "/")]
+    [InlineData("4242", 4242u, 0u, "0", "/")]
+    [InlineData("4242:77", 4242u, 77u, "77", "/")]
     [InlineData("root", 0u, 0u, "10", "/root")]
+    [InlineData("", 0u, 0u, "10", "/root")]
     public void ResolvesDockerUserSyntax(string spec, uint uid, uint gid, string groups, string home)
     {
         ExecUser u = UserLookup.Resolve(spec, 0, 0, null, Passwd, Group);
         Assert.Equal((uid, gid, groups, home), (u.Uid, u.Gid, string.Join(',', u.Groups), u.Home));
+    }
+
+    [Fact]
+    public void GroupAddAppendsNamesAndIdsAfterTheUsersGroups()
+    {
+        ExecUser u = UserLookup.Resolve("4242", 0, 0, null, Passwd, Group, groupAdd: "staff,99,staff");
+        Assert.Equal("0,50,99", string.Join(',', u.Groups));
+        Assert.Equal("Unable to find group nope: no matching entries in group file",
+            Assert.Throws<ContainerException>(() => UserLookup.Resolve("", 0, 0, null, Passwd, Group, groupAdd: "nope")).Message);
     }
 
     [Fact]

@@ -210,6 +210,7 @@ internal sealed unsafe class CloneInit
         InitStage.SetHostname(spec, ownUts: linux.Namespaces?.Any(n => n.Type == "uts") == true);
         Rootfs.PivotRoot(rootfs);
         InitStage.WriteSysctls(linux.Sysctl);
+        Rootfs.EnsureCwd(spec, process.Cwd);
         Rootfs.ApplyReadonlyAndMaskedPaths(linux);
         if (spec.Root?.Readonly == true) Rootfs.RemountRootReadonly();
         Trace.Mark("create: paths done");
@@ -241,7 +242,8 @@ internal sealed unsafe class CloneInit
         }
 
         // After pivot_root: names resolve against the container's /etc files.
-        ExecUser user = UserLookup.Resolve(config.User, process.User.Uid, process.User.Gid, process.User.AdditionalGids);
+        ExecUser user = UserLookup.Resolve(config.User, process.User.Uid, process.User.Gid, process.User.AdditionalGids,
+            groupAdd: config.Spec.Annotations?.GetValueOrDefault(Annotations.GroupAdd));
         var env = new List<string>(process.Env ?? []);
         if (!env.Any(e => e.StartsWith("HOME=", StringComparison.Ordinal))) env.Add("HOME=" + user.Home);
         p->Uid = user.Uid;
@@ -485,6 +487,8 @@ internal sealed unsafe class CloneInit
                 if (Libc.RawSyscall(Libc.SYS_dup3, tty, fd, 0, 0, 0) < 0) { site = Site.ConsoleDup; goto fail; }
             if (tty > 2) Libc.RawSyscall(Libc.SYS_close, tty, 0, 0, 0, 0);
         }
+        // Without a terminal too, as runc: the process leads a session of its own (ps shows "Ss").
+        else if (Libc.RawSyscall(Libc.SYS_setsid, 0, 0, 0, 0, 0) < 0) { site = Site.Setsid; goto fail; }
 
         for (int i = 0; i < p->NRlimits; i++)
             if (Libc.RawSyscall(Libc.SYS_prlimit64, 0, p->Rlimits[i * 3], (long)(p->Rlimits + i * 3 + 1), 0, 0) < 0)

@@ -92,6 +92,7 @@ public static unsafe class InitStage
             // refer to the container's own /proc and /sys.
             Rootfs.PivotRoot(rootfs);
             Trace.Mark("init: pivoted");
+            Rootfs.EnsureCwd(spec, process.Cwd);
             // sysctls write into /proc/sys, which the read-only paths below usually cover: set them first.
             WriteSysctls(linux.Sysctl);
             Rootfs.ApplyReadonlyAndMaskedPaths(linux);
@@ -193,11 +194,14 @@ public static unsafe class InitStage
     private static void FinishAndExec(InitConfig config, OciProcess process, Libc.SockFilter[]? filter, int fifoFd)
     {
         if (process.Args.Count == 0) throw new ContainerException("process.args must not be empty");
+        // As runc, also without a terminal: a session of its own (already so with one, where setsid fails harmlessly).
+        if (!process.Terminal) Libc.setsid();
         ApplyRlimits(process.Rlimits);
         if (process.OomScoreAdj is { } adj) File.WriteAllText("/proc/self/oom_score_adj", adj.ToString());
 
         // After pivot_root/setns, so names resolve against the container's /etc files.
-        ExecUser user = UserLookup.Resolve(config.User, process.User.Uid, process.User.Gid, process.User.AdditionalGids);
+        ExecUser user = UserLookup.Resolve(config.User, process.User.Uid, process.User.Gid, process.User.AdditionalGids,
+            groupAdd: config.Spec.Annotations?.GetValueOrDefault(Annotations.GroupAdd));
         var env = new List<string>(process.Env ?? []);
         if (!env.Any(e => e.StartsWith("HOME=", StringComparison.Ordinal))) env.Add("HOME=" + user.Home);
 

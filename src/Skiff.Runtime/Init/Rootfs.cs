@@ -218,6 +218,17 @@ internal static class Rootfs
         }
     }
 
+    /// <summary>
+    /// After pivot_root and before a read-only remount: creates <paramref name="cwd"/> and its missing parents when the
+    /// spec asks for it (<see cref="Annotations.CreateCwd"/>), as Docker creates a container's working directory.
+    /// Symlinks on the way resolve inside the container's root, which is "/" by now.
+    /// </summary>
+    public static void EnsureCwd(OciSpec spec, string? cwd)
+    {
+        if (spec.Annotations?.GetValueOrDefault(Annotations.CreateCwd) != "true" || string.IsNullOrEmpty(cwd) || Directory.Exists(cwd)) return;
+        Directory.CreateDirectory(cwd);
+    }
+
     public static void RemountRootReadonly() =>
         Mount(null, "/", null, Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_RDONLY | Libc.MountFlagsOf("/"), null);
 

@@ -13,8 +13,11 @@ internal static class UserLookup
     private sealed record PasswdEntry(string Name, uint Uid, uint Gid, string Home);
     private sealed record GroupEntry(string Name, uint Gid, string[] Members);
 
+    /// <param name="userSpec">Docker's <c>-u</c>, or "" for Docker's default user; null for a plain OCI process, whose
+    /// groups are exactly <paramref name="additionalGids"/>. Docker's supplementary groups are the user's memberships in
+    /// /etc/group, else the primary group, then <paramref name="groupAdd"/> (<c>--group-add</c>: names or ids).</param>
     public static ExecUser Resolve(string? userSpec, uint defaultUid, uint defaultGid, IEnumerable<uint>? additionalGids,
-        string passwdPath = "/etc/passwd", string groupPath = "/etc/group")
+        string passwdPath = "/etc/passwd", string groupPath = "/etc/group", string? groupAdd = null)
     {
         var passwd = ReadPasswd(passwdPath);
         var groups = ReadGroups(groupPath);
@@ -56,11 +59,20 @@ internal static class UserLookup
                 ?? throw new ContainerException($"unable to find group {groupPart}: no matching entries in group file");
         }
 
-        // Docker resolves supplementary groups itself unless -u is deferred to the runtime (the annotation).
         var supplementary = new List<uint>();
-        if (userName is not null && !string.IsNullOrEmpty(userSpec))
-            foreach (GroupEntry e in groups)
-                if (Array.IndexOf(e.Members, userName) >= 0 && !supplementary.Contains(e.Gid)) supplementary.Add(e.Gid);
+        if (userSpec is not null)
+        {
+            if (userName is not null)
+                foreach (GroupEntry e in groups)
+                    if (Array.IndexOf(e.Members, userName) >= 0 && !supplementary.Contains(e.Gid)) supplementary.Add(e.Gid);
+            if (supplementary.Count == 0) supplementary.Add(gid);
+            foreach (string g in (groupAdd ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                uint extra = uint.TryParse(g, out uint n) ? n
+                    : groups.FirstOrDefault(e => e.Name == g)?.Gid ?? throw new ContainerException($"Unable to find group {g}: no matching entries in group file");
+                if (!supplementary.Contains(extra)) supplementary.Add(extra);
+            }
+        }
         foreach (uint extra in additionalGids ?? []) if (!supplementary.Contains(extra)) supplementary.Add(extra);
         if (string.IsNullOrEmpty(home)) home = "/";
         return new ExecUser(uid, gid, [.. supplementary], home);
