@@ -20,6 +20,20 @@ public sealed class TempDir : IDisposable
         return p;
     }
 
+    /// <summary>A build context <c>ctx/</c> here: the Dockerfile and the given files (directories made as needed).</summary>
+    public string Context(string dockerfile, params (string Path, string Content)[] files)
+    {
+        string dir = Sub("ctx");
+        File.WriteAllText(System.IO.Path.Combine(dir, "Dockerfile"), dockerfile);
+        foreach (var (p, c) in files)
+        {
+            string full = System.IO.Path.Combine(dir, p);
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);
+            File.WriteAllText(full, c);
+        }
+        return dir;
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(Path, recursive: true); } catch (DirectoryNotFoundException) { }

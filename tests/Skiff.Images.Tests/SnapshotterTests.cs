@@ -11,23 +11,12 @@ public class SnapshotterTests
     {
         using var tmp = new TempDir();
         var s = new Snapshotter(tmp.Path);
-        string fs = Run("stat", "-f", "-c", "%T", tmp.Path).Trim();
+        string fs = Sh.Run("stat", "-f", "-c", "%T", tmp.Path).Trim();
         if (fs is not ("ext2/ext3" or "ext4")) return; // elsewhere the flag does not exist; the store opened all the same
         // lsattr -d prints the flags first; T is ext4's "top of directory hierarchies" (Orlov) flag.
-        string flags = Run("lsattr", "-d", s.LayersDirectory).Split(' ')[0];
+        string flags = Sh.Run("lsattr", "-d", s.LayersDirectory).Split(' ')[0];
         Assert.Contains('T', flags);
-        Assert.DoesNotContain('T', Run("lsattr", "-d", tmp.Path).Split(' ')[0]);
-    }
-
-    private static string Run(string file, params string[] args)
-    {
-        var psi = new System.Diagnostics.ProcessStartInfo(file) { RedirectStandardOutput = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = System.Diagnostics.Process.Start(psi)!;
-        string output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        Assert.Equal(0, p.ExitCode);
-        return output;
+        Assert.DoesNotContain('T', Sh.Run("lsattr", "-d", tmp.Path).Split(' ')[0]);
     }
 
     private static string Id(string seed) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(seed)));

@@ -16,26 +16,13 @@ public sealed class BuildFeatureTests(DaemonFixture f)
 {
     private static void Ok(ProcResult r) => Assert.True(r.ExitCode == 0, r.ToString());
 
-    private static string Context(TempDir tmp, string dockerfile, params (string Path, string Content)[] files)
-    {
-        string dir = tmp.Sub("ctx");
-        File.WriteAllText(Path.Combine(dir, "Dockerfile"), dockerfile);
-        foreach (var (p, c) in files)
-        {
-            string full = Path.Combine(dir, p);
-            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-            File.WriteAllText(full, c);
-        }
-        return dir;
-    }
-
     private static string HostArch => RuntimeInformation.OSArchitecture == Architecture.Arm64 ? "arm64" : "amd64";
 
     [Fact]
     public void PlatformAndProxyArgsExtraHostsAndTheIdFile()
     {
         using var tmp = new TempDir();
-        string ctx = Context(tmp, """
+        string ctx = tmp.Context("""
             ARG BASE_ARCH=${TARGETARCH}
             FROM busybox
             ARG TARGETPLATFORM
@@ -79,7 +66,7 @@ public sealed class BuildFeatureTests(DaemonFixture f)
     public void CopyExcludeAndParents()
     {
         using var tmp = new TempDir();
-        string ctx = Context(tmp, """
+        string ctx = tmp.Context("""
             FROM busybox
             COPY --exclude=*.md --exclude=**/secret* src/ /a/
             COPY --exclude=*.txt hom* /b/
@@ -157,7 +144,7 @@ public sealed class BuildFeatureTests(DaemonFixture f)
         byte[] text = "checked\n"u8.ToArray();
         using var server = new Files(new() { ["/remote.tar.gz"] = tarBytes, ["/file.txt"] = text });
         string sum = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(text));
-        string ctx = Context(tmp, $"""
+        string ctx = tmp.Context($"""
             FROM busybox
             ADD --checksum={sum} http://127.0.0.1:{server.Port}/file.txt /checked.txt
             ADD http://127.0.0.1:{server.Port}/remote.tar.gz /kept/
@@ -171,11 +158,11 @@ public sealed class BuildFeatureTests(DaemonFixture f)
         Ok(run);
         Assert.Equal("checked\nremote.tar.gz\nlocal.tar.gz\nfrom remote tar\n", run.Stdout);
 
-        string bad = Context(tmp, $"FROM busybox\nADD --checksum=sha256:{new string('0', 64)} http://127.0.0.1:{server.Port}/file.txt /x\n");
+        string bad = tmp.Context($"FROM busybox\nADD --checksum=sha256:{new string('0', 64)} http://127.0.0.1:{server.Port}/file.txt /x\n");
         var mismatch = f.Docker("build", bad);
         Assert.NotEqual(0, mismatch.ExitCode);
         Assert.Contains($"digest mismatch sha256:{new string('0', 64)}: {sum}", mismatch.Stderr);
-        string local = Context(tmp, $"FROM busybox\nADD --checksum={sum} Dockerfile /x\n");
+        string local = tmp.Context($"FROM busybox\nADD --checksum={sum} Dockerfile /x\n");
         var notUrl = f.Docker("build", local);
         Assert.NotEqual(0, notUrl.ExitCode);
         Assert.Contains("checksum can't be specified for non-HTTP(S) sources", notUrl.Stderr);
@@ -186,7 +173,7 @@ public sealed class BuildFeatureTests(DaemonFixture f)
     public void OutputWritesTheFinalFilesystemToADirectoryOrATar()
     {
         using var tmp = new TempDir();
-        string ctx = Context(tmp, """
+        string ctx = tmp.Context("""
             FROM busybox AS build
             RUN mkdir -p /out/bin && echo artifact > /out/bin/app && ln -s bin/app /out/link && chmod 750 /out/bin/app
 

@@ -11,25 +11,12 @@ public sealed class BuildMountTests(DaemonFixture f)
 {
     private static void Ok(ProcResult r) => Assert.True(r.ExitCode == 0, r.ToString());
 
-    private static string Context(TempDir tmp, string dockerfile, params (string Path, string Content)[] files)
-    {
-        string dir = tmp.Sub("ctx");
-        File.WriteAllText(Path.Combine(dir, "Dockerfile"), dockerfile);
-        foreach (var (p, c) in files)
-        {
-            string full = Path.Combine(dir, p);
-            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-            File.WriteAllText(full, c);
-        }
-        return dir;
-    }
-
     [Fact]
     public void EveryMountTypeWorksAndLeavesNoTraceInTheLayer()
     {
         using var tmp = new TempDir();
         string cacheId = "it-cache-" + Guid.NewGuid().ToString("N")[..8];
-        string ctx = Context(tmp, $$"""
+        string ctx = tmp.Context($$"""
             FROM busybox AS src
             RUN mkdir -p /out && echo from-stage > /out/s.txt
 
@@ -86,7 +73,7 @@ public sealed class BuildMountTests(DaemonFixture f)
     {
         using var tmp = new TempDir();
         string id = "it-dcache-" + Guid.NewGuid().ToString("N")[..8];
-        string ctx = Context(tmp, $$"""
+        string ctx = tmp.Context($$"""
             FROM busybox
             RUN --mount=type=cache,id={{id}},target=/cache,sharing=locked sh -c 'echo hit >> /cache/n; cat /cache/n | wc -l | tr -d " " > /n'
             RUN --mount=type=tmpfs,target=/tmp/t,size=1048576 sh -c 'echo ok > /tmp/t/f'
@@ -98,7 +85,7 @@ public sealed class BuildMountTests(DaemonFixture f)
         Assert.Equal("2\n", n.Stdout);
         Ok(f.Docker("rmi", "it-dmounts"));
 
-        string bad = Context(tmp, "FROM busybox\nRUN echo ok\nRUN --mount=type=cache,target=/x,colour=blue true\n");
+        string bad = tmp.Context("FROM busybox\nRUN echo ok\nRUN --mount=type=cache,target=/x,colour=blue true\n");
         var r = f.Docker("build", bad);
         Assert.NotEqual(0, r.ExitCode);
         Assert.Contains("dockerfile parse error on line 3: unexpected key 'colour' in 'colour=blue'", r.Stderr);
@@ -108,7 +95,7 @@ public sealed class BuildMountTests(DaemonFixture f)
     public void StepOutputIsWhatDockers2010ClassicBuilderPrints()
     {
         using var tmp = new TempDir();
-        string ctx = Context(tmp, "FROM busybox\nENV A=1\nCOPY f /f\nRUN echo hi\nLABEL x=y\n", ("f", Guid.NewGuid().ToString()));
+        string ctx = tmp.Context("FROM busybox\nENV A=1\nCOPY f /f\nRUN echo hi\nLABEL x=y\n", ("f", Guid.NewGuid().ToString()));
         var r = f.Docker("build", "-t", "it-output", ctx);
         Ok(r);
         var steps = Regex.Split(r.Stdout, "(?=Step [0-9]/5 : )").Where(s => s.StartsWith("Step", StringComparison.Ordinal)).ToList();

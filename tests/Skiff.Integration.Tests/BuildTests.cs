@@ -11,19 +11,6 @@ namespace Skiff.Integration.Tests;
 [Collection("daemon")]
 public sealed class BuildTests(DaemonFixture f)
 {
-    private static string Context(TempDir tmp, string dockerfile, params (string Path, string Content)[] files)
-    {
-        string dir = tmp.Sub("ctx");
-        File.WriteAllText(Path.Combine(dir, "Dockerfile"), dockerfile);
-        foreach (var (p, c) in files)
-        {
-            string full = Path.Combine(dir, p);
-            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-            File.WriteAllText(full, c);
-        }
-        return dir;
-    }
-
     private static void Ok(ProcResult r) => Assert.True(r.ExitCode == 0, r.ToString());
 
     private JsonElement Inspect(string image)
@@ -37,7 +24,7 @@ public sealed class BuildTests(DaemonFixture f)
     public void MultiStageWithTheDockerCli()
     {
         using var tmp = new TempDir();
-        string ctx = Context(tmp, """
+        string ctx = tmp.Context("""
             ARG BASE=busybox
             ARG GLOBAL=global-default
             FROM ${BASE} AS build
@@ -107,7 +94,7 @@ public sealed class BuildTests(DaemonFixture f)
     public void CacheIsKeyedByContentAndExplainsMisses()
     {
         using var tmp = new TempDir();
-        string ctx = Context(tmp, """
+        string ctx = tmp.Context("""
             FROM busybox
             COPY base.txt /base.txt
             RUN echo run-one > /one
@@ -144,7 +131,7 @@ public sealed class BuildTests(DaemonFixture f)
     public void SkiffCliTargetIgnoreAndOutsideDockerfile()
     {
         using var tmp = new TempDir();
-        string ctx = Context(tmp, "", ("keep.txt", "keep\n"), ("secret.key", "no\n"), ("logs/a.log", "a\n"), ("logs/keep.log", "k\n"), (".dockerignore", "*.key\nlogs\n!logs/keep.log\n"));
+        string ctx = tmp.Context("", ("keep.txt", "keep\n"), ("secret.key", "no\n"), ("logs/a.log", "a\n"), ("logs/keep.log", "k\n"), (".dockerignore", "*.key\nlogs\n!logs/keep.log\n"));
         File.Delete(Path.Combine(ctx, "Dockerfile"));
         string dockerfile = Path.Combine(tmp.Path, "Build.dockerfile");
         File.WriteAllText(dockerfile, """
@@ -174,7 +161,7 @@ public sealed class BuildTests(DaemonFixture f)
     public void SymlinksAndDotDotCannotLeaveTheContext()
     {
         using var tmp = new TempDir();
-        string ctx = Context(tmp, "FROM busybox\n", ("inside/file.txt", "inside\n"));
+        string ctx = tmp.Context("FROM busybox\n", ("inside/file.txt", "inside\n"));
         File.CreateSymbolicLink(Path.Combine(ctx, "hostetc"), "/etc");
         File.CreateSymbolicLink(Path.Combine(ctx, "up"), "../../../../../../etc");
         File.CreateSymbolicLink(Path.Combine(ctx, "shadow"), "/etc/shadow");
@@ -199,7 +186,7 @@ public sealed class BuildTests(DaemonFixture f)
     public void FailuresReportLineNumbersAndExitCodes()
     {
         using var tmp = new TempDir();
-        string ctx = Context(tmp, "FROM busybox\nRUN echo ok\nNOPE x\n");
+        string ctx = tmp.Context("FROM busybox\nRUN echo ok\nNOPE x\n");
         var bad = f.Docker("build", ctx);
         Assert.NotEqual(0, bad.ExitCode);
         Assert.Contains("dockerfile parse error on line 3: unknown instruction: NOPE", bad.Stderr);
@@ -220,7 +207,7 @@ public sealed class BuildTests(DaemonFixture f)
         using var tmp = new TempDir();
         string payload = tmp.Sub("payload");
         File.WriteAllText(Path.Combine(payload, "inner.txt"), "from tar\n");
-        string ctx = Context(tmp, "");
+        string ctx = tmp.Context("");
         var tar = Proc.Run("/bin/tar", ["-czf", Path.Combine(ctx, "bundle.tar.gz"), "-C", payload, "."]);
         Ok(tar);
 
@@ -261,7 +248,7 @@ public sealed class BuildTests(DaemonFixture f)
     public void BuilderPruneDropsTheCache()
     {
         using var tmp = new TempDir();
-        string ctx = Context(tmp, "FROM busybox\nRUN echo prune-me > /p\n");
+        string ctx = tmp.Context("FROM busybox\nRUN echo prune-me > /p\n");
         Ok(f.Docker("build", "-t", "it-prune", ctx));
         var prune = f.Docker("builder", "prune", "-f");
         Ok(prune);
