@@ -29,6 +29,15 @@ for trx in "$results"/*.trx; do
   p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$c"); f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$c")
   t=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$c"); e=$(sed -n 's/.* executed="\([0-9]*\)".*/\1/p' <<<"$c")
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${t:-0} - ${e:-0}))
+  # The console output above keeps only each project's last lines: name every failed test with its message here.
+  [ "${f:-0}" -eq 0 ] || python3 - "$trx" <<'PY'
+import html, re, sys
+s = open(sys.argv[1], encoding="utf-8").read()
+for m in re.finditer(r'<UnitTestResult [^>]*?testName="([^"]+)"[^>]*?outcome="Failed".*?</UnitTestResult>', s, re.S):
+    msg = re.search(r"<Message>(.*?)</Message>", m.group(0), re.S)
+    print("FAILED " + html.unescape(m.group(1)))
+    print("\n".join(html.unescape(msg.group(1)).splitlines()[:40]) if msg else "(no message)")
+PY
 done
 rm -rf "$results"
 [ "$failed" -eq 0 ] || status=1

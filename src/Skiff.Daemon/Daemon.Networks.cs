@@ -110,6 +110,22 @@ public sealed partial class Daemon
     }
 
     /// <summary>
+    /// Makes again the bridge of a network the container joins when it is gone (deleted behind the daemon's back, e.g.
+    /// by <c>ip link del</c>), so that the start succeeds instead of failing on a missing link.
+    /// </summary>
+    private void RestoreMissingBridges(ContainerRecord r)
+    {
+        foreach (var ep in r.Networks.Values)
+        {
+            NetworkConfig? n;
+            lock (_netLock) n = _networks.GetValueOrDefault(ep.NetworkId);
+            if (n is null || n.Driver != "bridge" || HostLinks.IndexOf(n.Bridge) is not null) continue;
+            Console.Error.WriteLine($"skiffd: bridge {n.Bridge} of network {n.Name} was missing; made again");
+            EnsureBridge(n);
+        }
+    }
+
+    /// <summary>
     /// After the containers are loaded: takes back the ports and DNS servers of running containers,
     /// removes what containers that are gone left (pinned namespaces, veths on this daemon's
     /// bridges) and rewrites the NAT table from the current state.
@@ -483,6 +499,7 @@ public sealed partial class Daemon
             var path = Path.Combine(Options.NetnsRoot, r.Id);
             try
             {
+                RestoreMissingBridges(r);
                 Sandbox.Create(path, HostLinks, specs);
             }
             catch (LinuxException e)

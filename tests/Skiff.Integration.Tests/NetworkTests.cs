@@ -25,6 +25,24 @@ public sealed class NetworkTests(DaemonFixture f)
     }
 
     [Fact]
+    public void ABridgeDeletedBehindTheDaemonsBackIsMadeAgainAtTheNextStart()
+    {
+        var net = "gone" + Guid.NewGuid().ToString("N")[..8];
+        var id = Ok("network", "create", net).Stdout.Trim();
+        try
+        {
+            var bridge = "sk-" + id[..12];
+            Assert.Equal(0, Proc.Run("/sbin/ip", ["link", "delete", bridge]).ExitCode);
+            Assert.Equal("up\n", Ok("run", "--rm", "--network", net, "busybox", "echo", "up").Stdout);
+            Assert.Equal(0, Proc.Run("/sbin/ip", ["link", "show", bridge]).ExitCode);
+        }
+        finally
+        {
+            f.Docker("network", "rm", net);
+        }
+    }
+
+    [Fact]
     public void ContainersOnAUserNetworkReachEachOtherByNameAndAlias()
     {
         var net = Unique("net");
