@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Pull and push through a local registry: Skiff (Docker CLI v28 -> skiffd) vs Docker (docker.io's dockerd with its
 # own CLI) vs Podman, in one run. Needs root. The image: a busybox layer plus one layer of 50 MB of random bytes
-# (incompressible; made with head -c from /dev/urandom, not debootstrap), or with LAYER=files ~50 MB of this host's
-# files from /usr/lib/x86_64-linux-gnu (compressible, many files), pushed once by skopeo to a
+# (incompressible; made with head -c from /dev/urandom), or with LAYER=files ~50 MB of this host's files from
+# /usr/lib/x86_64-linux-gnu (compressible, many files), or with LAYER=debian one layer of a Debian bookworm minbase
+# rootfs made by debootstrap from the Debian mirror apt uses (~127 MB, ~49 MB gzipped; apt's lists and .debs removed as
+# in Docker's debian images; made once and kept in /var/cache/skiff-bench), pushed once by skopeo to a
 # source registry. Per run and engine: the image is removed from the engine, then `pull` from the source registry is timed;
 # then `push` to a fresh, empty registry (a new docker-registry on a new storage dir, so no blob can be skipped or
 # mounted) is timed. Starts its own docker-registry processes, skiffd and dockerd on private sockets and roots under
@@ -12,7 +14,7 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for p in docker.io containerd podman docker-registry skopeo busybox-static jq; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+for p in docker.io containerd podman docker-registry skopeo busybox-static jq debootstrap; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
 if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; fi
 [ -x out/bin/skiffd ] || scripts/build.sh
 log() { echo "[bench] $*" >&2; }
@@ -66,12 +68,33 @@ stop_registry() {
 export DOCKER_CONFIG="$work/docker-config"
 mkdir -p "$DOCKER_CONFIG" && echo "{}" >"$DOCKER_CONFIG/config.json"
 
-# The image, as a docker-archive: layer 1 busybox, layer 2 one 50 MB random file.
+# The image, as a docker-archive: layer 1 busybox, layer 2 one 50 MB random file (or the files); or one Debian layer.
 log "making the image"
 img="$work/img"
 mkdir -p "$img/big"
-scripts/make-busybox-image.sh >"$img/layer1.tar"
-if [ "${LAYER:-random}" = files ]; then
+# debian_tar: prints the path of the Debian minbase rootfs tarball, made by debootstrap the first time.
+debian_tar() {
+  local cache=/var/cache/skiff-bench/debian-bookworm-minbase.tar root mirror
+  if [ ! -s "$cache" ]; then
+    mkdir -p /var/cache/skiff-bench
+    root=$(mktemp -d /var/cache/skiff-bench/root.XXXXXX)
+    log "debootstrap --variant=minbase bookworm (once; kept as $cache)"
+    mirror=$(sed -n 's/^URIs: *\(http[^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
+    debootstrap --variant=minbase bookworm "$root" "${mirror:-http://deb.debian.org/debian}" >&2
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    tar --numeric-owner -C "$root" -cf "$cache.tmp" . && mv "$cache.tmp" "$cache"
+    rm -rf "$root"
+  fi
+  echo "$cache"
+}
+if [ "${LAYER:-random}" = debian ]; then
+  cp "$(debian_tar)" "$img/layer1.tar"
+else
+  scripts/make-busybox-image.sh >"$img/layer1.tar"
+fi
+if [ "${LAYER:-random}" = debian ]; then
+  :
+elif [ "${LAYER:-random}" = files ]; then
   # ~50 MB of this host's /usr/lib/x86_64-linux-gnu (libraries: compressible, many files, like a distribution layer).
   (cd / && find usr/lib/x86_64-linux-gnu -type f -printf '%s %p\n' | sort -k2 | awk '{ s += $1; if (s <= 50 * 1024 * 1024) print $2 }') >"$img/files.txt"
   tar --numeric-owner -C / -cf "$img/layer2.tar" -T "$img/files.txt"
@@ -80,12 +103,20 @@ else
   tar --numeric-owner -C "$img/big" -cf "$img/layer2.tar" random.bin
 fi
 d1=$(sha256sum "$img/layer1.tar" | cut -d' ' -f1)
-d2=$(sha256sum "$img/layer2.tar" | cut -d' ' -f1)
-cat >"$img/config.json" <<EOF
+if [ "${LAYER:-random}" = debian ]; then
+  cat >"$img/config.json" <<EOF
+{"architecture":"amd64","os":"linux","created":"2026-01-01T00:00:00Z","config":{"Cmd":["bash"]},"rootfs":{"type":"layers","diff_ids":["sha256:$d1"]},"history":[{"created":"2026-01-01T00:00:00Z","created_by":"debootstrap --variant=minbase bookworm"}]}
+EOF
+  echo '[{"Config":"config.json","RepoTags":["bench/img:1"],"Layers":["layer1.tar"]}]' >"$img/manifest.json"
+  tar -C "$img" -cf "$work/img.tar" manifest.json config.json layer1.tar
+else
+  d2=$(sha256sum "$img/layer2.tar" | cut -d' ' -f1)
+  cat >"$img/config.json" <<EOF
 {"architecture":"amd64","os":"linux","created":"2026-01-01T00:00:00Z","config":{"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:$d1","sha256:$d2"]},"history":[{"created":"2026-01-01T00:00:00Z","created_by":"busybox"},{"created":"2026-01-01T00:00:00Z","created_by":"50 MB layer"}]}
 EOF
-echo '[{"Config":"config.json","RepoTags":["bench/img:1"],"Layers":["layer1.tar","layer2.tar"]}]' >"$img/manifest.json"
-tar -C "$img" -cf "$work/img.tar" manifest.json config.json layer1.tar layer2.tar
+  echo '[{"Config":"config.json","RepoTags":["bench/img:1"],"Layers":["layer1.tar","layer2.tar"]}]' >"$img/manifest.json"
+  tar -C "$img" -cf "$work/img.tar" manifest.json config.json layer1.tar layer2.tar
+fi
 rm -rf "$img"
 
 SRC=$(start_registry src)
@@ -155,7 +186,11 @@ echo
 echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); nproc: $(nproc); kernel: $(uname -r); $(. /etc/os-release; echo "$PRETTY_NAME")"
 echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- docker-registry: $(docker-registry --version | awk '{print $3}'); dockerd: $(dockerd --version); podman: $(podman --version)"
-echo "- image: busybox layer + ~50 MB ${LAYER:-random} layer; $compressed bytes compressed (gzip by skopeo); $RUNS runs per engine"
+if [ "${LAYER:-random}" = debian ]; then
+  echo "- image: one layer, Debian bookworm minbase (debootstrap); $compressed bytes compressed (gzip by skopeo); $RUNS runs per engine"
+else
+  echo "- image: busybox layer + ~50 MB ${LAYER:-random} layer; $compressed bytes compressed (gzip by skopeo); $RUNS runs per engine"
+fi
 echo
 echo "## pull from the local registry (s)"
 echo
