@@ -59,28 +59,28 @@ public sealed class Puller(ImageStore store, HttpClient http)
             if (!Digest.TryParse(d, out _)) throw new DistributionException($"invalid diff ID '{d}' in the image config");
         var chains = ImageStore.ChainIds(diffIds);
 
-        // An image that is here already (its config and every layer) gets no layer lines, as with dockerd.
-        bool imageHere = store.Exists(Digest.Compute(configBytes).ToString()) && Enumerable.Range(0, chains.Count).All(i => store.HasLayer(chains[i], diffIds[i]));
         using var transfer = store.BeginTransfer();
+        var present = Enumerable.Range(0, chains.Count).Select(i => store.HasLayer(chains[i], diffIds[i])).ToArray();
+        bool allPresent = present.All(p => p);
+        // An image that is here already (its config and every layer) gets no layer lines, as with dockerd.
+        bool imageHere = allPresent && store.Exists(Digest.Compute(configBytes).ToString());
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var done = new TaskCompletionSource[manifest.Layers.Count];
         var tasks = new List<Task>();
         using var slots = new SemaphoreSlim(MaxConcurrentDownloads);
         int queued = 0;
-        bool allPresent = true;
         for (int i = 0; i < manifest.Layers.Count; i++)
         {
             done[i] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var desc = manifest.Layers[i];
             string shortId = Digest.Parse(desc.Digest).Hex[..12];
             store.AddLayerSource(diffIds[i], new LayerSource { Digest = desc.Digest, MediaType = desc.MediaType, Size = desc.Size, Registry = reference.Domain, Repository = reference.Path });
-            if (store.HasLayer(chains[i], diffIds[i]))
+            if (present[i])
             {
                 if (!imageHere) progress(new ProgressEvent("Already exists", shortId) { HasDetail = true });
                 done[i].SetResult();
                 continue;
             }
-            allPresent = false;
             progress(new ProgressEvent("Pulling fs layer", shortId) { HasDetail = true });
             queued++;
             int index2 = i;

@@ -13,7 +13,7 @@ namespace Skiff.Images;
 /// pull cached the compressed blob itself in the content store, a push uploads it as is (no recompression); it is
 /// kept as long as the layer is.
 /// </summary>
-public sealed class LayerSource
+public sealed record LayerSource
 {
     /// <summary>Digest of the compressed blob in the registry.</summary>
     public string Digest { get; set; } = "";
@@ -132,8 +132,7 @@ public sealed partial class ImageStore
     public void AddLayerSource(string diffId, LayerSource source)
     {
         var known = LayerSources(diffId);
-        if (known.Count > 0 && known[0] is { } first && first.Digest == source.Digest && first.MediaType == source.MediaType
-            && first.Size == source.Size && first.Registry == source.Registry && first.Repository == source.Repository) return;
+        if (known.Count > 0 && known[0] == source) return;
         var list = known.Where(s => !(s.Digest == source.Digest && s.Registry == source.Registry && s.Repository == source.Repository)).ToList();
         list.Insert(0, source);
         if (list.Count > 10) list.RemoveRange(10, list.Count - 10);
