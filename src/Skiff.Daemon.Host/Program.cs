@@ -64,6 +64,13 @@ public static class Program
                 if (i + 1 >= args.Length) throw new ArgumentException($"flag needs an argument: {arg}");
                 return args[++i];
             }
+            // A boolean flag: bare (true) or --flag=true|false; recorded for daemon.json's conflict check under its key.
+            bool Bool(string key)
+            {
+                bool on = inline switch { null or "true" => true, "false" => false, _ => throw new ArgumentException($"invalid {arg} value: {inline}") };
+                flagsSet[key] = on ? "true" : "false";
+                return on;
+            }
             try
             {
                 switch (arg)
@@ -76,11 +83,11 @@ public static class Program
                     case "-D" or "--debug": debug = true; flagsSet["debug"] = "true"; break;
                     case "-b" or "--bridge": bridge = flagsSet["bridge"] = Value(); break;
                     case "--bip": bip = flagsSet["bip"] = Value(); break;
-                    case "--iptables": iptables = inline switch { null or "true" => true, "false" => false, _ => throw new ArgumentException($"invalid --iptables value: {inline}") }; flagsSet["iptables"] = iptables ? "true" : "false"; break;
+                    case "--iptables": iptables = Bool("iptables"); break;
                     case "--userns-remap": usernsRemap = flagsSet["userns-remap"] = Value(); break;
                     case "--insecure-registry": insecure.Add(Value()); flagsSet["insecure-registries"] = "[" + string.Join(" ", insecure) + "]"; break;
                     case "--config-file": configFile = Value(); explicitConfig = true; break;
-                    case "--userland-proxy": userlandProxy = inline switch { null or "true" => true, "false" => false, _ => throw new ArgumentException($"invalid --userland-proxy value: {inline}") }; flagsSet["userland-proxy"] = userlandProxy ? "true" : "false"; break;
+                    case "--userland-proxy": userlandProxy = Bool("userland-proxy"); break;
                     case "--default-address-pool":
                         foreach (var kv in Value().Split(','))
                         {
