@@ -109,12 +109,15 @@ public sealed partial class Daemon
         Sandbox.SetInterfaceSysctl(n.Bridge, "route_localnet", "1");
     }
 
+    private const int ENODEV = 19;
+
     /// <summary>
-    /// Makes again the bridge of a network the container joins when it is gone (deleted behind the daemon's back, e.g.
-    /// by <c>ip link del</c>), so that the start succeeds instead of failing on a missing link.
+    /// Makes again the bridges of the networks the container joins that are gone (deleted behind the daemon's back, e.g.
+    /// by <c>ip link del</c>). Returns whether it made any: the caller tries again what failed on a missing link.
     /// </summary>
-    private void RestoreMissingBridges(ContainerRecord r)
+    private bool RestoreMissingBridges(ContainerRecord r)
     {
+        bool made = false;
         foreach (var ep in r.Networks.Values)
         {
             NetworkConfig? n;
@@ -122,7 +125,9 @@ public sealed partial class Daemon
             if (n is null || n.Driver != "bridge" || HostLinks.IndexOf(n.Bridge) is not null) continue;
             Console.Error.WriteLine($"skiffd: bridge {n.Bridge} of network {n.Name} was missing; made again");
             EnsureBridge(n);
+            made = true;
         }
+        return made;
     }
 
     /// <summary>
@@ -499,8 +504,10 @@ public sealed partial class Daemon
             var path = Path.Combine(Options.NetnsRoot, r.Id);
             try
             {
-                RestoreMissingBridges(r);
-                Sandbox.Create(path, HostLinks, specs);
+                // Sandbox.Create is all or nothing, so after a missing bridge is made again it can simply run again; the
+                // bridges are only looked at when a link was missing (not on every start).
+                try { Sandbox.Create(path, HostLinks, specs); }
+                catch (LinuxException e) when (e.Errno == ENODEV && RestoreMissingBridges(r)) { Sandbox.Create(path, HostLinks, specs); }
             }
             catch (LinuxException e)
             {
