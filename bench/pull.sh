@@ -87,36 +87,35 @@ debian_tar() {
   fi
   echo "$cache"
 }
-if [ "${LAYER:-random}" = debian ]; then
-  cp "$(debian_tar)" "$img/layer1.tar"
-else
-  scripts/make-busybox-image.sh >"$img/layer1.tar"
-fi
-if [ "${LAYER:-random}" = debian ]; then
-  :
-elif [ "${LAYER:-random}" = files ]; then
-  # ~50 MB of this host's /usr/lib/x86_64-linux-gnu (libraries: compressible, many files, like a distribution layer).
-  (cd / && find usr/lib/x86_64-linux-gnu -type f -printf '%s %p\n' | sort -k2 | awk '{ s += $1; if (s <= 50 * 1024 * 1024) print $2 }') >"$img/files.txt"
-  tar --numeric-owner -C / -cf "$img/layer2.tar" -T "$img/files.txt"
-else
-  head -c $((50 * 1024 * 1024)) /dev/urandom >"$img/big/random.bin"
-  tar --numeric-owner -C "$img/big" -cf "$img/layer2.tar" random.bin
-fi
-d1=$(sha256sum "$img/layer1.tar" | cut -d' ' -f1)
-if [ "${LAYER:-random}" = debian ]; then
-  cat >"$img/config.json" <<EOF
-{"architecture":"amd64","os":"linux","created":"2026-01-01T00:00:00Z","config":{"Cmd":["bash"]},"rootfs":{"type":"layers","diff_ids":["sha256:$d1"]},"history":[{"created":"2026-01-01T00:00:00Z","created_by":"debootstrap --variant=minbase bookworm"}]}
+# Each case leaves its layer tars in $img, names them in `layers` and says what made each in `made_by`.
+case ${LAYER:-random} in
+  debian)
+    cp "$(debian_tar)" "$img/layer1.tar"
+    layers=(layer1.tar) made_by=("debootstrap --variant=minbase bookworm") cmd=bash ;;
+  files)
+    # ~50 MB of this host's /usr/lib/x86_64-linux-gnu (libraries: compressible, many files, like a distribution layer).
+    scripts/make-busybox-image.sh >"$img/layer1.tar"
+    (cd / && find usr/lib/x86_64-linux-gnu -type f -printf '%s %p\n' | sort -k2 | awk '{ s += $1; if (s <= 50 * 1024 * 1024) print $2 }') >"$img/files.txt"
+    tar --numeric-owner -C / -cf "$img/layer2.tar" -T "$img/files.txt"
+    layers=(layer1.tar layer2.tar) made_by=(busybox "50 MB layer") cmd=sh ;;
+  *)
+    scripts/make-busybox-image.sh >"$img/layer1.tar"
+    head -c $((50 * 1024 * 1024)) /dev/urandom >"$img/big/random.bin"
+    tar --numeric-owner -C "$img/big" -cf "$img/layer2.tar" random.bin
+    layers=(layer1.tar layer2.tar) made_by=(busybox "50 MB layer") cmd=sh ;;
+esac
+diff_ids= history= names=
+for k in "${!layers[@]}"; do
+  sep=${diff_ids:+,}
+  diff_ids+="$sep\"sha256:$(sha256sum "$img/${layers[$k]}" | cut -d' ' -f1)\""
+  history+="$sep{\"created\":\"2026-01-01T00:00:00Z\",\"created_by\":\"${made_by[$k]}\"}"
+  names+="$sep\"${layers[$k]}\""
+done
+cat >"$img/config.json" <<EOF
+{"architecture":"amd64","os":"linux","created":"2026-01-01T00:00:00Z","config":{"Cmd":["$cmd"]},"rootfs":{"type":"layers","diff_ids":[$diff_ids]},"history":[$history]}
 EOF
-  echo '[{"Config":"config.json","RepoTags":["bench/img:1"],"Layers":["layer1.tar"]}]' >"$img/manifest.json"
-  tar -C "$img" -cf "$work/img.tar" manifest.json config.json layer1.tar
-else
-  d2=$(sha256sum "$img/layer2.tar" | cut -d' ' -f1)
-  cat >"$img/config.json" <<EOF
-{"architecture":"amd64","os":"linux","created":"2026-01-01T00:00:00Z","config":{"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:$d1","sha256:$d2"]},"history":[{"created":"2026-01-01T00:00:00Z","created_by":"busybox"},{"created":"2026-01-01T00:00:00Z","created_by":"50 MB layer"}]}
-EOF
-  echo '[{"Config":"config.json","RepoTags":["bench/img:1"],"Layers":["layer1.tar","layer2.tar"]}]' >"$img/manifest.json"
-  tar -C "$img" -cf "$work/img.tar" manifest.json config.json layer1.tar layer2.tar
-fi
+echo "[{\"Config\":\"config.json\",\"RepoTags\":[\"bench/img:1\"],\"Layers\":[$names]}]" >"$img/manifest.json"
+tar -C "$img" -cf "$work/img.tar" manifest.json config.json "${layers[@]}"
 rm -rf "$img"
 
 SRC=$(start_registry src)
