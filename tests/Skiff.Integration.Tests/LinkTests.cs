@@ -56,7 +56,7 @@ public sealed partial class LinkTests(DaemonFixture f)
             Step("network", "create", net);
             Step("run", "-d", "--name", target, "--network", net, "busybox", "sleep", "300");
             Step("run", "--rm", "--network", net, "--link", target + ":db", "busybox", "sh", "-c",
-                "ping -c1 -W2 db >/dev/null && echo ping-db-ok; grep -c db /etc/hosts; env | grep -c ^DB_");
+                "ping -c1 -W2 db >/dev/null && echo ping-db-ok; grep -cw db /etc/hosts; env | grep -c ^DB_");
             Step("create", "--name", onNet, "--network", net, "--link", "nosuch:zz", "busybox");
             Step("inspect", "-f", "{{json .HostConfig.Links}} {{json (index .NetworkSettings.Networks \"" + net + "\").Links}}", onNet);
         }
